@@ -1,0 +1,132 @@
+"""Command-line interface: a thin layer that turns flags into configs and results into text + exit codes.
+
+Exit codes: 0 ok, 1 error (bug or unexpected), 2 usage/config, 3 validation failed, 4 resolve, 5 load,
+6 conversion, 7 calibration/data, 8 output path, 130 interrupted. `--help` imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from . import __version__
+from .commands import COMMANDS
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Hub2LiteError
+
+__all__ = ["main", "build_parser", "UI"]
+
+
+class UI:
+    """What commands may do to the terminal: print results, show progress (rich, TTY only)."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *, quiet: bool = False) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.quiet = quiet
+        self.interactive = hasattr(self.err, "isatty") and self.err.isatty() and not os.environ.get("CI")
+        self._status: Any = None
+
+    def print(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def warn(self, text: str) -> None:
+        print(f"hub2lite: warning: {text}", file=self.err, flush=True)
+
+    def step(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(f"[bold]{text}[/]…")
+
+    @contextmanager
+    def progress(self, title: str) -> Iterator[UI]:
+        if not self.interactive or self.quiet:
+            yield self
+            return
+        from rich.console import Console
+
+        with Console(file=self.err).status(f"[bold]{title}[/]…") as status:
+            self._status = status
+            try:
+                yield self
+            finally:
+                self._status = None
+
+
+class _WarningsToUI(logging.Handler):
+    def __init__(self, ui: UI) -> None:
+        super().__init__(logging.WARNING)
+        self.ui = ui
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.ui.warn(record.getMessage())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hub2lite",
+        description="Convert TensorFlow Hub / Kaggle Models to validated TensorFlow Lite (LiteRT) models.",
+    )
+    parser.add_argument("--version", action="version", version=f"hub2lite {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and TensorFlow's own logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def _configure_logging(args: argparse.Namespace, ui: UI) -> logging.Handler:
+    if not args.debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the CLI owns TensorFlow's verbosity
+        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+    lib = logging.getLogger("hub2lite")
+    lib.setLevel(logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING)
+    handler: logging.Handler
+    if args.verbose or args.debug:
+        handler = logging.StreamHandler(ui.err)
+        handler.setFormatter(logging.Formatter("hub2lite: %(levelname)s: %(message)s"))
+    else:
+        handler = _WarningsToUI(ui)
+    lib.addHandler(handler)
+    lib.propagate = False
+    return handler
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
+    ui = UI(out, err, quiet=args.quiet)
+    handler = _configure_logging(args, ui)
+    try:
+        return int(args.run(args, ui))
+    except Hub2LiteError as exc:
+        if args.debug:
+            traceback.print_exc(file=err)
+        print(f"hub2lite: error: {exc}", file=err)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hub2lite: interrupted; no partial output was kept", file=err)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a bug: one line unless --debug
+        if args.debug:
+            traceback.print_exc(file=err)
+            return EXIT_ERROR
+        print(f"hub2lite: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=err)
+        return EXIT_ERROR
+    finally:
+        logging.getLogger("hub2lite").removeHandler(handler)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""One module per subcommand, each with `add_parser(subparsers)`; `run(args, ui) -> exit code` is set as
+the parser default. Modules import hub2lite's TensorFlow-using parts only inside `run`."""
+
+from __future__ import annotations
+
+from . import convert, demo, inspect, validate
+
+COMMANDS = (inspect, convert, validate, demo)

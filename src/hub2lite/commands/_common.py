@@ -1,0 +1,64 @@
+"""Flags shared by several subcommands, and their translation into configs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--signature", help="signature to use (default: serving_default, else the only one)")
+    p.add_argument("--tags", help="comma-separated SavedModel tags (default: serve; TF1 Hub: empty set)")
+    p.add_argument("--cache-dir", help="hub download cache (default: $TFHUB_CACHE_DIR or ~/.cache/hub2lite)")
+
+
+def add_shape_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...",
+                   help="fix an input's shape, e.g. images=1,224,224,3 (repeatable)")
+    p.add_argument("--keep-dynamic", action="store_true", help="keep dims not given by --input-shape dynamic")
+    p.add_argument("--batch-size", type=int, default=1, help="batch size for a dynamic batch dim (default 1)")
+
+
+def add_validation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="inputs for validation: .npy/.npz file or folder (default: seeded synthetic)")
+    p.add_argument("--samples", type=int, default=8, help="validation samples (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed for synthetic inputs and sampling (default 0)")
+    p.add_argument("--atol", type=float, help="absolute tolerance (default per quantization mode)")
+    p.add_argument("--rtol", type=float, help="tolerance relative to max |original output|")
+    p.add_argument("--min-cosine", type=float, help="minimum cosine similarity per output")
+    p.add_argument("--min-top1-agreement", type=float, help="minimum top-1 agreement for classifier outputs")
+    p.add_argument("--task", choices=["auto", "classification", "other"], default="auto",
+                   help="classification enables top-k metrics on every rank-2 output")
+
+
+def tags(args: argparse.Namespace) -> tuple[str, ...] | None:
+    if args.tags is None:
+        return None
+    return tuple(t.strip() for t in args.tags.split(",") if t.strip())
+
+
+def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
+    from ..convert import parse_input_shape
+    from ..errors import ConfigError
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    for text in args.input_shape:
+        name, dims = parse_input_shape(text)
+        if name in shapes:
+            raise ConfigError(f"--input-shape given twice for {name!r}")
+        shapes[name] = dims
+    return shapes
+
+
+def validate_config(args: argparse.Namespace, mode: Any) -> Any:
+    from ..errors import ConfigError
+    from ..pipeline import ValidateConfig
+    from ..validate import default_tolerance
+
+    if args.samples <= 0:
+        raise ConfigError("--samples must be positive")
+    tol = default_tolerance(mode, atol=args.atol, rtol=args.rtol, min_cosine=args.min_cosine,
+                            min_top1_agreement=args.min_top1_agreement)
+    classification = {"auto": None, "classification": True, "other": False}[args.task]
+    return ValidateConfig(enabled=not getattr(args, "no_validate", False), samples=args.samples, seed=args.seed,
+                          data=args.data, tolerance=tol, classification=classification)

@@ -1,0 +1,61 @@
+"""`hub2lite convert SOURCE -o model.tflite`"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from . import _common
+
+QUANT_CHOICES = ["float32", "float16", "dynamic", "int8", "int8-strict", "int16x8"]
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("convert", help="convert to .tflite (builtins, then Select TF ops if needed) and validate it",
+                       description="Convert one signature to TFLite with a strategy ladder, validate it against the "
+                                   "original, and write MODEL.tflite plus MODEL.report.json (atomically).")
+    p.add_argument("source", help="SavedModel folder, .tar.gz, .keras/.h5/.pb file, or hub handle/URL")
+    p.add_argument("-o", "--output", required=True, help="output .tflite path")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    _common.add_source_options(p)
+    _common.add_shape_options(p)
+    p.add_argument("--no-flex", action="store_true", help="TFLite builtin ops only; never fall back to Select TF ops")
+    p.add_argument("--resource-variables", action="store_true", help="enable resource variables / hash tables")
+    p.add_argument("--quantize", choices=QUANT_CHOICES, default="float32", help="quantization recipe (default float32)")
+    p.add_argument("--io-type", choices=["int8", "uint8"], help="integer input/output type for int8-strict")
+    p.add_argument("--calibration", metavar="PATH|synthetic",
+                   help="calibration data (.npy/.npz/image folder) for int8/int16x8; 'synthetic' = random, unverified")
+    p.add_argument("--calibration-samples", type=int, default=200, help="calibration samples (default 200)")
+    p.add_argument("--no-validate", action="store_true", help="skip validation (float32 only)")
+    _common.add_validation_options(p)
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
+    p.set_defaults(run=run)
+
+
+def job_from_args(args: argparse.Namespace) -> Any:
+    from ..convert import ConvertConfig
+    from ..pipeline import ConvertJob
+    from ..specs import OpsPolicy, QuantMode
+
+    mode = QuantMode(args.quantize)
+    cfg = ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
+                        keep_dynamic=args.keep_dynamic, batch_size=args.batch_size,
+                        ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, quantize=mode,
+                        io_type=args.io_type, resource_variables=args.resource_variables)
+    return ConvertJob(source=args.source, output=args.output, convert=cfg,
+                      validate=_common.validate_config(args, mode), calibration=args.calibration,
+                      calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir,
+                      tags=_common.tags(args))
+
+
+def run(args: argparse.Namespace, ui: Any) -> int:
+    from ..errors import EXIT_VALIDATION_FAILED
+    from ..pipeline import run_convert
+    from ..report import convert_summary
+
+    job = job_from_args(args)
+    with ui.progress("converting") as p:
+        result = run_convert(job, progress=p.step)
+    ui.print(json.dumps(result.report, indent=2) if args.json else convert_summary(result.report))
+    return 0 if result.passed else EXIT_VALIDATION_FAILED

@@ -1,0 +1,41 @@
+"""`hub2lite validate ORIGINAL MODEL.tflite`"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from . import _common
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("validate", help="compare a .tflite model with its original on the same inputs",
+                       description="Run the original and the .tflite on the same inputs and compare every output "
+                                   "(max/mean abs error, RMSE, cosine, SNR; top-k and KL for classifiers).")
+    p.add_argument("source", help="the original: SavedModel folder, archive, model file or hub handle")
+    p.add_argument("tflite", help="the .tflite model to check")
+    _common.add_source_options(p)
+    p.add_argument("--tflite-signature", help="signature of the .tflite model (default: serving_default/only one)")
+    p.add_argument("--mode", choices=["float32", "float16", "dynamic", "int8", "int8-strict", "int16x8"],
+                   default="float32", help="quantization mode the .tflite was made with (sets default tolerances)")
+    _common.add_validation_options(p)
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ui: Any) -> int:
+    from ..errors import EXIT_VALIDATION_FAILED
+    from ..pipeline import ValidateJob, run_validate
+    from ..report import validation_text
+    from ..specs import QuantMode
+
+    mode = QuantMode(args.mode)
+    job = ValidateJob(source=args.source, tflite=args.tflite, signature=args.signature,
+                      tflite_signature=args.tflite_signature, validate=_common.validate_config(args, mode), mode=mode,
+                      cache_dir=args.cache_dir, tags=_common.tags(args))
+    with ui.progress("validating") as p:
+        report = run_validate(job, progress=p.step)
+    data = report.to_dict()
+    ui.print(json.dumps(data, indent=2) if args.json else "\n".join(validation_text(data)))
+    return 0 if report.passed else EXIT_VALIDATION_FAILED

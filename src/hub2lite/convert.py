@@ -1,0 +1,312 @@
+"""Convert one entry point of a loaded model to TFLite with a strategy ladder.
+
+Ladder: TFLite builtin ops first; if (and only if) the converter names ops that need Select TF
+ops, retry with SELECT_TF_OPS unless the ops policy forbids it. Every attempt is recorded with the
+exact ops that forced the next step. Input shapes are fixed first (batch 1 by default, or as given
+by `input_shapes`), unless `keep_dynamic` keeps the unspecified dims dynamic.
+"""
+
+from __future__ import annotations
+
+import inspect as _inspect
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import ConfigError, ConversionError
+from .load import EntryPoint, LoadedModel
+from .quantize.recipes import recipe_for
+from .specs import OpsPolicy, QuantMode, SignatureInfo, TensorSpec
+from .tflite_file import op_census
+
+__all__ = ["ConvertConfig", "Attempt", "Conversion", "convert", "plan_input_specs", "parse_input_shape",
+           "build_function", "DEFAULT_IMAGE_SIZE"]
+
+log = logging.getLogger(__name__)
+
+#: The TF Hub convention for image models with dynamic height/width.
+DEFAULT_IMAGE_SIZE = 224
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    signature: str | None = None
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    keep_dynamic: bool = False
+    batch_size: int = 1
+    ops_policy: OpsPolicy = OpsPolicy.AUTO
+    quantize: QuantMode = QuantMode.FLOAT32
+    io_type: str | None = None  # int8 | uint8, with int8-strict
+    resource_variables: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
+                "keep_dynamic": self.keep_dynamic, "batch_size": self.batch_size,
+                "ops_policy": self.ops_policy.value, "quantize": self.quantize.value, "io_type": self.io_type,
+                "resource_variables": self.resource_variables}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
+        return cls(signature=d.get("signature"),
+                   input_shapes={k: tuple(v) for k, v in (d.get("input_shapes") or {}).items()},
+                   keep_dynamic=bool(d.get("keep_dynamic", False)), batch_size=int(d.get("batch_size", 1)),
+                   ops_policy=OpsPolicy(d.get("ops_policy", "auto")), quantize=QuantMode(d.get("quantize", "float32")),
+                   io_type=d.get("io_type"), resource_variables=bool(d.get("resource_variables", False)))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    strategy: str  # "builtins" | "builtins+select"
+    ok: bool
+    seconds: float
+    flex_ops: tuple[str, ...] = ()  # ops the converter said need Select TF ops
+    custom_ops: tuple[str, ...] = ()  # ops with neither a builtin nor a Select TF kernel
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "flex_ops": list(self.flex_ops), "custom_ops": list(self.custom_ops), "error": self.error}
+
+
+@dataclass(frozen=True)
+class Conversion:
+    model: bytes = field(repr=False)
+    signature: SignatureInfo  # the source entry point as the model declares it
+    inputs: tuple[TensorSpec, ...]  # inputs as converted (fixed shapes), original names
+    input_names: Mapping[str, str]  # TFLite signature input name -> original input name
+    strategy: str
+    attempts: tuple[Attempt, ...]
+    tflite_ops: Mapping[str, int]
+    recipe: Mapping[str, Any]
+    converter_settings: Mapping[str, Any]
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.model)
+
+    @property
+    def flex_ops(self) -> tuple[str, ...]:
+        """The ops that forced Select TF ops (empty for a builtins-only model)."""
+        return next((a.flex_ops for a in self.attempts if not a.ok and a.flex_ops), ())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"signature": self.signature.to_dict(), "inputs": [s.to_dict() for s in self.inputs],
+                "input_names": dict(self.input_names), "strategy": self.strategy,
+                "attempts": [a.to_dict() for a in self.attempts], "forced_select_by": list(self.flex_ops),
+                "tflite_ops": dict(self.tflite_ops), "recipe": dict(self.recipe),
+                "converter_settings": dict(self.converter_settings), "notes": list(self.notes),
+                "size_bytes": self.size_bytes, "seconds": round(self.seconds, 3)}
+
+
+_SHAPE_RE = re.compile(r"^\s*([^=\s][^=]*?)\s*=\s*(-?\d+(?:\s*[,x]\s*-?\d+)*)\s*$")
+
+
+def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """Parse 'name=1,224,224,3' (or '1x224x224x3'). Raises ConfigError with the expected form."""
+    m = _SHAPE_RE.match(text or "")
+    if not m:
+        raise ConfigError(f"cannot parse --input-shape {text!r}", hint="write NAME=1,224,224,3")
+    dims = tuple(int(d) for d in re.split(r"\s*[,x]\s*", m.group(2).strip()))
+    if any(d <= 0 for d in dims):
+        raise ConfigError(f"--input-shape {text!r} has a non-positive dimension",
+                          hint="every dimension must be a positive integer, e.g. NAME=1,224,224,3")
+    return m.group(1), dims
+
+
+def _looks_like_image(spec: TensorSpec) -> bool:
+    return (spec.shape is not None and len(spec.shape) == 4 and spec.shape[-1] in (1, 3, 4)
+            and spec.dtype in ("float32", "float16", "uint8"))
+
+
+def plan_input_specs(info: SignatureInfo, config: ConvertConfig) -> tuple[tuple[TensorSpec, ...], tuple[str, ...]]:
+    """The input specs to convert with, and notes on every dimension hub2lite chose itself."""
+    names = [s.name for s in info.inputs]
+    unknown = sorted(set(config.input_shapes) - set(names))
+    if unknown:
+        raise ConfigError(f"--input-shape names unknown input(s) {unknown}; {info.name!r} has inputs {names}",
+                          hint=f"use one of {names}")
+    notes: list[str] = []
+    planned = []
+    for spec in info.inputs:
+        given = config.input_shapes.get(spec.name)
+        if given is not None:
+            if spec.shape is not None:
+                if len(given) != len(spec.shape):
+                    raise ConfigError(
+                        f"--input-shape for {spec.name!r} has rank {len(given)} but the input has rank "
+                        f"{len(spec.shape)} {spec.shape_str}", hint=f"give {len(spec.shape)} dimensions")
+                clash = [i for i, (g, d) in enumerate(zip(given, spec.shape)) if d is not None and g != d]
+                if clash:
+                    raise ConfigError(f"--input-shape {list(given)} for {spec.name!r} contradicts its fixed "
+                                      f"dims {spec.shape_str}", hint="change only the dims shown as '?'")
+            planned.append(replace(spec, shape=tuple(given)))
+            continue
+        if spec.shape is None:
+            raise ConfigError(f"input {spec.name!r} has unknown rank",
+                              hint=f"give its shape: --input-shape {spec.name}=1,...")
+        if config.keep_dynamic or not spec.is_dynamic:
+            planned.append(spec)
+            continue
+        dims = list(spec.shape)
+        if dims and dims[0] is None:
+            dims[0] = config.batch_size
+        if _looks_like_image(spec) and dims[1] is None and dims[2] is None:
+            dims[1] = dims[2] = DEFAULT_IMAGE_SIZE
+            notes.append(f"input {spec.name!r}: dynamic height/width fixed to {DEFAULT_IMAGE_SIZE}x{DEFAULT_IMAGE_SIZE} "
+                         f"(TF Hub convention); pass --input-shape to choose")
+        if any(d is None for d in dims):
+            shown = ",".join("N" if d is None else str(d) for d in dims)
+            raise ConfigError(f"input {spec.name!r} has dynamic dims {spec.shape_str}",
+                              hint=f"fix them with --input-shape {spec.name}={shown} (N>0), or pass --keep-dynamic")
+        if spec.shape[0] is None:
+            notes.append(f"input {spec.name!r}: batch fixed to {config.batch_size}")
+        planned.append(replace(spec, shape=tuple(dims)))
+    return tuple(planned), tuple(notes)
+
+
+def _identifier(name: str, used: set[str]) -> str:
+    ident = re.sub(r"\W", "_", name) or "input"
+    if ident[0].isdigit():
+        ident = "_" + ident
+    base, k = ident, 1
+    while ident in used:
+        ident, k = f"{base}_{k}", k + 1
+    used.add(ident)
+    return ident
+
+
+def build_function(entry: EntryPoint, specs: tuple[TensorSpec, ...]) -> tuple[Any, dict[str, str]]:
+    """A tf.function with one named, typed, shaped parameter per input, calling `entry` and returning a dict.
+
+    Returns the concrete function and {parameter (= TFLite input) name: original input name}.
+    """
+    import tensorflow as tf
+
+    used: set[str] = set()
+    params = [_identifier(s.name, used) for s in specs]
+    originals = [s.name for s in specs]
+
+    def call(*args: Any) -> dict[str, Any]:
+        return entry(dict(zip(originals, args)))
+
+    call.__signature__ = _inspect.Signature(  # type: ignore[attr-defined]
+        [_inspect.Parameter(p, _inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in params])
+    call.__name__ = re.sub(r"\W", "_", entry.info.name) or "entry"
+    tf_specs = [tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=p) for s, p in zip(specs, params)]
+    fn = tf.function(call, input_signature=tf_specs, autograph=False)
+    return fn.get_concrete_function(), dict(zip(params, originals))
+
+
+
+
+def _diagnose(exc: BaseException) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """(ops needing Select TF ops, ops needing custom implementations, one-line summary) of a converter error."""
+    flex: set[str] = set()
+    custom: set[str] = set()
+    for err in getattr(exc, "errors", None) or []:
+        op = getattr(getattr(err, "operator", None), "name", "") or ""
+        op = op[3:] if op.startswith("tf.") else op
+        code = getattr(err, "error_code", 0)
+        if op and code == 1:  # ERROR_NEEDS_FLEX_OPS
+            flex.add(op)
+        elif op and code == 2:  # ERROR_NEEDS_CUSTOM_OPS
+            custom.add(op)
+    text = str(exc)
+    if not flex and not custom:
+        for m in re.finditer(r"^\s*(TF Select ops|Flex ops|Custom ops):\s*(.+)$", text, re.MULTILINE):
+            names = {n.strip().removeprefix("Flex") for n in m.group(2).split(",") if n.strip()}
+            (custom if m.group(1) == "Custom ops" else flex).update(names)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(("<unknown>", "loc("))]
+    summary = next((ln for ln in lines if "error:" in ln), lines[0] if lines else type(exc).__name__)
+    summary = re.sub(r"^.*?error:\s*", "", summary)[:300]
+    return tuple(sorted(flex)), tuple(sorted(custom)), summary
+
+
+def _ladder(policy: OpsPolicy) -> list[tuple[str, bool]]:
+    steps = [("builtins", False)]
+    if policy is OpsPolicy.AUTO:
+        steps.append(("builtins+select", True))
+    return steps
+
+
+def _representative_dataset(feeds: Sequence[Mapping[str, Any]] | None,
+                            name_map: Mapping[str, str]) -> Callable[[], Iterator[dict[str, Any]]] | None:
+    """Calibration samples keyed by the converted function's input names, so inputs can never be
+    fed in the wrong order (the classic positional representative-dataset bug)."""
+    if feeds is None:
+        return None
+    import numpy as np
+
+    def dataset() -> Iterator[dict[str, Any]]:
+        for feed in feeds:
+            yield {param: np.asarray(feed[orig]) for param, orig in name_map.items()}
+
+    return dataset
+
+
+def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
+            calibration: Sequence[Mapping[str, Any]] | None = None) -> Conversion:
+    """Convert the chosen entry point of `loaded`. Raises ConversionError when no strategy works.
+
+    `calibration` holds the samples ({original input name: array}) for recipes that need them.
+    """
+    import tensorflow as tf
+
+    start = time.perf_counter()
+    entry = loaded.choose(config.signature)
+    specs, notes = plan_input_specs(entry.info, config)
+    concrete, name_map = build_function(entry, specs)
+    representative_dataset = _representative_dataset(calibration, name_map)
+    recipe = recipe_for(config.quantize)
+    attempts: list[Attempt] = []
+    for strategy, select in _ladder(config.ops_policy):
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], loaded.obj)
+        base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
+        settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=representative_dataset,
+                                io_type=config.io_type)
+        if config.resource_variables:
+            converter.experimental_enable_resource_variables = True
+            settings["experimental_enable_resource_variables"] = True
+        t0 = time.perf_counter()
+        try:
+            model = converter.convert()
+        except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
+            flex, custom, summary = _diagnose(exc)
+            attempts.append(Attempt(strategy, False, time.perf_counter() - t0, flex, custom, summary))
+            log.info("conversion with %s failed: %s", strategy, summary)
+            if custom or not flex:
+                break  # Select TF ops cannot help
+            continue
+        attempts.append(Attempt(strategy, True, time.perf_counter() - t0))
+        if select:
+            log.warning("converted with Select TF ops because of %s", ", ".join(attempts[0].flex_ops))
+        return Conversion(model=model, signature=entry.info, inputs=specs, input_names=name_map,
+                          strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
+                          recipe=recipe.to_dict(), converter_settings=settings, notes=notes,
+                          seconds=time.perf_counter() - start)
+    raise _failure(attempts, config)
+
+
+def _failure(attempts: list[Attempt], config: ConvertConfig) -> ConversionError:
+    last = attempts[-1]
+    custom = sorted({op for a in attempts for op in a.custom_ops})
+    flex = sorted({op for a in attempts for op in a.flex_ops})
+    if custom:
+        msg = f"ops {custom} have neither a TFLite builtin nor a Select TF kernel"
+        hint = ("move the preprocessing that uses them out of the model (run it in your app) and convert the rest, "
+                "or implement them as TFLite custom ops")
+    elif flex and config.ops_policy is OpsPolicy.BUILTINS:
+        msg = f"ops {flex} are not TFLite builtins and --no-flex forbids Select TF ops"
+        hint = "drop --no-flex to run them through the Flex delegate (bigger runtime), or remove these ops"
+    elif "control flow v1" in (last.error or "").lower() or "functionalize" in (last.error or "").lower():
+        msg = f"the graph uses TF1 control flow (Switch/Merge): {last.error}"
+        hint = "freeze training switches to their defaults (placeholder_with_default) before converting"
+    else:
+        msg = f"conversion failed: {last.error}"
+        hint = "fix dynamic shapes with --input-shape, try --resource-variables, or --debug for the converter log"
+    return ConversionError(msg, hint=hint, attempts=tuple(attempts))

@@ -1,0 +1,82 @@
+"""The exceptions hub2lite raises, and the exit codes the CLI maps them to.
+
+    Hub2LiteError            a problem with the user's input or environment (exit 1 unless below)
+    ├── ConfigError          flags or configs that do not fit the model or each other (exit 2)
+    ├── ResolveError         the source cannot be found, fetched or unpacked (exit 4)
+    ├── LoadError            the source was found but is not a loadable model (exit 5)
+    ├── ConversionError      no conversion strategy produced a model (exit 6)
+    ├── CalibrationError     calibration / validation data is unusable (exit 7)
+    └── OutputError          an output exists (no --force) or cannot be written (exit 8)
+
+A failed validation is *not* an exception: it is a `ValidationReport` with `passed=False`
+(exit 3).  Anything that is not a `Hub2LiteError` is a bug in hub2lite (exit 1, traceback
+with --debug); Ctrl-C exits 130.
+
+Every error carries a one-line `message` naming the problem and, where there is one, a
+`hint` naming the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Hub2LiteError",
+    "ConfigError",
+    "ResolveError",
+    "LoadError",
+    "ConversionError",
+    "CalibrationError",
+    "OutputError",
+    "EXIT_OK",
+    "EXIT_ERROR",
+    "EXIT_USAGE",
+    "EXIT_VALIDATION_FAILED",
+    "EXIT_INTERRUPTED",
+]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_VALIDATION_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+class Hub2LiteError(Exception):
+    """Base class of every user-facing hub2lite error."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = " ".join(message.split())
+        self.hint = " ".join(hint.split()) if hint else None
+
+    def __str__(self) -> str:
+        return f"{self.message} (fix: {self.hint})" if self.hint else self.message
+
+
+class ConfigError(Hub2LiteError):
+    exit_code = EXIT_USAGE
+
+
+class ResolveError(Hub2LiteError):
+    exit_code = 4
+
+
+class LoadError(Hub2LiteError):
+    exit_code = 5
+
+
+class ConversionError(Hub2LiteError):
+    exit_code = 6
+
+    def __init__(self, message: str, *, hint: str | None = None, attempts: tuple = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.attempts = attempts
+
+
+class CalibrationError(Hub2LiteError):
+    exit_code = 7
+
+
+class OutputError(Hub2LiteError):
+    exit_code = 8

@@ -1,0 +1,157 @@
+"""Describe a loaded model: signatures, dynamic dims, parameters, and an op census in which each
+op is marked as lowering to TFLite builtins, needing Select TF ops, or not convertible at all.
+
+The support marks come from the real converter (a probe conversion of the chosen signature), not
+from a hand-kept op table that would drift from the installed TensorFlow.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .convert import ConvertConfig, build_function, convert, plan_input_specs
+from .errors import ConfigError, ConversionError
+from .load import LoadedModel
+from .specs import OpSupport, SignatureInfo
+
+__all__ = ["OpInfo", "ModelInfo", "inspect_model", "graph_op_counts", "PLUMBING_OPS"]
+
+log = logging.getLogger(__name__)
+
+#: Graph plumbing that never becomes a TFLite op; left out of the census.
+PLUMBING_OPS = frozenset({
+    "Placeholder", "_Arg", "_Retval", "NoOp", "Identity", "IdentityN", "Const", "PartitionedCall",
+    "StatefulPartitionedCall", "ReadVariableOp", "VarHandleOp", "AssignVariableOp", "StopGradient",
+})
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    op: str
+    count: int
+    support: OpSupport
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "count": self.count, "support": self.support.value}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    source: str
+    path: str
+    format: str
+    signatures: tuple[SignatureInfo, ...]
+    chosen: str | None
+    parameters: int
+    ops: tuple[OpInfo, ...]
+    strategy: str | None  # what `convert` will do: "builtins", "builtins+select", or None if it cannot
+    blocking_ops: tuple[str, ...] = ()
+    probe_error: str | None = None
+    suggested_command: str = ""
+    notes: tuple[str, ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": "hub2lite.inspect/1", "source": self.source, "path": self.path, "format": self.format,
+                "signatures": [s.to_dict() for s in self.signatures], "chosen_signature": self.chosen,
+                "parameters": self.parameters, "ops": [o.to_dict() for o in self.ops], "strategy": self.strategy,
+                "blocking_ops": list(self.blocking_ops), "probe_error": self.probe_error,
+                "suggested_command": self.suggested_command, "notes": list(self.notes),
+                "provenance": dict(self.provenance)}
+
+
+def graph_op_counts(concrete_fn: Any) -> Counter[str]:
+    """Op types in a concrete function's graph and every function it calls (its library)."""
+    gdef = concrete_fn.graph.as_graph_def()
+    counts: Counter[str] = Counter(n.op for n in gdef.node)
+    for fdef in gdef.library.function:
+        counts.update(n.op for n in fdef.node_def)
+    library = {f.signature.name for f in gdef.library.function}
+    return Counter({op: c for op, c in counts.items() if op not in PLUMBING_OPS and op not in library})
+
+
+def _suggest(source: str, loaded: LoadedModel, chosen: SignatureInfo, config: ConvertConfig) -> tuple[str, tuple[str, ...]]:
+    stem = "model"
+    parts = ["hub2lite", "convert", source, "-o", f"{stem}.tflite"]
+    if len(loaded.entries) > 1 and chosen.name not in ("serving_default", "default"):
+        parts += ["--signature", chosen.name]
+    notes: list[str] = []
+    try:
+        specs, plan_notes = plan_input_specs(chosen, config)
+        notes.extend(plan_notes)
+        for planned, orig in zip(specs, chosen.inputs):
+            if orig.shape is not None and orig.shape[1:] != planned.shape[1:]:
+                parts += ["--input-shape", f"{planned.name}=" + ",".join(str(d) for d in planned.shape)]
+    except ConfigError as exc:
+        notes.append(str(exc))
+        for spec in chosen.inputs:
+            if spec.is_dynamic and spec.shape is not None:
+                dims = ["1" if i == 0 and d is None else ("N" if d is None else str(d)) for i, d in enumerate(spec.shape)]
+                parts += ["--input-shape", f"{spec.name}={','.join(dims)}"]
+    return " ".join(shlex.quote(p) if p not in ("N",) else p for p in parts), tuple(notes)
+
+
+def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: bool = True,
+                  config: ConvertConfig | None = None) -> ModelInfo:
+    """Describe `loaded`. With `probe`, run the converter ladder once to mark op support truthfully."""
+    config = replace(config or ConvertConfig(), signature=signature)
+    notes = list(loaded.notes)
+    chosen = None
+    ops: tuple[OpInfo, ...] = ()
+    strategy = None
+    blocking: tuple[str, ...] = ()
+    probe_error = None
+    suggested = ""
+    try:
+        entry = loaded.choose(signature)
+        chosen = entry.info
+    except ConfigError as exc:
+        notes.append(str(exc))
+        entry = None
+    if entry is not None:
+        try:
+            specs, _ = plan_input_specs(entry.info, config)
+        except ConfigError:
+            specs, _ = plan_input_specs(entry.info, replace(config, keep_dynamic=True))
+        concrete, _ = build_function(entry, specs)
+        counts = graph_op_counts(concrete)
+        flex: set[str] = set()
+        custom: set[str] = set()
+        succeeded = False
+        if probe:
+            try:
+                conversion = convert(loaded, replace(config, keep_dynamic=config.keep_dynamic or any(
+                    s.is_dynamic for s in specs)))
+                attempts = conversion.attempts
+                strategy = conversion.strategy
+                succeeded = True
+            except ConversionError as exc:
+                attempts = exc.attempts
+                probe_error = str(exc)
+            except ConfigError as exc:
+                attempts = ()
+                probe_error = str(exc)
+            for a in attempts:
+                flex.update(a.flex_ops)
+                custom.update(a.custom_ops)
+            blocking = tuple(sorted(flex | custom))
+
+        def support(op: str) -> OpSupport:
+            if op in custom:
+                return OpSupport.UNSUPPORTED
+            if op in flex:
+                return OpSupport.SELECT
+            return OpSupport.BUILTIN if succeeded or (probe and (flex or custom)) else OpSupport.UNKNOWN
+
+        ops = tuple(OpInfo(op, n, support(op)) for op, n in sorted(counts.items()))
+        suggested, sugg_notes = _suggest(loaded.resolved.source, loaded, entry.info, config)
+        notes.extend(sugg_notes)
+    return ModelInfo(source=loaded.resolved.source, path=loaded.resolved.path, format=loaded.format.value,
+                     signatures=loaded.signatures, chosen=chosen.name if chosen else None,
+                     parameters=loaded.parameter_count(), ops=ops, strategy=strategy, blocking_ops=blocking,
+                     probe_error=probe_error, suggested_command=suggested, notes=tuple(dict.fromkeys(notes)),
+                     provenance=loaded.resolved.to_dict())

@@ -1,0 +1,215 @@
+"""The only place that sequences stages and writes files.
+
+    run_inspect(source)              -> ModelInfo
+    run_convert(ConvertJob)          -> ConvertResult   (writes model.tflite + model.report.json)
+    run_validate(ValidateJob)        -> ValidationReport
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._files import atomic_write_bytes, atomic_write_text, check_output_path
+from .convert import Conversion, ConvertConfig, convert, plan_input_specs
+from .datasets import Samples, load_samples
+from .errors import CalibrationError, ConfigError
+from .feeds import synthetic_feeds
+from .inspect import ModelInfo, inspect_model
+from .load import EntryPoint, LoadedModel, load
+from .quantize.recipes import recipe_for
+from .report import convert_report
+from .resolve import resolve
+from .runners import LiteRunner, TFRunner
+from .specs import QuantMode, TensorSpec
+from .tflite_file import read_model_bytes
+from .validate import Tolerance, ValidationReport, default_tolerance, validate
+
+__all__ = ["ValidateConfig", "ConvertJob", "ConvertResult", "ValidateJob", "run_inspect", "run_convert",
+           "run_validate", "report_path_for", "load_source"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    enabled: bool = True
+    samples: int = 8
+    seed: int = 0
+    data: str | None = None  # .npy / .npz / image folder; synthetic seeded inputs when None
+    tolerance: Tolerance | None = None  # default: per quantization mode
+    classification: bool | None = None  # None: detect classifier-like outputs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "samples": self.samples, "seed": self.seed, "data": self.data,
+                "tolerance": None if self.tolerance is None else self.tolerance.to_dict(),
+                "classification": self.classification}
+
+
+@dataclass(frozen=True)
+class ConvertJob:
+    source: str
+    output: str
+    convert: ConvertConfig = field(default_factory=ConvertConfig)
+    validate: ValidateConfig = field(default_factory=ValidateConfig)
+    calibration: str | None = None  # path, or "synthetic"
+    calibration_samples: int = 200
+    force: bool = False
+    cache_dir: str | None = None
+    tags: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    output: Path
+    report_path: Path
+    conversion: Conversion
+    validation: ValidationReport | None
+    report: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return self.validation is None or self.validation.passed
+
+
+def report_path_for(output: str | Path) -> Path:
+    p = Path(output)
+    return p.with_name((p.stem if p.suffix == ".tflite" else p.name) + ".report.json")
+
+
+def load_source(source: str, *, cache_dir: str | None = None, tags: tuple[str, ...] | None = None) -> LoadedModel:
+    return load(resolve(source, cache_dir=cache_dir), tags=tags)
+
+
+def run_inspect(source: str, *, signature: str | None = None, cache_dir: str | None = None,
+                tags: tuple[str, ...] | None = None, probe: bool = True,
+                config: ConvertConfig | None = None) -> ModelInfo:
+    return inspect_model(load_source(source, cache_dir=cache_dir, tags=tags), signature, probe=probe, config=config)
+
+
+def _input_feeds(specs: Sequence[TensorSpec], cfg: ValidateConfig) -> tuple[list[dict[str, np.ndarray]], Samples | None]:
+    if cfg.data:
+        samples = load_samples(cfg.data, specs, limit=cfg.samples, seed=cfg.seed)
+        return list(samples.feeds), samples
+    return synthetic_feeds(specs, cfg.samples, seed=cfg.seed), None
+
+
+def _calibration(job: ConvertJob, specs: tuple[TensorSpec, ...]) -> tuple[list[dict[str, np.ndarray]] | None,
+                                                                         dict[str, Any] | None]:
+    recipe = recipe_for(job.convert.quantize)
+    if not recipe.needs_calibration:
+        if job.calibration:
+            log.warning("--calibration is ignored: %s needs no calibration data", recipe.mode.value)
+        return None, None
+    if not job.calibration:
+        raise CalibrationError(f"--quantize {recipe.mode.value} needs calibration data",
+                               hint="pass --calibration PATH (image folder, .npy or .npz), or --calibration "
+                                    "synthetic to accept unverified accuracy")
+    if job.calibration == "synthetic":
+        feeds = synthetic_feeds(specs, min(job.calibration_samples, 100), seed=1)
+        info = {"source": "synthetic", "samples": len(feeds),
+                "warning": "calibrated on random data: accuracy of this model is UNVERIFIED"}
+        log.warning(info["warning"])
+        return feeds, info
+    samples = load_samples(job.calibration, specs, limit=job.calibration_samples, seed=1)
+    info = {"source": samples.source, "samples": len(samples), **samples.info, "notes": list(samples.notes)}
+    return list(samples.feeds), info
+
+
+def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResult:
+    mode = job.convert.quantize
+    if not job.validate.enabled and mode is not QuantMode.FLOAT32:
+        raise ConfigError("--no-validate cannot be used with --quantize: quantized models are always validated",
+                          hint="drop --no-validate")
+    out = check_output_path(job.output, force=job.force)
+    report_path = check_output_path(report_path_for(out), force=job.force)
+    progress("resolving")
+    resolved = resolve(job.source, cache_dir=job.cache_dir)
+    progress("loading")
+    loaded = load(resolved, tags=job.tags)
+    entry = loaded.choose(job.convert.signature)
+    specs, _ = plan_input_specs(entry.info, job.convert)
+    calibration, calib_info = _calibration(job, specs)
+    progress("converting")
+    conversion = convert(loaded, job.convert, calibration=calibration)
+    validation = None
+    if job.validate.enabled:
+        progress("validating")
+        validation = _validate(entry, conversion, job.validate, mode)
+    progress("writing")
+    atomic_write_bytes(out, conversion.model)
+    output = {"path": str(out), "report": str(report_path), "size_bytes": conversion.size_bytes,
+              "sha256": hashlib.sha256(conversion.model).hexdigest()}
+    report = convert_report(resolved=resolved.to_dict(), model_format=loaded.format.value,
+                            config={"convert": job.convert.to_dict(), "validate": job.validate.to_dict(),
+                                    "calibration": job.calibration, "calibration_samples": job.calibration_samples},
+                            conversion=conversion.to_dict(), validation=None if validation is None else validation.to_dict(),
+                            output=output, calibration=calib_info, notes=list(loaded.notes))
+    atomic_write_text(report_path, json.dumps(report, indent=2, sort_keys=False) + "\n")
+    return ConvertResult(out, report_path, conversion, validation, report)
+
+
+def _validate(entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig, mode: QuantMode) -> ValidationReport:
+    feeds, _ = _input_feeds(conversion.inputs, cfg)
+    tolerance = cfg.tolerance or default_tolerance(mode)
+    lite = LiteRunner(conversion.model, input_names=conversion.input_names)
+    return validate(TFRunner(entry), lite, feeds, tolerance, classification=cfg.classification)
+
+
+@dataclass(frozen=True)
+class ValidateJob:
+    source: str
+    tflite: str
+    signature: str | None = None
+    tflite_signature: str | None = None
+    validate: ValidateConfig = field(default_factory=ValidateConfig)
+    mode: QuantMode = QuantMode.FLOAT32
+    cache_dir: str | None = None
+    tags: tuple[str, ...] | None = None
+
+
+def _match_names(lite: LiteRunner, entry: EntryPoint) -> dict[str, str]:
+    """Map the .tflite's input names to the original's: exact, then identifier-sanitised, then single input."""
+    import re
+
+    originals = [s.name for s in entry.info.inputs]
+    tnames = list(lite.input_details())
+    sanitized = {re.sub(r"\W", "_", n): n for n in originals}
+    mapping = {}
+    for t in tnames:
+        if t in originals:
+            mapping[t] = t
+        elif t in sanitized:
+            mapping[t] = sanitized[t]
+    if len(mapping) < len(tnames) and len(tnames) == len(originals) == 1:
+        mapping = {tnames[0]: originals[0]}
+    if len(mapping) < len(tnames) or set(mapping.values()) != set(originals):
+        raise ConfigError(f"cannot match the .tflite inputs {tnames} to the original's inputs {originals}",
+                          hint="choose the matching signatures with --signature / --tflite-signature")
+    return mapping
+
+
+def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> ValidationReport:
+    model = read_model_bytes(job.tflite)
+    progress("loading")
+    loaded = load_source(job.source, cache_dir=job.cache_dir, tags=job.tags)
+    entry = loaded.choose(job.signature)
+    lite = LiteRunner(model, signature_key=job.tflite_signature)
+    lite = LiteRunner(model, signature_key=lite.signature_key, input_names=_match_names(lite, entry))
+    progress("validating")
+    feeds, _ = _input_feeds(lite.input_specs(), job.validate)
+    tolerance = job.validate.tolerance or default_tolerance(job.mode)
+    return validate(TFRunner(entry), lite, feeds, tolerance, classification=job.validate.classification)

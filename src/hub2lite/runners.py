@@ -1,0 +1,148 @@
+"""Runners: one small interface over the original TF model and a .tflite model.
+
+    runner.input_specs() -> tuple[TensorSpec, ...]
+    runner.infer(feed: {input name: ndarray}) -> {output name: ndarray}
+
+`LiteRunner` uses ai-edge-litert's interpreter (XNNPACK on by default, as on device) for builtin-op
+models, and TensorFlow's own `tf.lite.Interpreter` for models with Select TF (Flex) ops, the one
+runtime here that executes them. `runtime` says which ran. Integer-I/O models are fed through their
+own input scale/zero-point and their outputs dequantized, so they compare with float originals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import ConfigError
+from .load import EntryPoint
+from .specs import TensorSpec
+from .tflite_file import flex_ops
+
+__all__ = ["Runner", "TFRunner", "LiteRunner", "run_all"]
+
+
+class Runner(Protocol):
+    name: str
+    runtime: str
+
+    def input_specs(self) -> tuple[TensorSpec, ...]: ...
+
+    def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    arr = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+    return np.asarray(arr)
+
+
+class TFRunner:
+    """Runs an entry point of the original model (TensorFlow, eager)."""
+
+    def __init__(self, entry: EntryPoint, specs: tuple[TensorSpec, ...] | None = None) -> None:
+        self.entry = entry
+        self._specs = specs or entry.info.inputs
+        self.name = f"tensorflow:{entry.info.name}"
+        self.runtime = "tensorflow"
+
+    def input_specs(self) -> tuple[TensorSpec, ...]:
+        return self._specs
+
+    def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import tensorflow as tf
+
+        tensors = {}
+        for spec in self.entry.info.inputs:
+            value = feed[spec.name]
+            tensors[spec.name] = tf.constant(value, dtype=tf.as_dtype(spec.dtype))
+        return {k: _to_numpy(v) for k, v in self.entry(tensors).items()}
+
+
+def _quantize(value: np.ndarray, dtype: np.dtype, scale: float, zero_point: int) -> np.ndarray:
+    info = np.iinfo(dtype)
+    q = np.round(np.asarray(value, np.float64) / scale + zero_point)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+class LiteRunner:
+    """Runs one signature of a .tflite model."""
+
+    def __init__(self, model: bytes | str | os.PathLike[str], *, signature_key: str | None = None,
+                 threads: int | None = None, xnnpack: bool = True,
+                 input_names: Mapping[str, str] | None = None, dequantize: bool = True) -> None:
+        self.model = model if isinstance(model, bytes) else open(model, "rb").read()
+        self.flex_ops = flex_ops(self.model)
+        self.threads = threads
+        self.xnnpack = xnnpack
+        self.dequantize = dequantize
+        if self.flex_ops:
+            import tensorflow as tf
+
+            self.interpreter = tf.lite.Interpreter(model_content=self.model, num_threads=threads)
+            self.runtime = "tf.lite.Interpreter (TensorFlow, with Flex delegate)"
+        else:
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+            resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            self.interpreter = Interpreter(model_content=self.model, num_threads=threads,
+                                           experimental_op_resolver_type=resolver)
+            self.runtime = "ai_edge_litert" + (" (XNNPACK)" if xnnpack else " (no delegates)")
+        signatures = self.interpreter.get_signature_list()
+        if not signatures:
+            raise ConfigError("the .tflite model has no signatures",
+                              hint="convert it with hub2lite (or TFLiteConverter from a SavedModel) to keep signatures")
+        if signature_key is None:
+            signature_key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
+        if signature_key not in signatures:
+            raise ConfigError(f"the .tflite model has no signature {signature_key!r}; it has {list(signatures)}")
+        self.signature_key = signature_key
+        self.runner = self.interpreter.get_signature_runner(signature_key)
+        self._in = self.runner.get_input_details()
+        self._out = self.runner.get_output_details()
+        self.input_names = dict(input_names or {n: n for n in self._in})  # tflite name -> caller's name
+        self.name = f"tflite:{signature_key}"
+
+    def input_details(self) -> dict[str, dict[str, Any]]:
+        return dict(self._in)
+
+    def output_details(self) -> dict[str, dict[str, Any]]:
+        return dict(self._out)
+
+    def input_specs(self) -> tuple[TensorSpec, ...]:
+        specs = []
+        for tname, d in self._in.items():
+            sig = d.get("shape_signature", d["shape"])
+            shape = tuple(None if int(x) < 0 else int(x) for x in sig)
+            specs.append(TensorSpec(self.input_names.get(tname, tname), np.dtype(d["dtype"]).name
+                                    if d["dtype"] is not np.object_ else "string", shape))
+        return tuple(specs)
+
+    def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        kwargs = {}
+        for tname, d in self._in.items():
+            name = self.input_names.get(tname, tname)
+            if name not in feed:
+                raise ConfigError(f"missing input {name!r} for the .tflite model", hint=f"feed {list(self.input_names.values())}")
+            value = np.asarray(feed[name])
+            dtype = np.dtype(d["dtype"])
+            scales = d["quantization_parameters"]["scales"]
+            if np.issubdtype(dtype, np.integer) and len(scales) and np.issubdtype(value.dtype, np.floating):
+                value = _quantize(value, dtype, float(scales[0]), int(d["quantization_parameters"]["zero_points"][0]))
+            kwargs[tname] = value.astype(dtype, copy=False) if dtype != np.object_ else value
+        out = self.runner(**kwargs)
+        result = {}
+        for name, value in out.items():
+            d = self._out[name]
+            scales = d["quantization_parameters"]["scales"]
+            if self.dequantize and np.issubdtype(value.dtype, np.integer) and len(scales):
+                zp = d["quantization_parameters"]["zero_points"][0]
+                value = (value.astype(np.float32) - np.float32(zp)) * np.float32(scales[0])
+            result[name] = np.array(value, copy=True)
+        return result
+
+
+def run_all(runner: Runner, feeds: list[Mapping[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    return [runner.infer(feed) for feed in feeds]

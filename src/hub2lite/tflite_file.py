@@ -1,0 +1,56 @@
+"""Read facts straight from a .tflite flatbuffer: op census, Flex ops, tensor types."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from .errors import LoadError
+
+__all__ = ["read_model_bytes", "is_tflite", "op_census", "flex_ops", "FLEX_PREFIX"]
+
+FLEX_PREFIX = "Flex"
+
+
+def is_tflite(data: bytes) -> bool:
+    """TFLite flatbuffers carry the file identifier 'TFL3' at bytes 4..8."""
+    return len(data) >= 8 and data[4:8] == b"TFL3"
+
+
+def read_model_bytes(path: str | os.PathLike[str]) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise LoadError(f"TFLite model {str(p)!r} does not exist", hint="check the path")
+    data = p.read_bytes()
+    if not is_tflite(data):
+        raise LoadError(f"{str(p)!r} is not a TFLite flatbuffer (no 'TFL3' identifier)",
+                        hint="give a .tflite file written by a TFLite converter")
+    return data
+
+
+def op_census(model: bytes) -> dict[str, int]:
+    """{op name: count} over every subgraph; builtin ops by their schema name, custom ops by their code."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    fb = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    codes = []
+    for oc in fb.operatorCodes:
+        code = max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))
+        if code == schema.BuiltinOperator.CUSTOM and oc.customCode:
+            custom = oc.customCode.decode() if isinstance(oc.customCode, bytes) else str(oc.customCode)
+            codes.append(custom)
+        else:
+            codes.append(names.get(code, f"BUILTIN_{code}"))
+    counts: Counter[str] = Counter()
+    for sg in fb.subgraphs or []:
+        for op in sg.operators or []:
+            counts[codes[op.opcodeIndex]] += 1
+    return dict(sorted(counts.items()))
+
+
+def flex_ops(model: bytes) -> tuple[str, ...]:
+    """TF op names run through the Flex delegate (custom codes 'FlexXxx' -> 'Xxx')."""
+    return tuple(sorted(name[len(FLEX_PREFIX):] for name in op_census(model) if name.startswith(FLEX_PREFIX)))
