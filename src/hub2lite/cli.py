@@ -99,6 +99,24 @@ def _configure_logging(args: argparse.Namespace, ui: UI) -> logging.Handler:
     return handler
 
 
+def _import_tensorflow_quietly() -> None:
+    """TensorFlow's import prints CUDA-plugin and CPU-feature chatter straight to fd 2; hide it (not with --debug)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*Please use the LiteRT interpreter.*")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     err = err or sys.stderr
     parser = build_parser()
@@ -109,6 +127,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     ui = UI(out, err, quiet=args.quiet)
     handler = _configure_logging(args, ui)
     try:
+        if getattr(args, "needs_tensorflow", True) and not args.debug:
+            _import_tensorflow_quietly()
         return int(args.run(args, ui))
     except Hub2LiteError as exc:
         if args.debug:

@@ -8,9 +8,13 @@ by `input_shapes`), unless `keep_dynamic` keeps the unspecified dims dynamic.
 
 from __future__ import annotations
 
+import contextlib
 import inspect as _inspect
 import logging
+import os
 import re
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -227,6 +231,28 @@ def _diagnose(exc: BaseException) -> tuple[tuple[str, ...], tuple[str, ...], str
     return tuple(sorted(flex)), tuple(sorted(custom)), summary
 
 
+@contextlib.contextmanager
+def _native_stderr_to_log() -> Iterator[None]:
+    """The converter's C++/MLIR diagnostics go straight to fd 2, bypassing Python logging. Capture them
+    (they are summarised in the Attempt) and replay them at DEBUG level, so the CLI stays readable."""
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", "replace")
+            if text.strip():
+                log.debug("converter output:\n%s", text)
+
+
 def _ladder(policy: OpsPolicy) -> list[tuple[str, bool]]:
     steps = [("builtins", False)]
     if policy is OpsPolicy.AUTO:
@@ -274,7 +300,8 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
             settings["experimental_enable_resource_variables"] = True
         t0 = time.perf_counter()
         try:
-            model = converter.convert()
+            with _native_stderr_to_log():
+                model = converter.convert()
         except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
             flex, custom, summary = _diagnose(exc)
             attempts.append(Attempt(strategy, False, time.perf_counter() - t0, flex, custom, summary))
