@@ -111,3 +111,23 @@ def cli() -> Callable[..., CliResult]:
         return CliResult(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+DEMO_PY = ROOT / "src" / "hub2lite" / "demo.py"
+
+
+@pytest.fixture(scope="session")
+def digits_model() -> Path:
+    """A real classifier: the demo CNN trained on scikit-learn's digits (input 'image' float32[?,8,8,1] in
+    [0,1], output 'output_0' softmax[?,10]); ~99% held-out accuracy. Built once per cache key."""
+    from hub2lite.demo import build_digits_model
+
+    return cached_build("digits", build_digits_model, DEMO_PY)
+
+
+@pytest.fixture(scope="session")
+def digits_split():
+    """(x_train, y_train, x_test, y_test) of scikit-learn's digits, the split the digits model was trained on."""
+    from hub2lite.demo import digits_data
+
+    return digits_data()

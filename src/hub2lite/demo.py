@@ -68,6 +68,8 @@ def build_digits_model(folder: Path, *, seed: int = 0, epochs: int = 12) -> Path
 
         shutil.rmtree(tmp)
     model.export(str(tmp), verbose=False)  # Keras 3: a TF2 SavedModel with serving_default
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
     tmp.rename(folder)
     del tf
     return folder
