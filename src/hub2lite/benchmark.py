@@ -1,0 +1,440 @@
+"""Latency, start-up and memory of one model, measured in a fresh child process.
+
+    benchmark_tflite(path, BenchConfig)   -> LatencyStats   (ai-edge-litert; tf.lite for Flex models)
+    benchmark_source(source, BenchConfig) -> LatencyStats   (the original TF model, eager TensorFlow)
+
+Every measurement runs in its own child process (`python -m hub2lite.benchmark SPEC.json`) so that
+
+* the peak resident memory is the child's own, kept by the kernel: `VmHWM` of `/proc/self/status`, read
+  by the child after its last inference, with the RSS just before the model was loaded (runtime imported)
+  as the baseline, so `model_rss_bytes` is what loading and running the model added. (`ru_maxrss` of the
+  child from `os.wait4`/RUSAGE_CHILDREN is not used on Linux: it also counts the parent's pages at fork
+  time, measured here as 830 MB for a 9 MB child of an 800 MB parent; it is the fallback where /proc is
+  missing);
+* a .tflite run does not carry TensorFlow in its address space (only ai-edge-litert is imported) unless
+  the model has Select TF (Flex) ops, which only TensorFlow's interpreter runs;
+* init and first-inference times are cold, as an app would see them.
+
+Timing: one timed first inference, `warmup` untimed runs, then `runs` timed runs of the runtime's call
+with inputs prepared beforehand (a .tflite signature runner call; for TensorFlow the signature call plus
+fetching every output to numpy, which forces the computation). Throughput is samples per second of the
+timed runs (batch x runs / total time), single stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import errors as _errors
+from .errors import ConfigError, Hub2LiteError, LoadError
+
+__all__ = ["BenchConfig", "LatencyStats", "benchmark_tflite", "benchmark_source", "summarize_latencies",
+           "default_threads", "BENCH_SCHEMA"]
+
+log = logging.getLogger(__name__)
+
+BENCH_SCHEMA = "hub2lite.bench/1"
+_WORKER_TIMEOUT_S = 1800.0
+
+
+def default_threads() -> int:
+    """The thread count used when none is given: every CPU this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    runs: int = 50
+    warmup: int = 5
+    threads: int | None = None  # None: default_threads(), the same for every runtime
+    xnnpack: bool = True  # .tflite only: XNNPACK delegate (as on device); False = builtin kernels only
+    seed: int = 0  # synthetic inputs when no feed is given
+    timeout_s: float = _WORKER_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if self.runs < 1:
+            raise ConfigError(f"--runs must be at least 1, not {self.runs}")
+        if self.warmup < 0:
+            raise ConfigError(f"--warmup must be 0 or more, not {self.warmup}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, not {self.threads}")
+
+    @property
+    def effective_threads(self) -> int:
+        return self.threads or default_threads()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runs": self.runs, "warmup": self.warmup, "threads": self.effective_threads,
+                "xnnpack": self.xnnpack, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """One benchmark: latency per inference in milliseconds, start-up, throughput, size and memory."""
+
+    target: str
+    kind: str  # "tflite" | "tensorflow"
+    runtime: str
+    threads: int
+    xnnpack: bool | None  # None for TensorFlow
+    runs: int
+    warmup: int
+    batch: int
+    min_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    std_ms: float
+    max_ms: float
+    first_inference_ms: float
+    init_ms: float  # .tflite: interpreter creation + tensor allocation; TF: resolving + loading the SavedModel
+    throughput_per_s: float  # samples per second over the timed runs
+    size_bytes: int  # the .tflite file, or every file of the SavedModel folder
+    peak_rss_bytes: int  # the benchmark process's peak resident memory (VmHWM)
+    baseline_rss_bytes: int  # the child's resident memory with the runtime imported, before loading the model
+    memory_method: str
+    inputs: tuple[dict[str, Any], ...] = ()
+    input_source: str = ""
+    latencies_ms: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def model_rss_bytes(self) -> int:
+        """Resident memory that loading and running the model added to the process."""
+        return max(0, self.peak_rss_bytes - self.baseline_rss_bytes)
+
+    def to_dict(self, *, with_samples: bool = False) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "latencies_ms"}
+        d["schema"] = BENCH_SCHEMA
+        d["inputs"] = [dict(i) for i in self.inputs]
+        d["model_rss_bytes"] = self.model_rss_bytes
+        for k in ("min_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "max_ms", "first_inference_ms",
+                  "init_ms"):
+            d[k] = round(d[k], 4)
+        d["throughput_per_s"] = round(self.throughput_per_s, 2)
+        if with_samples:
+            d["latencies_ms"] = [round(x, 4) for x in self.latencies_ms]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LatencyStats:
+        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        kw["inputs"] = tuple(d.get("inputs") or ())
+        kw["latencies_ms"] = tuple(d.get("latencies_ms") or ())
+        return cls(**kw)
+
+
+def summarize_latencies(latencies_s: Sequence[float], *, batch: int = 1) -> dict[str, float]:
+    """min / p50 / p90 / p99 / mean / std (sample) / max in milliseconds, and samples per second."""
+    ms = np.asarray(latencies_s, dtype=np.float64) * 1e3
+    if ms.size == 0:
+        raise ValueError("no latencies to summarize")
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    total_s = float(ms.sum()) / 1e3
+    return {"min_ms": float(ms.min()), "p50_ms": float(p50), "p90_ms": float(p90), "p99_ms": float(p99),
+            "mean_ms": float(ms.mean()), "std_ms": float(ms.std(ddof=1)) if ms.size > 1 else 0.0,
+            "max_ms": float(ms.max()),
+            "throughput_per_s": batch * ms.size / total_s if total_s > 0 else float("inf")}
+
+
+# --------------------------------------------------------------------------------------------- parent side
+
+def benchmark_tflite(model: str | os.PathLike[str], config: BenchConfig = BenchConfig(), *,
+                     signature: str | None = None, feed: Mapping[str, np.ndarray] | None = None,
+                     input_names: Mapping[str, str] | None = None) -> LatencyStats:
+    """Benchmark a .tflite file. `feed` is keyed by the caller's input names; `input_names` maps the
+    .tflite signature's input names to those (as `Conversion.input_names` does). Default: seeded
+    synthetic inputs matching the model's input tensors."""
+    path = Path(model)
+    if not path.is_file():
+        raise LoadError(f"TFLite model {str(path)!r} does not exist", hint="check the path")
+    if path.read_bytes()[4:8] != b"TFL3":
+        raise LoadError(f"{str(path)!r} is not a TFLite flatbuffer (no 'TFL3' identifier)",
+                        hint="give a .tflite file, or a SavedModel folder / hub handle to benchmark the original")
+    spec = {"kind": "tflite", "model": str(path.resolve()), "signature": signature,
+            "input_names": dict(input_names) if input_names else None}
+    return _run_worker(spec, config, feed)
+
+
+def benchmark_source(source: str, config: BenchConfig = BenchConfig(), *, signature: str | None = None,
+                     input_shapes: Mapping[str, Sequence[int]] | None = None, batch_size: int = 1,
+                     feed: Mapping[str, np.ndarray] | None = None, cache_dir: str | None = None,
+                     tags: Sequence[str] | None = None) -> LatencyStats:
+    """Benchmark the original model (SavedModel folder, archive, model file or hub handle) in eager TensorFlow.
+    Dynamic dims are fixed the way `convert` fixes them (batch `batch_size`, images 224x224, `input_shapes`)."""
+    if config.xnnpack is False:
+        log.info("--no-xnnpack applies to .tflite models only; TensorFlow runs its own kernels")
+    spec = {"kind": "tensorflow", "model": source, "signature": signature,
+            "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()}, "batch_size": batch_size,
+            "cache_dir": cache_dir, "tags": None if tags is None else list(tags)}
+    return _run_worker(spec, config, feed)
+
+
+def _wait_with_rusage(proc: subprocess.Popen[bytes], timeout_s: float) -> Any:
+    """Reap `proc` with os.wait4 and return its resource usage (ru_maxrss is that child's own peak)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return rusage
+        if time.monotonic() > deadline:
+            proc.kill()
+            _, status, rusage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            raise Hub2LiteError(f"the benchmark did not finish within {timeout_s:.0f} s",
+                                hint="lower --runs, or check the model runs at all with hub2lite validate")
+        time.sleep(0.02)
+
+
+def _run_worker(spec: dict[str, Any], config: BenchConfig, feed: Mapping[str, np.ndarray] | None) -> LatencyStats:
+    with tempfile.TemporaryDirectory(prefix="hub2lite-bench-") as tmp:
+        work = Path(tmp)
+        if feed is not None:
+            np.savez(work / "feed.npz", **{k: np.asarray(v) for k, v in feed.items()})
+            spec = {**spec, "feed": str(work / "feed.npz")}
+        spec = {**spec, "config": config.to_dict(), "result": str(work / "result.json")}
+        (work / "spec.json").write_text(json.dumps(spec))
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        with open(work / "stdout", "wb") as out, open(work / "stderr", "wb") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "hub2lite.benchmark", str(work / "spec.json")],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=tmp)
+            try:
+                rusage = _wait_with_rusage(proc, config.timeout_s)
+            except BaseException:
+                if proc.returncode is None:
+                    proc.kill()
+                    os.wait4(proc.pid, 0)
+                    proc.returncode = -9
+                raise
+        result_file = work / "result.json"
+        if not result_file.exists():
+            tail = (work / "stderr").read_text(errors="replace").strip().splitlines()[-5:]
+            raise Hub2LiteError(f"the benchmark process exited with code {proc.returncode} without a result: "
+                                + " | ".join(tail), hint="rerun with --debug; check the model loads with inspect")
+        result = json.loads(result_file.read_text())
+    if "error" in result:
+        cls = getattr(_errors, result["error"]["type"], Hub2LiteError)
+        if not (isinstance(cls, type) and issubclass(cls, Hub2LiteError)):
+            cls = Hub2LiteError
+        raise cls(result["error"]["message"], hint=result["error"].get("hint"))
+    hwm = int(result.pop("vm_hwm_bytes", 0) or 0)
+    if hwm:
+        result["peak_rss_bytes"] = hwm
+    else:  # no /proc: the OS's own account of the child, an upper bound (see the module docstring)
+        result["peak_rss_bytes"] = int(rusage.ru_maxrss) * (1 if sys.platform == "darwin" else 1024)
+        result["memory_method"] = "ru_maxrss of the benchmark process (os.wait4); may include the parent's pages"
+    return LatencyStats.from_dict(result)
+
+
+# ---------------------------------------------------------------------------------------------- child side
+
+def _rss_bytes() -> int:
+    """Current resident memory of this process (falls back to its peak where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _vm_hwm_bytes() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _has_flex_ops(data: bytes) -> bool:
+    """Whether the flatbuffer has Select TF ('Flex...') custom ops, read without importing TensorFlow."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(data, 0)
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        custom = code.CustomCode()
+        if custom and custom.decode("utf-8", "replace").startswith("Flex"):
+            return True
+    return False
+
+
+def _time_calls(fn: Callable[[], Any], warmup: int, runs: int) -> tuple[float, list[float]]:
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    for _ in range(warmup):
+        fn()
+    lat = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        lat.append(time.perf_counter() - t0)
+    return first, lat
+
+
+def _load_feed(spec: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+    if not spec.get("feed"):
+        return None
+    with np.load(spec["feed"], allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _bench_tflite_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
+    from .feeds import synthetic_feeds
+    from .runners import _quantize
+    from .specs import TensorSpec
+
+    path = spec["model"]
+    data = Path(path).read_bytes()
+    flex = _has_flex_ops(data)
+    threads = int(cfg["threads"])
+    if flex:
+        import tensorflow as tf
+
+        baseline = _rss_bytes()
+        t0 = time.perf_counter()
+        interpreter = tf.lite.Interpreter(model_path=path, num_threads=threads)
+        runtime = "tf.lite.Interpreter (TensorFlow, with Flex delegate)"
+    else:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        baseline = _rss_bytes()
+        t0 = time.perf_counter()
+        resolver = OpResolverType.AUTO if cfg["xnnpack"] else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        interpreter = Interpreter(model_path=path, num_threads=threads, experimental_op_resolver_type=resolver)
+        runtime = "ai_edge_litert" + (" (XNNPACK)" if cfg["xnnpack"] else " (no delegates)")
+    signatures = interpreter.get_signature_list()
+    if not signatures:
+        raise ConfigError("the .tflite model has no signatures",
+                          hint="convert it with hub2lite (or TFLiteConverter from a SavedModel) to keep signatures")
+    key = spec.get("signature") or ("serving_default" if "serving_default" in signatures else next(iter(signatures)))
+    if key not in signatures:
+        raise ConfigError(f"the .tflite model has no signature {key!r}; it has {list(signatures)}",
+                          hint="choose one with --signature")
+    runner = interpreter.get_signature_runner(key)  # allocates tensors
+    init = time.perf_counter() - t0
+    details = runner.get_input_details()
+    names = spec.get("input_names") or {n: n for n in details}
+    tspecs = []
+    for tname, d in details.items():
+        shape = tuple(int(x) for x in d["shape"])
+        tspecs.append(TensorSpec(names.get(tname, tname), "string" if d["dtype"] is np.object_ else np.dtype(d["dtype"]).name,
+                                 shape))
+    given = _load_feed(spec)
+    source = "given sample" if given is not None else f"synthetic (seed {cfg['seed']})"
+    feed = given if given is not None else synthetic_feeds(tspecs, 1, seed=int(cfg["seed"]))[0]
+    kwargs = {}
+    for tname, d in details.items():
+        name = names.get(tname, tname)
+        if name not in feed:
+            raise ConfigError(f"the benchmark input has no {name!r}", hint=f"give every input: {list(names.values())}")
+        value = np.asarray(feed[name])
+        dtype = np.dtype(d["dtype"])
+        scales = d["quantization_parameters"]["scales"]
+        if np.issubdtype(dtype, np.integer) and len(scales) and np.issubdtype(value.dtype, np.floating):
+            value = _quantize(value, dtype, float(scales[0]), int(d["quantization_parameters"]["zero_points"][0]))
+        kwargs[tname] = value.astype(dtype, copy=False) if dtype != np.object_ else value
+    first, lat = _time_calls(lambda: runner(**kwargs), int(cfg["warmup"]), int(cfg["runs"]))
+    batch = int(next(iter(kwargs.values())).shape[0]) if kwargs and np.ndim(next(iter(kwargs.values()))) else 1
+    return {"target": path, "kind": "tflite", "runtime": runtime, "threads": threads,
+            "xnnpack": bool(cfg["xnnpack"]) and not flex, "batch": batch, "init_s": init, "first_s": first,
+            "latencies_s": lat, "size_bytes": len(data), "baseline_rss_bytes": baseline,
+            "inputs": [t.to_dict() for t in tspecs], "input_source": source}
+
+
+def _folder_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _bench_tf_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
+    import tensorflow as tf
+
+    from .convert import ConvertConfig, plan_input_specs
+    from .feeds import synthetic_feeds
+    from .load import load
+    from .resolve import resolve
+
+    threads = int(cfg["threads"])
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    baseline = _rss_bytes()
+    t0 = time.perf_counter()
+    resolved = resolve(spec["model"], cache_dir=spec.get("cache_dir"))
+    loaded = load(resolved, tags=None if spec.get("tags") is None else tuple(spec["tags"]))
+    entry = loaded.choose(spec.get("signature"))
+    init = time.perf_counter() - t0
+    shapes = {k: tuple(v) for k, v in (spec.get("input_shapes") or {}).items()}
+    specs, _ = plan_input_specs(entry.info, ConvertConfig(input_shapes=shapes, batch_size=int(spec.get("batch_size") or 1)))
+    given = _load_feed(spec)
+    source = "given sample" if given is not None else f"synthetic (seed {cfg['seed']})"
+    feed = given if given is not None else synthetic_feeds(specs, 1, seed=int(cfg["seed"]))[0]
+    tensors = {}
+    for s in entry.info.inputs:
+        if s.name not in feed:
+            raise ConfigError(f"the benchmark input has no {s.name!r}", hint=f"give every input: {[x.name for x in specs]}")
+        tensors[s.name] = tf.constant(feed[s.name], dtype=tf.as_dtype(s.dtype))
+
+    def call() -> None:
+        for v in entry(tensors).values():
+            v.numpy()
+
+    first, lat = _time_calls(call, int(cfg["warmup"]), int(cfg["runs"]))
+    batch = int(next(iter(tensors.values())).shape[0]) if tensors and next(iter(tensors.values())).shape.rank else 1
+    return {"target": spec["model"], "kind": "tensorflow", "runtime": f"tensorflow {tf.__version__} (eager)",
+            "threads": threads, "xnnpack": None, "batch": batch, "init_s": init, "first_s": first,
+            "latencies_s": lat, "size_bytes": _folder_size(Path(resolved.path)), "baseline_rss_bytes": baseline,
+            "inputs": [s.to_dict() for s in specs], "input_source": source}
+
+
+def _child_main(spec_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    cfg = spec["config"]
+    out = Path(spec["result"])
+    try:
+        raw = (_bench_tflite_child if spec["kind"] == "tflite" else _bench_tf_child)(spec, cfg)
+    except Hub2LiteError as exc:
+        out.write_text(json.dumps({"error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}}))
+        return 0
+    stats = summarize_latencies(raw["latencies_s"], batch=raw["batch"])
+    result = {k: raw[k] for k in ("target", "kind", "runtime", "threads", "xnnpack", "batch", "size_bytes",
+                                  "baseline_rss_bytes", "inputs", "input_source")}
+    result.update(stats)
+    result.update({"runs": int(cfg["runs"]), "warmup": int(cfg["warmup"]),
+                   "first_inference_ms": raw["first_s"] * 1e3, "init_ms": raw["init_s"] * 1e3,
+                   "latencies_ms": [x * 1e3 for x in raw["latencies_s"]],
+                   "vm_hwm_bytes": _vm_hwm_bytes(), "peak_rss_bytes": 0,
+                   "memory_method": "peak RSS (VmHWM) of a dedicated benchmark process; baseline = its RSS with "
+                                    "the runtime imported, before loading the model"})
+    out.write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":  # the benchmark child: python -m hub2lite.benchmark SPEC.json
+    sys.exit(_child_main(sys.argv[1]))
