@@ -3,6 +3,6 @@ the parser default. Modules import hub2lite's TensorFlow-using parts only inside
 
 from __future__ import annotations
 
-from . import convert, demo, inspect, validate
+from . import bench, convert, demo, inspect, sweep, validate
 
-COMMANDS = (inspect, convert, validate, demo)
+COMMANDS = (inspect, convert, validate, bench, sweep, demo)
