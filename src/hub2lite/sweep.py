@@ -1,0 +1,383 @@
+"""Sweep: every quantization variant of one model, side by side.
+
+    run_sweep(SweepConfig) -> SweepResult     (writes DIR/report.json, report.md, report.html, models/*.tflite)
+
+The model is resolved and loaded once; each variant is converted once (calibration samples shared by
+every recipe that needs them); the original's outputs on the validation inputs are computed once and
+every variant is compared against those same outputs (per-mode default tolerances); then the original
+TF model and every variant are benchmarked one after the other with the same `BenchConfig` on the
+same input sample, each in its own child process (benchmark.py). A variant whose conversion,
+validation or benchmark fails stays in the report with its error; it is never dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._files import atomic_write_bytes, atomic_write_text, check_output_path
+from .benchmark import BenchConfig, LatencyStats, benchmark_source, benchmark_tflite
+from .convert import Conversion, ConvertConfig, convert, plan_input_specs
+from .datasets import load_samples
+from .errors import CalibrationError, ConfigError, Hub2LiteError, OutputError
+from .feeds import synthetic_feeds
+from .load import EntryPoint, load
+from .quantize.recipes import recipe_for
+from .report import versions
+from .resolve import resolve
+from .runners import LiteRunner, TFRunner
+from .specs import QuantMode, TensorSpec
+from .validate import ValidationReport, compare, default_tolerance
+
+__all__ = ["SweepConfig", "SweepResult", "run_sweep", "parse_modes", "DEFAULT_MODES", "SWEEP_SCHEMA",
+           "REPORT_FILES"]
+
+log = logging.getLogger(__name__)
+
+SWEEP_SCHEMA = "hub2lite.sweep/1"
+DEFAULT_MODES = (QuantMode.FLOAT32, QuantMode.FLOAT16, QuantMode.DYNAMIC, QuantMode.INT8)
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+#: progress(step description, steps done, steps in total)
+SweepProgress = Callable[[str, int, int], None]
+
+
+def _quiet(_step: str, _done: int, _total: int) -> None:
+    pass
+
+
+def parse_modes(text: str | Sequence[str]) -> tuple[QuantMode, ...]:
+    """'float32,float16,int8' (or a list) -> modes in the order given, duplicates removed."""
+    items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
+    if not items:
+        raise ConfigError("--modes is empty", hint=f"give a comma-separated list of {[m.value for m in QuantMode]}")
+    modes: list[QuantMode] = []
+    for item in items:
+        try:
+            mode = QuantMode(item)
+        except ValueError:
+            raise ConfigError(f"unknown mode {item!r} in --modes",
+                              hint=f"use some of {','.join(m.value for m in QuantMode)}") from None
+        if mode not in modes:
+            modes.append(mode)
+    return tuple(modes)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    source: str
+    output_dir: str
+    modes: tuple[QuantMode, ...] = DEFAULT_MODES
+    calibration: str | None = None  # path, or "synthetic" (unverified accuracy); needed by int8/int16x8 modes
+    calibration_samples: int = 200
+    data: str | None = None  # validation inputs (labels from .npz 'y' / class folders); default: calibration data
+    labels: str | None = None  # class names, one per line, line i = output index i
+    samples: int = 100  # validation samples
+    seed: int = 0
+    convert: ConvertConfig = field(default_factory=ConvertConfig)  # shapes / signature / ops; quantize per variant
+    bench: BenchConfig = field(default_factory=BenchConfig)
+    tolerance_overrides: Mapping[str, float] = field(default_factory=dict)  # atol/rtol/min_cosine/min_top1_agreement
+    classification: bool | None = None  # None: detect classifier-like outputs
+    force: bool = False
+    cache_dir: str | None = None
+    tags: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "output_dir": self.output_dir, "modes": [m.value for m in self.modes],
+                "calibration": self.calibration, "calibration_samples": self.calibration_samples,
+                "data": self.data, "labels": self.labels, "samples": self.samples, "seed": self.seed,
+                "convert": self.convert.to_dict(), "bench": self.bench.to_dict(),
+                "tolerance_overrides": dict(self.tolerance_overrides), "classification": self.classification}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    directory: Path
+    files: Mapping[str, Path]
+    report: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        """At least one variant converted, passed validation and was benchmarked."""
+        return any(v["status"] == "ok" and v["passed"] for v in self.report["variants"])
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    feeds: list[dict[str, np.ndarray]]
+    labels: np.ndarray | None
+    info: dict[str, Any]
+
+
+def _calibration(cfg: SweepConfig, specs: tuple[TensorSpec, ...]) -> tuple[list[dict[str, np.ndarray]] | None,
+                                                                          dict[str, Any] | None]:
+    needing = [m.value for m in cfg.modes if recipe_for(m).needs_calibration]
+    if not needing:
+        return None, None
+    if not cfg.calibration:
+        raise CalibrationError(f"modes {needing} need calibration data",
+                               hint="pass --calibration PATH (.npy/.npz or image folder), --calibration synthetic "
+                                    "to accept unverified accuracy, or leave those modes out of --modes")
+    if cfg.calibration == "synthetic":
+        feeds = synthetic_feeds(specs, min(cfg.calibration_samples, 100), seed=1)
+        warning = "calibrated on random data: accuracy of the calibrated variants is UNVERIFIED"
+        log.warning(warning)
+        return feeds, {"source": "synthetic", "samples": len(feeds), "warning": warning}
+    samples = load_samples(cfg.calibration, specs, limit=cfg.calibration_samples, seed=1)
+    return list(samples.feeds), {"source": samples.source, "samples": len(samples), **samples.info,
+                                 "notes": list(samples.notes)}
+
+
+def _read_class_names(path: str) -> list[str]:
+    p = Path(path)
+    if not p.is_file():
+        raise CalibrationError(f"labels file {path!r} does not exist", hint="give a text file, one class name per line")
+    names = [ln.strip() for ln in p.read_text(encoding="utf-8", errors="replace").splitlines()]
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        raise CalibrationError(f"labels file {path!r} is empty", hint="one class name per line, line i = output index i")
+    return names
+
+
+def _label_indices(labels: np.ndarray | None, class_names: list[str] | None) -> tuple[np.ndarray | None, str | None]:
+    """Ground-truth labels as output indices, or None with the reason."""
+    if labels is None:
+        return None, "the validation data carries no labels"
+    arr = np.asarray(labels)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64).reshape(-1), None
+    if arr.dtype.kind in "SUO":
+        if class_names is None:
+            return None, "the labels are class names: give --labels (one class name per line) to map them to outputs"
+        index = {n: i for i, n in enumerate(class_names)}
+        texts = [x.decode() if isinstance(x, bytes) else str(x) for x in arr.reshape(-1)]
+        unknown = sorted({t for t in texts if t not in index})
+        if unknown:
+            raise CalibrationError(f"labels {unknown[:5]} are not in the --labels file",
+                                   hint="the labels file must name every class of the data, one per line")
+        return np.array([index[t] for t in texts], dtype=np.int64), None
+    return None, f"labels of dtype {arr.dtype} are not class indices or names"
+
+
+def _validation_inputs(cfg: SweepConfig, specs: tuple[TensorSpec, ...]) -> _Inputs:
+    path = cfg.data or (cfg.calibration if cfg.calibration not in (None, "synthetic") else None)
+    if path is None:
+        feeds = synthetic_feeds(specs, cfg.samples, seed=cfg.seed)
+        return _Inputs(feeds, None, {"source": f"synthetic (seed {cfg.seed})", "samples": len(feeds),
+                                     "note": "no --data or calibration path: outputs compared on random inputs"})
+    samples = load_samples(path, specs, limit=cfg.samples, seed=cfg.seed)
+    info: dict[str, Any] = {"source": samples.source, "samples": len(samples), "notes": list(samples.notes)}
+    if cfg.data is None:
+        info["note"] = "no --data: validated on samples of the calibration data (biased towards the calibrated variants)"
+    return _Inputs(list(samples.feeds), samples.labels, info)
+
+
+def _class_output(reference: list[dict[str, np.ndarray]], classification: bool | None) -> str | None:
+    """The output to score top-1 on: the first rank-2 floating output with 2+ columns (10+ when detecting)."""
+    if classification is False or not reference:
+        return None
+    for name, value in reference[0].items():
+        a = np.asarray(value)
+        if a.ndim == 2 and np.issubdtype(a.dtype, np.floating) and a.shape[-1] >= (2 if classification else 10):
+            return name
+    return None
+
+
+def _top1(outputs: list[dict[str, np.ndarray]], name: str) -> np.ndarray:
+    return np.array([int(np.argmax(np.asarray(o[name]).reshape(-1))) for o in outputs], dtype=np.int64)
+
+
+def _conversion_summary(c: Conversion) -> dict[str, Any]:
+    return {"strategy": c.strategy, "seconds": round(c.seconds, 3), "recipe": dict(c.recipe),
+            "converter_settings": dict(c.converter_settings), "tflite_ops": dict(c.tflite_ops),
+            "attempts": [a.to_dict() for a in c.attempts], "notes": list(c.notes),
+            "inputs": [s.to_dict() for s in c.inputs], "input_names": dict(c.input_names),
+            "sha256": hashlib.sha256(c.model).hexdigest()}
+
+
+def _error_text(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, Hub2LiteError) else f"{type(exc).__name__}: {exc}"
+
+
+def _check_outputs(directory: Path, modes: Sequence[QuantMode], force: bool) -> dict[str, Path]:
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"output path {str(directory)!r} is a file", hint="give a folder for -o")
+    if not directory.parent.is_dir():
+        raise OutputError(f"folder {str(directory.parent)!r} does not exist",
+                          hint=f"create it first: mkdir -p {directory.parent}")
+    directory.mkdir(exist_ok=True)
+    (directory / "models").mkdir(exist_ok=True)
+    files = {name: check_output_path(directory / name, force=force) for name in REPORT_FILES}
+    for mode in modes:
+        check_output_path(directory / "models" / f"{mode.value}.tflite", force=force)
+    return files
+
+
+def _machine() -> dict[str, Any]:
+    from .benchmark import default_threads
+
+    return {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor() or None,
+            "cpu_count": os.cpu_count(), "usable_cpus": default_threads()}
+
+
+def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepResult:
+    """Convert, validate and benchmark every mode of `cfg.modes`; write the report folder."""
+    modes = tuple(cfg.modes)
+    notes: list[str] = []
+    if QuantMode.FLOAT32 not in modes:
+        modes = (QuantMode.FLOAT32,) + modes
+        notes.append("float32 was added: it is the baseline of the size ratio and the speed-up")
+    if cfg.samples <= 0:
+        raise ConfigError("--samples must be positive")
+    directory = Path(cfg.output_dir)
+    files = _check_outputs(directory, modes, cfg.force)
+    total = 3 + 2 * len(modes) + 1
+    done = 0
+
+    def step(text: str) -> None:
+        nonlocal done
+        progress(text, done, total)
+        done += 1
+
+    step("loading the original model")
+    resolved = resolve(cfg.source, cache_dir=cfg.cache_dir)
+    loaded = load(resolved, tags=cfg.tags)
+    entry = loaded.choose(cfg.convert.signature)
+    specs, shape_notes = plan_input_specs(entry.info, cfg.convert)
+    notes.extend(shape_notes)
+    step("reading calibration and validation data")
+    calibration, calib_info = _calibration(cfg, specs)
+    inputs = _validation_inputs(cfg, specs)
+    class_names = _read_class_names(cfg.labels) if cfg.labels else None
+    step("running the original on the validation inputs")
+    reference = [TFRunner(entry).infer(f) for f in inputs.feeds]
+    cls_output = _class_output(reference, cfg.classification)
+    truth, no_accuracy = _label_indices(inputs.labels, class_names) if cls_output else (None, "no classifier output")
+    if truth is not None and len(truth) != len(reference):
+        raise CalibrationError(f"{len(truth)} labels for {len(reference)} validation samples",
+                               hint="give one label per sample")
+    if truth is None and inputs.labels is not None:
+        notes.append(f"no labeled accuracy: {no_accuracy}")
+    quality_metric = "accuracy" if truth is not None else ("top1_agreement" if cls_output else "cosine")
+    original_accuracy = float(np.mean(_top1(reference, cls_output) == truth)) if truth is not None else None
+
+    variants: list[dict[str, Any]] = []
+    conversions: dict[QuantMode, Conversion] = {}
+    for mode in modes:
+        step(f"converting and validating {mode.value}")
+        variants.append(_variant(cfg, mode, loaded, entry, calibration, inputs, reference, cls_output, truth,
+                                 directory, conversions))
+
+    bench_feed = inputs.feeds[0]
+    step("benchmarking the original TF model")
+    original_bench, original_error = None, None
+    try:
+        original_bench = benchmark_source(str(resolved.path), cfg.bench, signature=cfg.convert.signature,
+                                          input_shapes={s.name: s.shape for s in specs if s.shape is not None},
+                                          batch_size=cfg.convert.batch_size, feed=bench_feed, tags=cfg.tags)
+    except Exception as exc:  # noqa: BLE001 - reported, never hidden
+        original_error = _error_text(exc)
+        log.warning("benchmarking the original failed: %s", original_error)
+    for v in variants:
+        mode = QuantMode(v["mode"])
+        step(f"benchmarking {mode.value}")
+        if mode not in conversions:
+            continue
+        try:
+            stats = benchmark_tflite(directory / v["file"], cfg.bench, feed=bench_feed,
+                                     input_names=conversions[mode].input_names)
+            v["bench"] = stats.to_dict()
+        except Exception as exc:  # noqa: BLE001 - reported, never hidden
+            v["status"], v["error"] = "benchmark failed", _error_text(exc)
+            log.warning("benchmarking %s failed: %s", mode.value, v["error"])
+
+    step("writing the report")
+    from .report_sweep import analyze, render_html, render_markdown
+
+    report = {
+        "schema": SWEEP_SCHEMA,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "machine": _machine(),
+        "source": resolved.to_dict(),
+        "format": loaded.format.value,
+        "signature": entry.info.to_dict(),
+        "inputs": [s.to_dict() for s in specs],
+        "config": cfg.to_dict(),
+        "calibration": calib_info,
+        "validation_data": {**inputs.info, "labeled": truth is not None, "class_output": cls_output,
+                            "class_names": None if class_names is None else len(class_names)},
+        "quality_metric": quality_metric,
+        "original": {"size_bytes": _tree_size(Path(resolved.path)), "accuracy": original_accuracy,
+                     "bench": None if original_bench is None else original_bench.to_dict(), "error": original_error},
+        "variants": variants,
+        "notes": notes,
+    }
+    report = analyze(report)
+    atomic_write_text(files["report.json"], json.dumps(report, indent=2) + "\n")
+    atomic_write_text(files["report.md"], render_markdown(report))
+    atomic_write_text(files["report.html"], render_html(report))
+    progress("done", total, total)
+    return SweepResult(directory, files, report)
+
+
+def _tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
+             calibration: list[dict[str, np.ndarray]] | None, inputs: _Inputs,
+             reference: list[dict[str, np.ndarray]], cls_output: str | None, truth: np.ndarray | None,
+             directory: Path, conversions: dict[QuantMode, Conversion]) -> dict[str, Any]:
+    recipe = recipe_for(mode)
+    v: dict[str, Any] = {"mode": mode.value, "recipe": recipe.to_dict(), "status": "ok", "error": None,
+                         "file": None, "size_bytes": None, "conversion": None, "validation": None, "passed": False,
+                         "accuracy": None, "agreement": None, "bench": None}
+    config = replace(cfg.convert, quantize=mode,
+                     io_type=cfg.convert.io_type if mode is QuantMode.INT8_STRICT else None)
+    try:
+        conversion = convert(loaded, config, calibration=calibration if recipe.needs_calibration else None)
+    except Exception as exc:  # noqa: BLE001 - a failed variant is reported, not dropped
+        v["status"], v["error"] = "conversion failed", _error_text(exc)
+        log.warning("%s: conversion failed: %s", mode.value, v["error"])
+        return v
+    rel = Path("models") / f"{mode.value}.tflite"
+    atomic_write_bytes(directory / rel, conversion.model)
+    conversions[mode] = conversion
+    v.update(file=str(rel), size_bytes=conversion.size_bytes, conversion=_conversion_summary(conversion))
+    try:
+        lite = LiteRunner(conversion.model, input_names=conversion.input_names)
+        got = [lite.infer(f) for f in inputs.feeds]
+        tolerance = default_tolerance(mode, **dict(cfg.tolerance_overrides))
+        report: ValidationReport = compare(reference, got, tolerance, classification=cfg.classification,
+                                           runtimes={"original": "tensorflow", "candidate": lite.runtime})
+    except Exception as exc:  # noqa: BLE001 - reported, never hidden
+        v["status"], v["error"] = "validation failed to run", _error_text(exc)
+        log.warning("%s: validation failed to run: %s", mode.value, v["error"])
+        return v
+    v["validation"] = report.to_dict()
+    v["passed"] = report.passed
+    if cls_output is not None:
+        metrics = report.output(cls_output) if any(o.name == cls_output for o in report.outputs) else None
+        v["agreement"] = None if metrics is None else metrics.top1_agreement
+        if v["agreement"] is None and cls_output in got[0]:
+            v["agreement"] = float(np.mean(_top1(reference, cls_output) == _top1(got, cls_output)))
+        if truth is not None:
+            v["accuracy"] = float(np.mean(_top1(got, cls_output) == truth))
+    else:
+        cosines = [o.cosine for o in report.outputs if o.cosine is not None]
+        v["agreement"] = min(cosines) if cosines else None
+    return v
