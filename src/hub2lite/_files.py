@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import OutputError, ResolveError
+from .errors import ConfigError, OutputError, ResolveError
 
-__all__ = ["check_output_path", "atomic_write_bytes", "atomic_write_text", "safe_extract_tar", "MAX_UNPACKED_BYTES"]
+__all__ = ["check_output_path", "atomic_write_bytes", "atomic_write_text", "safe_extract_tar", "MemberGuard",
+           "max_unpacked_bytes", "MAX_UNPACKED_BYTES"]
 
 #: Refuse archives that unpack to more than this (decompression bombs). 8 GiB fits every hub model.
 MAX_UNPACKED_BYTES = 8 * 1024**3
@@ -22,14 +23,31 @@ def check_output_path(path: str | os.PathLike[str], *, force: bool) -> Path:
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
+        blocker = next((a for a in (parent, *parent.parents) if a.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise OutputError(f"output folder {str(parent)!r} cannot exist: {str(blocker)!r} is a file",
+                              hint="choose an -o path inside a folder")
         raise OutputError(f"output folder {str(parent)!r} does not exist", hint=f"create it first: mkdir -p {parent}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder {str(parent)!r} is not writable", hint="choose another -o path")
+    if not _writable(parent):
+        raise OutputError(f"output folder {str(parent)!r} is not writable",
+                          hint="choose another -o path, or fix the folder's permissions")
     if p.is_dir():
         raise OutputError(f"output path {str(p)!r} is a folder", hint="give a file name, e.g. -o model.tflite")
     if p.exists() and not force:
         raise OutputError(f"{str(p)!r} already exists", hint="pass --force to overwrite it, or choose another -o path")
     return p
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be created in `folder`. Tries it: permission bits alone mislead root, read-only
+    mounts and immutable (chattr +i) folders."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".hub2lite-probe-"):
+            return True
+    except OSError:
+        return False
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -52,26 +70,59 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _check_members(members: Iterable[tarfile.TarInfo], max_bytes: int, archive: str) -> None:
-    total = 0
-    for m in members:
+def max_unpacked_bytes() -> int:
+    """The unpack limit: `HUB2LITE_MAX_UNPACKED_MB` (MiB) when set, else `MAX_UNPACKED_BYTES`."""
+    raw = os.environ.get("HUB2LITE_MAX_UNPACKED_MB")
+    if raw is None or not raw.strip():
+        return MAX_UNPACKED_BYTES
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = -1.0
+    if not mb > 0:
+        raise ConfigError(f"HUB2LITE_MAX_UNPACKED_MB={raw!r} is not a positive number of MiB",
+                          hint="set it to e.g. 16384, or unset it for the default of 8192")
+    return int(mb * 1024**2)
+
+
+class MemberGuard:
+    """Checks tar members one by one, before each is written: refuses paths that leave the extraction
+    folder (`../`, absolute), links, special files, and a running total beyond `max_bytes`."""
+
+    def __init__(self, archive: str, max_bytes: int) -> None:
+        self.archive = archive
+        self.max_bytes = max_bytes
+        self.declared = 0  # sum of member sizes from the headers
+        self.written = 0  # bytes actually unpacked
+
+    def _bomb(self) -> ResolveError:
+        return ResolveError(
+            f"archive {self.archive!r} unpacks to more than {self.max_bytes / 1024**2:g} MiB; refused as a possible "
+            "decompression bomb",
+            hint="raise the limit with HUB2LITE_MAX_UNPACKED_MB if the model really is that large")
+
+    def check(self, m: tarfile.TarInfo) -> None:
         name = m.name
-        if name.startswith(("/", "\\")) or os.path.isabs(name) or ".." in Path(name).parts:
-            raise ResolveError(f"archive {archive!r} has an unsafe path {name!r}; refused", hint="use a trusted archive")
+        if name.startswith(("/", "\\")) or os.path.isabs(name) or re.match(r"^[A-Za-z]:", name) \
+                or ".." in re.split(r"[/\\]", name):
+            raise ResolveError(f"archive {self.archive!r} has an unsafe path {name!r} (leaves the extraction "
+                               "folder); refused", hint="use a trusted archive; hub archives hold relative paths only")
         if m.issym() or m.islnk():
             raise ResolveError(
-                f"archive {archive!r} contains a link {name!r} -> {m.linkname!r}; refused",
-                hint="hub archives contain only files and folders; re-pack it without links",
-            )
+                f"archive {self.archive!r} contains a link {name!r} -> {m.linkname!r}; refused",
+                hint="hub archives contain only files and folders; re-pack it without links")
         if not (m.isfile() or m.isdir()):
-            raise ResolveError(f"archive {archive!r} has a special file {name!r}; refused", hint="use a trusted archive")
-        total += max(m.size, 0)
-        if total > max_bytes:
-            raise ResolveError(
-                f"archive {archive!r} unpacks to more than {max_bytes // 1024**2} MiB; refused as a possible "
-                "decompression bomb",
-                hint="raise the limit with HUB2LITE_MAX_UNPACKED_MB if the model really is that large",
-            )
+            raise ResolveError(f"archive {self.archive!r} has a special file {name!r}; refused",
+                               hint="use a trusted archive; hub archives contain only files and folders")
+        self.declared += max(m.size, 0)
+        if self.declared > self.max_bytes:
+            raise self._bomb()
+
+    def count(self, nbytes: int) -> None:
+        """Account for `nbytes` actually unpacked (guards against headers that understate sizes)."""
+        self.written += nbytes
+        if self.written > self.max_bytes:
+            raise self._bomb()
 
 
 def safe_extract_tar(archive: str | os.PathLike[str], dest: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
@@ -80,8 +131,7 @@ def safe_extract_tar(archive: str | os.PathLike[str], dest: str | os.PathLike[st
     Nothing is written outside `dest`; on any failure `dest` does not exist afterwards.
     """
     archive = str(archive)
-    if max_bytes is None:
-        max_bytes = int(os.environ.get("HUB2LITE_MAX_UNPACKED_MB", MAX_UNPACKED_BYTES // 1024**2)) * 1024**2
+    guard = MemberGuard(archive, max_unpacked_bytes() if max_bytes is None else max_bytes)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
@@ -89,8 +139,8 @@ def safe_extract_tar(archive: str | os.PathLike[str], dest: str | os.PathLike[st
         try:
             with tarfile.open(archive, "r:*") as tf:
                 members = tf.getmembers()
-                _check_members(members, max_bytes, archive)
-                written = 0
+                for m in members:  # every member is checked before the first byte is written
+                    guard.check(m)
                 for m in members:
                     target = tmp / m.name
                     if m.isdir():
@@ -101,12 +151,7 @@ def safe_extract_tar(archive: str | os.PathLike[str], dest: str | os.PathLike[st
                     assert src is not None
                     with src, open(target, "wb") as out:
                         while chunk := src.read(1 << 20):
-                            written += len(chunk)
-                            if written > max_bytes:
-                                raise ResolveError(
-                                    f"archive {archive!r} unpacks to more than {max_bytes // 1024**2} MiB; refused",
-                                    hint="raise HUB2LITE_MAX_UNPACKED_MB if the model really is that large",
-                                )
+                            guard.count(len(chunk))
                             out.write(chunk)
         except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
             raise ResolveError(

@@ -70,6 +70,10 @@ class ConvertJob:
     force: bool = False
     cache_dir: str | None = None
     tags: tuple[str, ...] | None = None
+    input_range: str | None = None  # "0,1" | "-1,1" | "0,255" | "LOW,HIGH" for float image inputs
+    mean: str | None = None  # "127.5" or "123.7,116.3,103.5": input = (pixel - mean) / std
+    std: str | None = None
+    calibration_seed: int = 0  # seeded selection of the calibration samples
 
 
 @dataclass(frozen=True)
@@ -100,15 +104,28 @@ def run_inspect(source: str, *, signature: str | None = None, cache_dir: str | N
     return inspect_model(load_source(source, cache_dir=cache_dir, tags=tags), signature, probe=probe, config=config)
 
 
-def _input_feeds(specs: Sequence[TensorSpec], cfg: ValidateConfig) -> tuple[list[dict[str, np.ndarray]], Samples | None]:
+def _input_feeds(specs: Sequence[TensorSpec], cfg: ValidateConfig,
+                 scaling: Any = None) -> tuple[list[dict[str, np.ndarray]], Samples | None]:
     if cfg.data:
-        samples = load_samples(cfg.data, specs, limit=cfg.samples, seed=cfg.seed)
+        samples = load_samples(cfg.data, specs, limit=cfg.samples, seed=cfg.seed, scaling=scaling)
         return list(samples.feeds), samples
     return synthetic_feeds(specs, cfg.samples, seed=cfg.seed), None
 
 
-def _calibration(job: ConvertJob, specs: tuple[TensorSpec, ...]) -> tuple[list[dict[str, np.ndarray]] | None,
-                                                                         dict[str, Any] | None]:
+def _scalings(job: ConvertJob, entry: EntryPoint, specs: tuple[TensorSpec, ...]) -> dict[str, Any]:
+    """Per-input image scaling (flags > model > default), worked out only when data will be loaded or made."""
+    from .quantize.calibration import input_scalings, scaling_from_flags
+
+    needs = (recipe_for(job.convert.quantize).needs_calibration and job.calibration) or job.validate.data
+    if not needs:
+        scaling_from_flags(job.input_range, job.mean, job.std)  # still reject bad flags
+        return {}
+    return input_scalings(entry, specs, input_range=job.input_range, mean=job.mean, std=job.std)
+
+
+def _calibration(job: ConvertJob, specs: tuple[TensorSpec, ...],
+                 scalings: dict[str, Any] | None = None) -> tuple[list[dict[str, np.ndarray]] | None,
+                                                                  dict[str, Any] | None]:
     recipe = recipe_for(job.convert.quantize)
     if not recipe.needs_calibration:
         if job.calibration:
@@ -118,15 +135,10 @@ def _calibration(job: ConvertJob, specs: tuple[TensorSpec, ...]) -> tuple[list[d
         raise CalibrationError(f"--quantize {recipe.mode.value} needs calibration data",
                                hint="pass --calibration PATH (image folder, .npy or .npz), or --calibration "
                                     "synthetic to accept unverified accuracy")
-    if job.calibration == "synthetic":
-        feeds = synthetic_feeds(specs, min(job.calibration_samples, 100), seed=1)
-        info = {"source": "synthetic", "samples": len(feeds),
-                "warning": "calibrated on random data: accuracy of this model is UNVERIFIED"}
-        log.warning(info["warning"])
-        return feeds, info
-    samples = load_samples(job.calibration, specs, limit=job.calibration_samples, seed=1)
-    info = {"source": samples.source, "samples": len(samples), **samples.info, "notes": list(samples.notes)}
-    return list(samples.feeds), info
+    from .quantize.calibration import calibration_feeds
+
+    return calibration_feeds(job.calibration, specs, samples=job.calibration_samples, seed=job.calibration_seed,
+                             scalings=scalings)
 
 
 def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResult:
@@ -142,7 +154,8 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     loaded = load(resolved, tags=job.tags)
     entry = loaded.choose(job.convert.signature)
     specs, _ = plan_input_specs(entry.info, job.convert)
-    calibration, calib_info = _calibration(job, specs)
+    scalings = _scalings(job, entry, specs)
+    calibration, calib_info = _calibration(job, specs, scalings)
     progress("converting")
     conversion = convert(loaded, job.convert, calibration=calibration)
     validation = None
@@ -155,7 +168,8 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
               "sha256": hashlib.sha256(conversion.model).hexdigest()}
     report = convert_report(resolved=resolved.to_dict(), model_format=loaded.format.value,
                             config={"convert": job.convert.to_dict(), "validate": job.validate.to_dict(),
-                                    "calibration": job.calibration, "calibration_samples": job.calibration_samples},
+                                    "calibration": job.calibration, "calibration_samples": job.calibration_samples,
+                                    "input_scaling": {n: sc.to_dict() for n, sc in scalings.items()}},
                             conversion=conversion.to_dict(), validation=None if validation is None else validation.to_dict(),
                             output=output, calibration=calib_info, notes=list(loaded.notes))
     atomic_write_text(report_path, json.dumps(report, indent=2, sort_keys=False) + "\n")

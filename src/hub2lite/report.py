@@ -7,7 +7,7 @@ import importlib.metadata as _md
 import platform
 from typing import Any
 
-__all__ = ["versions", "convert_report", "convert_summary", "inspect_text", "validation_text", "human_size",
+__all__ = ["versions", "convert_report", "convert_summary", "calibration_text", "inspect_text", "validation_text", "human_size",
            "CONVERT_SCHEMA"]
 
 CONVERT_SCHEMA = "hub2lite.convert/1"
@@ -71,6 +71,24 @@ def validation_text(v: dict[str, Any]) -> list[str]:
     return lines
 
 
+def calibration_text(cal: dict[str, Any] | None) -> list[str]:
+    """Lines on the calibration data: source, count, the input range used and why, warnings."""
+    if not cal:
+        return []
+    lines = [f"calibration: {cal['samples']} samples from {cal['source']} (seed {cal.get('seed', 0)})"]
+    if cal.get("warning"):
+        lines.append(f"WARNING: {cal['warning']}")
+    scalings = dict(cal.get("input_scaling") or {})
+    if cal.get("scaling"):
+        scalings[cal.get("input", "input")] = cal["scaling"]
+    for name, sc in scalings.items():
+        lo, hi = sc["range"]
+        lines.append(f"input range {name}: [{lo:.4g}, {hi:.4g}] ({sc['source']}: {sc['reason']})")
+    for note in cal.get("notes", []):
+        lines.append(f"calibration note: {note}")
+    return lines
+
+
 def convert_summary(report: dict[str, Any]) -> str:
     c = report["conversion"]
     lines = [f"wrote {report['output']['path']} ({human_size(report['output']['size_bytes'])}) "
@@ -78,6 +96,7 @@ def convert_summary(report: dict[str, Any]) -> str:
     lines.append(f"strategy: {c['strategy']}" + (f" (forced by {', '.join(c['forced_select_by'])})"
                                                   if c["forced_select_by"] else ""))
     lines.append(f"quantization: {c['recipe']['mode']} ({c['recipe']['description']})")
+    lines.extend(calibration_text(report.get("calibration")))
     lines.append("inputs: " + ", ".join(f"{i['name']}:{i['dtype']}[{','.join('?' if d is None else str(d) for d in i['shape'])}]"
                                          for i in c["inputs"]))
     for note in c["notes"] + report.get("notes", []):

@@ -31,6 +31,14 @@ def add_validation_options(p: argparse.ArgumentParser) -> None:
                    help="classification enables top-k metrics on every rank-2 output")
 
 
+def add_scaling_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-range", metavar="LOW,HIGH",
+                   help="value range of float image inputs: 0,1 | -1,1 | 0,255 (default: what the model's leading "
+                        "Rescaling/Normalization implies, else 0,1 as TF Hub image models)")
+    p.add_argument("--mean", metavar="M[,M,M]", help="image input = (pixel - mean) / std, pixels 0..255 (with --std)")
+    p.add_argument("--std", metavar="S[,S,S]", help="see --mean")
+
+
 def tags(args: argparse.Namespace) -> tuple[str, ...] | None:
     if args.tags is None:
         return None

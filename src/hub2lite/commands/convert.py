@@ -26,7 +26,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--io-type", choices=["int8", "uint8"], help="integer input/output type for int8-strict")
     p.add_argument("--calibration", metavar="PATH|synthetic",
                    help="calibration data (.npy/.npz/image folder) for int8/int16x8; 'synthetic' = random, unverified")
-    p.add_argument("--calibration-samples", type=int, default=200, help="calibration samples (default 200)")
+    p.add_argument("--calibration-samples", type=int, default=200,
+                   help="calibration samples, a seeded (--seed) selection (default 200)")
+    _common.add_scaling_options(p)
     p.add_argument("--no-validate", action="store_true", help="skip validation (float32 only)")
     _common.add_validation_options(p)
     p.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
@@ -46,7 +48,8 @@ def job_from_args(args: argparse.Namespace) -> Any:
     return ConvertJob(source=args.source, output=args.output, convert=cfg,
                       validate=_common.validate_config(args, mode), calibration=args.calibration,
                       calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir,
-                      tags=_common.tags(args))
+                      tags=_common.tags(args), input_range=args.input_range, mean=args.mean, std=args.std,
+                      calibration_seed=args.seed)
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:
