@@ -24,15 +24,18 @@ from .errors import ConfigError, ConversionError
 from .load import EntryPoint, LoadedModel
 from .quantize.recipes import recipe_for
 from .specs import OpsPolicy, QuantMode, SignatureInfo, TensorSpec
-from .tflite_file import op_census
+from .tflite_file import add_signature, op_census, signature_keys
 
-__all__ = ["ConvertConfig", "Attempt", "Conversion", "convert", "plan_input_specs", "parse_input_shape",
-           "build_function", "DEFAULT_IMAGE_SIZE"]
+__all__ = ["ConvertConfig", "Attempt", "Conversion", "SignaturePart", "convert", "plan_input_specs",
+           "parse_input_shape", "build_function", "make_converter", "output_names", "DEFAULT_IMAGE_SIZE",
+           "ALL_SIGNATURES", "family_plan"]
 
 log = logging.getLogger(__name__)
 
 #: The TF Hub convention for image models with dynamic height/width.
 DEFAULT_IMAGE_SIZE = 224
+#: `--signature all`: export every signature into one .tflite.
+ALL_SIGNATURES = "all"
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,26 @@ class Attempt:
     flex_ops: tuple[str, ...] = ()  # ops the converter said need Select TF ops
     custom_ops: tuple[str, ...] = ()  # ops with neither a builtin nor a Select TF kernel
     error: str | None = None
+    route: str = "frozen"  # "frozen" (variables folded in-process) | "saved_model" (exported first)
 
     def to_dict(self) -> dict[str, Any]:
         return {"strategy": self.strategy, "ok": self.ok, "seconds": round(self.seconds, 3),
-                "flex_ops": list(self.flex_ops), "custom_ops": list(self.custom_ops), "error": self.error}
+                "flex_ops": list(self.flex_ops), "custom_ops": list(self.custom_ops), "error": self.error,
+                "route": self.route}
+
+
+@dataclass(frozen=True)
+class SignaturePart:
+    """One signature of a multi-signature .tflite (`--signature all`)."""
+
+    key: str  # the .tflite signature key
+    signature: SignatureInfo
+    inputs: tuple[TensorSpec, ...]
+    input_names: Mapping[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "signature": self.signature.to_dict(), "inputs": [s.to_dict() for s in self.inputs],
+                "input_names": dict(self.input_names)}
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,8 @@ class Conversion:
     converter_settings: Mapping[str, Any]
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
+    family: Mapping[str, Any] = field(default_factory=dict)  # families.FamilyPlan.to_dict()
+    parts: tuple[SignaturePart, ...] = ()  # every exported signature (`--signature all`); empty otherwise
 
     @property
     def size_bytes(self) -> int:
@@ -104,7 +125,8 @@ class Conversion:
                 "attempts": [a.to_dict() for a in self.attempts], "forced_select_by": list(self.flex_ops),
                 "tflite_ops": dict(self.tflite_ops), "recipe": dict(self.recipe),
                 "converter_settings": dict(self.converter_settings), "notes": list(self.notes),
-                "size_bytes": self.size_bytes, "seconds": round(self.seconds, 3)}
+                "size_bytes": self.size_bytes, "seconds": round(self.seconds, 3), "family": dict(self.family),
+                "signatures": [p.to_dict() for p in self.parts]}
 
 
 _SHAPE_RE = re.compile(r"^\s*([^=\s][^=]*?)\s*=\s*(-?\d+(?:\s*[,x]\s*-?\d+)*)\s*$")
@@ -127,8 +149,12 @@ def _looks_like_image(spec: TensorSpec) -> bool:
             and spec.dtype in ("float32", "float16", "uint8"))
 
 
-def plan_input_specs(info: SignatureInfo, config: ConvertConfig) -> tuple[tuple[TensorSpec, ...], tuple[str, ...]]:
-    """The input specs to convert with, and notes on every dimension hub2lite chose itself."""
+def plan_input_specs(info: SignatureInfo, config: ConvertConfig, *,
+                     keep_dynamic_inputs: Sequence[str] = ()) -> tuple[tuple[TensorSpec, ...], tuple[str, ...]]:
+    """The input specs to convert with, and notes on every dimension hub2lite chose itself.
+
+    `keep_dynamic_inputs` (from the model's family, e.g. an audio waveform's length) keep their dynamic dims
+    unless `--input-shape` fixes them."""
     names = [s.name for s in info.inputs]
     unknown = sorted(set(config.input_shapes) - set(names))
     if unknown:
@@ -154,6 +180,11 @@ def plan_input_specs(info: SignatureInfo, config: ConvertConfig) -> tuple[tuple[
             raise ConfigError(f"input {spec.name!r} has unknown rank",
                               hint=f"give its shape: --input-shape {spec.name}=1,...")
         if config.keep_dynamic or not spec.is_dynamic:
+            planned.append(spec)
+            continue
+        if spec.name in keep_dynamic_inputs:
+            notes.append(f"input {spec.name!r}: variable length {spec.shape_str} kept dynamic; "
+                         f"fix it with --input-shape {spec.name}=...")
             planned.append(spec)
             continue
         dims = list(spec.shape)
@@ -253,6 +284,31 @@ def _native_stderr_to_log() -> Iterator[None]:
                 log.debug("converter output:\n%s", text)
 
 
+def output_names(concrete: Any) -> list[str]:
+    """Output names of a function built by `build_function`, in the order of its graph outputs
+    (tf.nest flattens dicts in sorted-key order)."""
+    return sorted(concrete.structured_outputs)
+
+
+def make_converter(concrete: Any, route: str = "frozen") -> Any:
+    """A TFLiteConverter for a function built by `build_function`.
+
+    route "frozen": variables are folded into constants in-process (fast: no SavedModel round trip);
+    route "saved_model": the function and exactly the variables it captures are exported to a temporary
+    SavedModel first (needed for resource variables and hash tables). Exporting a minimal module instead
+    of the whole restored model keeps this route fast and working for Keras-3 exports, whose restored
+    objects TensorFlow cannot re-save.
+    """
+    import tensorflow as tf
+
+    if route == "frozen":
+        return tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    holder = tf.Module()
+    holder.fn = concrete
+    holder.captured_variables = list(concrete.variables)
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
+
+
 def _ladder(policy: OpsPolicy) -> list[tuple[str, bool]]:
     steps = [("builtins", False)]
     if policy is OpsPolicy.AUTO:
@@ -284,38 +340,55 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
     import tensorflow as tf
 
     start = time.perf_counter()
+    if config.signature == ALL_SIGNATURES:
+        return _convert_all(loaded, config, calibration)
     entry = loaded.choose(config.signature)
-    specs, notes = plan_input_specs(entry.info, config)
+    plan = family_plan(loaded, entry)
+    if plan.resource_variables and not config.resource_variables:
+        config = replace(config, resource_variables=True)
+    specs, notes = plan_input_specs(entry.info, config, keep_dynamic_inputs=plan.keep_dynamic_inputs)
+    if plan.resource_variables:
+        notes += ("resource variables enabled: the graph holds lookup tables or assigns variables",)
     concrete, name_map = build_function(entry, specs)
     representative_dataset = _representative_dataset(calibration, name_map)
     recipe = recipe_for(config.quantize)
     attempts: list[Attempt] = []
+    route = "saved_model" if config.resource_variables else "frozen"
     for strategy, select in _ladder(config.ops_policy):
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], loaded.obj)
         base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
-        settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=representative_dataset,
-                                io_type=config.io_type)
-        if config.resource_variables:
-            converter.experimental_enable_resource_variables = True
-            settings["experimental_enable_resource_variables"] = True
-        t0 = time.perf_counter()
-        try:
-            with _native_stderr_to_log():
-                model = converter.convert()
-        except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
-            flex, custom, summary = _diagnose(exc)
-            attempts.append(Attempt(strategy, False, time.perf_counter() - t0, flex, custom, summary))
-            log.info("conversion with %s failed: %s", strategy, summary)
-            if custom or not flex:
-                break  # Select TF ops cannot help
-            continue
-        attempts.append(Attempt(strategy, True, time.perf_counter() - t0))
-        if select:
-            log.warning("converted with Select TF ops because of %s", ", ".join(attempts[0].flex_ops))
-        return Conversion(model=model, signature=entry.info, inputs=specs, input_names=name_map,
-                          strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
-                          recipe=recipe.to_dict(), converter_settings=settings, notes=notes,
-                          seconds=time.perf_counter() - start)
+        while True:
+            converter = make_converter(concrete, route)
+            settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=representative_dataset,
+                                    io_type=config.io_type)
+            if config.resource_variables:
+                converter.experimental_enable_resource_variables = True
+                settings["experimental_enable_resource_variables"] = True
+            settings["route"] = route
+            t0 = time.perf_counter()
+            try:
+                with _native_stderr_to_log():
+                    model = converter.convert()
+            except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
+                flex, custom, summary = _diagnose(exc)
+                attempts.append(Attempt(strategy, False, time.perf_counter() - t0, flex, custom, summary, route))
+                log.info("conversion with %s (%s route) failed: %s", strategy, route, summary)
+                if not flex and not custom and route == "frozen":
+                    route = "saved_model"  # e.g. hash tables: they cannot be frozen into constants
+                    log.info("retrying through a SavedModel export")
+                    continue
+                break
+            attempts.append(Attempt(strategy, True, time.perf_counter() - t0, route=route))
+            if select:
+                log.warning("converted with Select TF ops because of %s", ", ".join(attempts[0].flex_ops))
+            if not signature_keys(model):
+                model = add_signature(model, "serving_default", list(name_map), output_names(concrete))
+            return Conversion(model=model, signature=entry.info, inputs=specs, input_names=name_map,
+                              strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
+                              recipe=recipe.to_dict(), converter_settings=settings, notes=notes,
+                              seconds=time.perf_counter() - start, family=plan.to_dict())
+        last = attempts[-1]
+        if last.custom_ops or not last.flex_ops:
+            break  # Select TF ops cannot help
     raise _failure(attempts, config)
 
 

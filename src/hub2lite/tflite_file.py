@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import LoadError
 
-__all__ = ["read_model_bytes", "is_tflite", "op_census", "flex_ops", "FLEX_PREFIX"]
+__all__ = ["read_model_bytes", "is_tflite", "op_census", "flex_ops", "add_signature", "signature_keys", "FLEX_PREFIX"]
 
 FLEX_PREFIX = "Flex"
 
@@ -54,3 +54,41 @@ def op_census(model: bytes) -> dict[str, int]:
 def flex_ops(model: bytes) -> tuple[str, ...]:
     """TF op names run through the Flex delegate (custom codes 'FlexXxx' -> 'Xxx')."""
     return tuple(sorted(name[len(FLEX_PREFIX):] for name in op_census(model) if name.startswith(FLEX_PREFIX)))
+
+
+def signature_keys(model: bytes) -> tuple[str, ...]:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    fb = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    return tuple(_text(sd.signatureKey) for sd in fb.signatureDefs or [])
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+def add_signature(model: bytes, key: str, inputs: list[str], outputs: list[str]) -> bytes:
+    """Give a single-subgraph model (e.g. one converted from a frozen graph) a SignatureDef, so that
+    runtimes' signature runners can address its tensors by name. `inputs`/`outputs` name the
+    subgraph's input/output tensors in order."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    fb = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    sg = fb.subgraphs[0]
+    if len(sg.inputs) != len(inputs) or len(sg.outputs) != len(outputs):
+        raise ValueError(f"subgraph has {len(sg.inputs)} inputs/{len(sg.outputs)} outputs, "
+                         f"names given for {len(inputs)}/{len(outputs)}")
+
+    def tensor_map(name: str, index: int) -> object:
+        tm = schema.TensorMapT()
+        tm.name, tm.tensorIndex = name, int(index)
+        return tm
+
+    sd = schema.SignatureDefT()
+    sd.signatureKey = key
+    sd.subgraphIndex = 0
+    sd.inputs = [tensor_map(n, i) for n, i in zip(inputs, sg.inputs)]
+    sd.outputs = [tensor_map(n, i) for n, i in zip(outputs, sg.outputs)]
+    fb.signatureDefs = [sd]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(fb))
