@@ -12,7 +12,6 @@ import io
 import os
 import tarfile
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,7 +38,8 @@ class Fault:
     """What to do to the next `times` requests for a path (None = forever)."""
 
     status: int | None = None  # answer with this HTTP status
-    stall: float = 0.0  # sleep this long before answering
+    stall: float = 0.0  # sleep this long before answering (or, with stall_after, mid-transfer)
+    stall_after: int | None = None  # send this many bytes of the archive, then stall
     truncate: int | None = None  # send only this many bytes of the archive, then close
     reset: bool = False  # close the connection without an answer
     times: int | None = 1
@@ -52,6 +52,7 @@ class LocalHub:
         self.faults: dict[str, list[Fault]] = {}
         self.requests: list[str] = []
         self._lock = threading.Lock()
+        self._closing = threading.Event()  # wakes stalled handlers on exit
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -64,6 +65,14 @@ class LocalHub:
 
     def fault(self, path: str, fault: Fault) -> None:
         self.faults.setdefault("/" + path.strip("/"), []).append(fault)
+
+    def clear_faults(self, path: str | None = None) -> None:
+        """Forget the pending faults of `path` (all paths when None)."""
+        with self._lock:
+            if path is None:
+                self.faults.clear()
+            else:
+                self.faults.pop("/" + path.strip("/"), None)
 
     def url(self, path: str) -> str:
         assert self._server is not None, "start the LocalHub first (use it as a context manager)"
@@ -90,13 +99,19 @@ class LocalHub:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server API
+                try:
+                    self._get()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout, kill): expected in fault tests
+
+            def _get(self) -> None:
                 parts = urlsplit(self.path)
                 key = "/" + parts.path.strip("/")
                 with hub._lock:
                     hub.requests.append(self.path)
                 fault = hub._next_fault(key)
-                if fault and fault.stall:
-                    time.sleep(fault.stall)
+                if fault and fault.stall and fault.stall_after is None:
+                    hub._closing.wait(fault.stall)
                 if fault and fault.reset:
                     self.close_connection = True
                     self.connection.close()
@@ -117,6 +132,12 @@ class LocalHub:
                 self.send_header("Content-Type", "application/x-tar")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if fault and fault.stall_after is not None:
+                    self.wfile.write(data[: fault.stall_after])
+                    self.wfile.flush()
+                    hub._closing.wait(fault.stall)
+                    self.close_connection = True
+                    return
                 if fault and fault.truncate is not None:
                     self.wfile.write(data[: fault.truncate])
                     self.wfile.flush()
@@ -127,6 +148,7 @@ class LocalHub:
         return Handler
 
     def __enter__(self) -> LocalHub:
+        self._closing.clear()
         self._server = ThreadingHTTPServer((self.host, 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="localhub", daemon=True)
@@ -134,6 +156,7 @@ class LocalHub:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
