@@ -78,6 +78,7 @@ def build_digits_model(folder: Path, *, seed: int = 0, epochs: int = 12) -> Path
 @dataclass(frozen=True)
 class DemoResult:
     handle: str
+    inspect: Any  # inspect.ModelInfo
     convert: Any  # pipeline.ConvertResult
     accuracy_original: float
     accuracy_tflite: float
@@ -95,7 +96,7 @@ def _accuracy(runner: Any, x: np.ndarray, y: np.ndarray, name: str) -> float:
 def run_demo(out_dir: str | Path, *, force: bool = False, cache_dir: str | None = None,
              progress: Any = lambda _: None) -> DemoResult:
     from .convert import ConvertConfig
-    from .pipeline import ConvertJob, ValidateConfig, run_convert
+    from .pipeline import ConvertJob, ValidateConfig, run_convert, run_inspect
     from .runners import LiteRunner, TFRunner
 
     out = Path(out_dir)
@@ -119,6 +120,8 @@ def run_demo(out_dir: str | Path, *, force: bool = False, cache_dir: str | None 
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:12]
     with LocalHub() as hub:
         handle = hub.add(f"{DEMO_HANDLE_PATH}-{digest}", archive)
+        progress("inspecting")
+        info = run_inspect(handle, cache_dir=str(cache))
         job = ConvertJob(source=handle, output=str(out / "digits.tflite"), convert=ConvertConfig(),
                          validate=ValidateConfig(samples=len(x_test), data=str(data)), force=force,
                          cache_dir=str(cache))
@@ -131,4 +134,4 @@ def run_demo(out_dir: str | Path, *, force: bool = False, cache_dir: str | None 
     acc_tf = _accuracy(TFRunner(entry), x_test, y_test, name)
     lite = LiteRunner(result.conversion.model, input_names=result.conversion.input_names)
     acc_lite = _accuracy(lite, x_test, y_test, name)
-    return DemoResult(handle, result, acc_tf, acc_lite, len(x_test))
+    return DemoResult(handle, info, result, acc_tf, acc_lite, len(x_test))

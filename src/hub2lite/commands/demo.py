@@ -19,11 +19,14 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, ui: Any) -> int:
     from ..demo import run_demo
     from ..errors import EXIT_VALIDATION_FAILED
-    from ..report import convert_summary
+    from ..report import convert_summary, inspect_text
 
     with ui.progress("demo") as p:
         res = run_demo(args.output_dir, force=args.force, cache_dir=args.cache_dir, progress=p.step)
     ui.print(f"resolved {res.handle} through tensorflow_hub (served from 127.0.0.1)")
+    ui.print("== inspect ==")
+    ui.print(inspect_text(res.inspect.to_dict()))
+    ui.print("== convert + validate ==")
     ui.print(convert_summary(res.convert.report))
     ui.print(f"labeled accuracy on {res.test_samples} held-out digits: original {res.accuracy_original:.2%}, "
              f".tflite {res.accuracy_tflite:.2%} (drop {100 * (res.accuracy_original - res.accuracy_tflite):.2f} points)")
