@@ -69,6 +69,7 @@ class ConvertJob:
     calibration_samples: int = 200
     force: bool = False
     cache_dir: str | None = None
+    timeout: float | None = None  # seconds a hub fetch may wait for the server (None: resolve.DEFAULT_TIMEOUT)
     tags: tuple[str, ...] | None = None
     input_range: str | None = None  # "0,1" | "-1,1" | "0,255" | "LOW,HIGH" for float image inputs
     mean: str | None = None  # "127.5" or "123.7,116.3,103.5": input = (pixel - mean) / std
@@ -94,14 +95,16 @@ def report_path_for(output: str | Path) -> Path:
     return p.with_name((p.stem if p.suffix == ".tflite" else p.name) + ".report.json")
 
 
-def load_source(source: str, *, cache_dir: str | None = None, tags: tuple[str, ...] | None = None) -> LoadedModel:
-    return load(resolve(source, cache_dir=cache_dir), tags=tags)
+def load_source(source: str, *, cache_dir: str | None = None, tags: tuple[str, ...] | None = None,
+                timeout: float | None = None) -> LoadedModel:
+    return load(resolve(source, cache_dir=cache_dir, timeout=timeout), tags=tags)
 
 
 def run_inspect(source: str, *, signature: str | None = None, cache_dir: str | None = None,
                 tags: tuple[str, ...] | None = None, probe: bool = True,
-                config: ConvertConfig | None = None) -> ModelInfo:
-    return inspect_model(load_source(source, cache_dir=cache_dir, tags=tags), signature, probe=probe, config=config)
+                config: ConvertConfig | None = None, timeout: float | None = None) -> ModelInfo:
+    return inspect_model(load_source(source, cache_dir=cache_dir, tags=tags, timeout=timeout), signature, probe=probe,
+                         config=config)
 
 
 def _input_feeds(specs: Sequence[TensorSpec], cfg: ValidateConfig,
@@ -149,7 +152,7 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     out = check_output_path(job.output, force=job.force)
     report_path = check_output_path(report_path_for(out), force=job.force)
     progress("resolving")
-    resolved = resolve(job.source, cache_dir=job.cache_dir)
+    resolved = resolve(job.source, cache_dir=job.cache_dir, timeout=job.timeout)
     progress("loading")
     loaded = load(resolved, tags=job.tags)
     entry = loaded.choose(job.convert.signature)
@@ -157,12 +160,15 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     scalings = _scalings(job, entry, specs)
     calibration, calib_info = _calibration(job, specs, scalings)
     progress("converting")
+    log.info("converting %r (%s)", entry.info.name, mode.value)
     conversion = convert(loaded, job.convert, calibration=calibration)
     validation = None
     if job.validate.enabled:
         progress("validating")
         validation = _validate(entry, conversion, job.validate, mode)
     progress("writing")
+    if job.force:  # never leave the new model next to the old report (a crash between the two writes)
+        report_path.unlink(missing_ok=True)
     atomic_write_bytes(out, conversion.model)
     output = {"path": str(out), "report": str(report_path), "size_bytes": conversion.size_bytes,
               "sha256": hashlib.sha256(conversion.model).hexdigest()}
@@ -192,6 +198,7 @@ class ValidateJob:
     validate: ValidateConfig = field(default_factory=ValidateConfig)
     mode: QuantMode = QuantMode.FLOAT32
     cache_dir: str | None = None
+    timeout: float | None = None  # seconds a hub fetch may wait for the server
     tags: tuple[str, ...] | None = None
 
 
@@ -219,7 +226,7 @@ def _match_names(lite: LiteRunner, entry: EntryPoint) -> dict[str, str]:
 def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> ValidationReport:
     model = read_model_bytes(job.tflite)
     progress("loading")
-    loaded = load_source(job.source, cache_dir=job.cache_dir, tags=job.tags)
+    loaded = load_source(job.source, cache_dir=job.cache_dir, tags=job.tags, timeout=job.timeout)
     entry = loaded.choose(job.signature)
     lite = LiteRunner(model, signature_key=job.tflite_signature)
     lite = LiteRunner(model, signature_key=lite.signature_key, input_names=_match_names(lite, entry))

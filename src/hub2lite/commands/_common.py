@@ -10,6 +10,9 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signature", help="signature to use (default: serving_default, else the only one)")
     p.add_argument("--tags", help="comma-separated SavedModel tags (default: serve; TF1 Hub: empty set)")
     p.add_argument("--cache-dir", help="hub download cache (default: $TFHUB_CACHE_DIR or ~/.cache/hub2lite)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="hub downloads: give up on a server that sends nothing for this long (default 60; "
+                        "failed fetches are retried 3 times with backoff)")
 
 
 def add_shape_options(p: argparse.ArgumentParser) -> None:

@@ -47,7 +47,7 @@ def job_from_args(args: argparse.Namespace) -> Any:
                         io_type=args.io_type, resource_variables=args.resource_variables)
     return ConvertJob(source=args.source, output=args.output, convert=cfg,
                       validate=_common.validate_config(args, mode), calibration=args.calibration,
-                      calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir,
+                      calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir, timeout=args.timeout,
                       tags=_common.tags(args), input_range=args.input_range, mean=args.mean, std=args.std,
                       calibration_seed=args.seed)
 

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     config = ConvertConfig(input_shapes=_common.input_shapes(args), keep_dynamic=args.keep_dynamic,
                            batch_size=args.batch_size)
     with ui.progress("inspecting"):
-        info = run_inspect(args.source, signature=args.signature, cache_dir=args.cache_dir, tags=_common.tags(args),
+        info = run_inspect(args.source, signature=args.signature, cache_dir=args.cache_dir, timeout=args.timeout, tags=_common.tags(args),
                            probe=not args.no_probe, config=config)
     data = info.to_dict()
     ui.print(json.dumps(data, indent=2) if args.json else inspect_text(data))

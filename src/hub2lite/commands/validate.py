@@ -33,7 +33,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     mode = QuantMode(args.mode)
     job = ValidateJob(source=args.source, tflite=args.tflite, signature=args.signature,
                       tflite_signature=args.tflite_signature, validate=_common.validate_config(args, mode), mode=mode,
-                      cache_dir=args.cache_dir, tags=_common.tags(args))
+                      cache_dir=args.cache_dir, timeout=args.timeout,
+                      tags=_common.tags(args))
     with ui.progress("validating") as p:
         report = run_validate(job, progress=p.step)
     data = report.to_dict()
