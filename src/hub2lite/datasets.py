@@ -166,13 +166,16 @@ def check_samples(arrays: dict[str, np.ndarray], specs: Sequence[TensorSpec], wh
         is_float = spec.dtype.startswith(("float", "bfloat"))
         if spec.dtype == "string":
             if a.dtype.kind not in "SUO":
-                raise CalibrationError(f"{where}: input {spec.name!r} expects strings, found {a.dtype}")
+                raise CalibrationError(f"{where}: input {spec.name!r} expects strings, found {a.dtype}",
+                                       hint="string inputs need str/bytes arrays")
             continue
         if is_float and a.dtype.kind not in "fiu":
-            raise CalibrationError(f"{where}: input {spec.name!r} expects {spec.dtype}, found {a.dtype}")
+            raise CalibrationError(f"{where}: input {spec.name!r} expects {spec.dtype}, found {a.dtype}",
+                                   hint="numeric inputs need int or float arrays (numpy.save of a float array)")
         if spec.dtype == "bool":
             if a.dtype.kind not in "biu":
-                raise CalibrationError(f"{where}: input {spec.name!r} expects bool, found {a.dtype}")
+                raise CalibrationError(f"{where}: input {spec.name!r} expects bool, found {a.dtype}",
+                                       hint="bool inputs need bool or 0/1 integer arrays")
             continue
         if not is_float and a.dtype.kind not in "iu":
             raise CalibrationError(f"{where}: input {spec.name!r} expects {spec.dtype}, found {a.dtype}",
