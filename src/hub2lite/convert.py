@@ -48,12 +48,13 @@ class ConvertConfig:
     quantize: QuantMode = QuantMode.FLOAT32
     io_type: str | None = None  # int8 | uint8, with int8-strict
     resource_variables: bool = False
+    float_nodes: tuple[str, ...] = ()  # int8 only: op output tensors kept in float (see quantize/debugger.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {"signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
                 "keep_dynamic": self.keep_dynamic, "batch_size": self.batch_size,
                 "ops_policy": self.ops_policy.value, "quantize": self.quantize.value, "io_type": self.io_type,
-                "resource_variables": self.resource_variables}
+                "resource_variables": self.resource_variables, "float_nodes": list(self.float_nodes)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
@@ -61,7 +62,8 @@ class ConvertConfig:
                    input_shapes={k: tuple(v) for k, v in (d.get("input_shapes") or {}).items()},
                    keep_dynamic=bool(d.get("keep_dynamic", False)), batch_size=int(d.get("batch_size", 1)),
                    ops_policy=OpsPolicy(d.get("ops_policy", "auto")), quantize=QuantMode(d.get("quantize", "float32")),
-                   io_type=d.get("io_type"), resource_variables=bool(d.get("resource_variables", False)))
+                   io_type=d.get("io_type"), resource_variables=bool(d.get("resource_variables", False)),
+                   float_nodes=tuple(d.get("float_nodes") or ()))
 
 
 @dataclass(frozen=True)
@@ -342,6 +344,9 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
     start = time.perf_counter()
     if config.signature == ALL_SIGNATURES:
         return _convert_all(loaded, config, calibration)
+    if config.float_nodes and config.quantize is not QuantMode.INT8:
+        raise ConfigError(f"float nodes need --quantize int8, not {config.quantize.value}",
+                          hint="selective quantization keeps listed layers of an int8 model in float")
     entry = loaded.choose(config.signature)
     plan = family_plan(loaded, entry)
     if plan.resource_variables and not config.resource_variables:
@@ -364,10 +369,19 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                 converter.experimental_enable_resource_variables = True
                 settings["experimental_enable_resource_variables"] = True
             settings["route"] = route
+            if config.float_nodes:
+                settings["float_nodes"] = list(config.float_nodes)
             t0 = time.perf_counter()
             try:
                 with _native_stderr_to_log():
-                    model = converter.convert()
+                    if config.float_nodes:  # TFLite's documented route: debugger options with denylisted_nodes
+                        from .quantize.debugger import selective_quantize
+
+                        model = selective_quantize(converter, config.float_nodes)
+                    else:
+                        model = converter.convert()
+            except ConfigError:
+                raise
             except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
                 flex, custom, summary = _diagnose(exc)
                 attempts.append(Attempt(strategy, False, time.perf_counter() - t0, flex, custom, summary, route))

@@ -1,0 +1,600 @@
+"""`optimize`: the smallest (or fastest) .tflite whose accuracy stays within a budget of the original's.
+
+    run_optimize(OptimizeJob) -> OptimizeResult   (writes the winner, NAME.optimize.json/.md/.html and,
+                                                   when the per-layer search ran, NAME.layers.csv/.json)
+
+1. the original (TensorFlow) model is measured on the evaluation data: the reference (`--metric top1`:
+   labeled accuracy; `agreement`: top-1 agreement with the original, 100% by definition; `cosine`: mean
+   cosine similarity of the outputs, x100). A candidate's *drop* is reference - its value, in points;
+2. float32, then the uniform recipes from cheapest to safest (int8-strict, int8, int16x8, dynamic, float16)
+   are converted and measured;
+3. when uniform int8 misses the budget, TFLite's QuantizationDebugger ranks the int8 layers
+   (quantize/debugger.py, measured on the *calibration* samples) and the worst layers are kept in float,
+   a whole block at a time (a layer with its consumers when its range is the problem; gaps of one int8
+   layer closed), re-measuring after each block until the budget is met; the float set is then trimmed
+   layer by layer while it stays inside the budget. At most `max_evals` mixed candidates are measured;
+4. candidates inside the budget are benchmarked (benchmark.py, a child process per model) and the winner
+   is the smallest (`--objective size`) or the fastest p50 (`latency`); ties go to the other criterion.
+
+The evaluation data is never used for calibration: distinct paths must not share a file; one path (or no
+`--calibration`) is split with a seed into disjoint calibration and evaluation parts, and the report says so.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import html
+import io
+import json
+import logging
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._files import atomic_write_bytes, atomic_write_text, check_output_path
+from .convert import Conversion, ConvertConfig, convert, plan_input_specs
+from .errors import CalibrationError, ConfigError, ConversionError
+from .specs import QuantMode, TensorSpec
+
+__all__ = ["OptimizeConfig", "OptimizeJob", "Candidate", "OptimizeResult", "run_optimize", "split_data",
+           "UNIFORM_ORDER", "OPTIMIZE_SCHEMA", "METRICS", "OBJECTIVES"]
+
+log = logging.getLogger(__name__)
+
+OPTIMIZE_SCHEMA = "hub2lite.optimize/1"
+METRICS = ("top1", "agreement", "cosine")
+OBJECTIVES = ("size", "latency")
+#: Cheapest to safest.
+UNIFORM_ORDER = (QuantMode.INT8_STRICT, QuantMode.INT8, QuantMode.INT16X8, QuantMode.DYNAMIC, QuantMode.FLOAT16)
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class OptimizeConfig:
+    max_drop: float = 1.0  # points of the metric (accuracy %, agreement %, cosine x100)
+    metric: str = "top1"
+    objective: str = "size"
+    threads: int | None = None
+    max_evals: int = 12  # mixed-precision candidates measured at most
+    calibration_samples: int = 200
+    eval_samples: int | None = None  # None: every evaluation sample
+    debug_samples: int = 64  # calibration samples the per-layer debugger runs
+    seed: int = 0
+    bench_runs: int = 50
+    bench_warmup: int = 5
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ConfigError(f"unknown --metric {self.metric!r}", hint=f"use one of {list(METRICS)}")
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"unknown --objective {self.objective!r}", hint=f"use one of {list(OBJECTIVES)}")
+        if not self.max_drop >= 0:
+            raise ConfigError(f"--max-drop must be 0 or more, not {self.max_drop}")
+        if self.max_evals < 0:
+            raise ConfigError(f"--max-evals must be 0 or more, not {self.max_evals}")
+        if self.calibration_samples < 1:
+            raise ConfigError("--calibration-samples must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class OptimizeJob:
+    source: str
+    output: str
+    data: str
+    calibration: str | None = None  # None or the same path as `data`: split `data` with the seed
+    labels: str | None = None
+    optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
+    convert: ConvertConfig = field(default_factory=ConvertConfig)
+    force: bool = False
+    cache_dir: str | None = None
+    tags: tuple[str, ...] | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    stage: str  # baseline | uniform | mixed
+    recipe: str
+    float_nodes: tuple[str, ...] = ()
+    islands: int = 0
+    size_bytes: int | None = None
+    value: float | None = None
+    drop: float | None = None
+    in_budget: bool = False
+    latency_ms: float | None = None
+    validation_passed: bool | None = None
+    error: str | None = None
+    model: bytes | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "model"}
+        d["float_nodes"] = list(self.float_nodes)
+        d["float_layers"] = len(self.float_nodes)
+        for k in ("value", "drop", "latency_ms"):
+            if d[k] is not None:
+                d[k] = round(float(d[k]), 4)
+        return d
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    winner: Candidate | None
+    closest: Candidate | None
+    candidates: tuple[Candidate, ...]
+    reference: float
+    report: dict[str, Any]
+    output: Path | None
+    report_paths: tuple[Path, ...]
+
+    @property
+    def passed(self) -> bool:
+        return self.winner is not None
+
+
+# --- data ------------------------------------------------------------------------------------------------
+
+
+def _files_under(path: Path) -> set[Path]:
+    if path.is_dir():
+        return {p.resolve() for p in path.rglob("*") if p.is_file()}
+    return {path.resolve()}
+
+
+@dataclass(frozen=True)
+class _Split:
+    calibration: list[dict[str, np.ndarray]]
+    evaluation: list[dict[str, np.ndarray]]
+    labels: np.ndarray | None
+    info: dict[str, Any]
+
+
+def split_data(data: str, calibration: str | None, specs: Sequence[TensorSpec], *, calibration_samples: int,
+               eval_samples: int | None, seed: int) -> _Split:
+    """Calibration and evaluation feeds that share no sample: distinct paths must share no file; one
+    path is split with a seeded permutation (calibration first, the rest evaluates)."""
+    from .datasets import load_samples
+
+    dpath = Path(data)
+    if not dpath.exists():
+        raise CalibrationError(f"--data {data!r} does not exist", hint="check the path")
+    same = calibration is None or (Path(calibration).exists() and Path(calibration).resolve() == dpath.resolve())
+    if same:
+        samples = load_samples(dpath, specs, limit=None, seed=seed)
+        n = len(samples)
+        if n < 4:
+            raise CalibrationError(f"--data {data!r} holds {n} samples: too few to split into calibration and "
+                                   "evaluation", hint="give more samples, or a separate --calibration PATH")
+        order = np.random.default_rng(seed).permutation(n)
+        n_cal = min(calibration_samples, n // 2)
+        cal_idx, eval_idx = order[:n_cal], np.sort(order[n_cal:])
+        if eval_samples is not None:
+            eval_idx = eval_idx[:eval_samples]
+        note = (f"--data {data!r} was split with seed {seed}: {n_cal} samples calibrate, the other "
+                f"{len(eval_idx)} evaluate (disjoint)")
+        log.warning(note)
+        labels = None if samples.labels is None else np.asarray(samples.labels)[eval_idx]
+        return _Split([samples.feeds[i] for i in cal_idx], [samples.feeds[i] for i in eval_idx], labels,
+                      {"mode": "split", "seed": seed, "source": str(dpath), "calibration_samples": int(n_cal),
+                       "evaluation_samples": int(len(eval_idx)), "note": note})
+    cpath = Path(calibration)  # type: ignore[arg-type]
+    if not cpath.exists():
+        raise CalibrationError(f"--calibration {calibration!r} does not exist", hint="check the path")
+    shared = _files_under(cpath) & _files_under(dpath)
+    if shared:
+        example = sorted(shared)[0]
+        raise CalibrationError(
+            f"--calibration and --data share {len(shared)} file(s) (e.g. {str(example)!r}): the accuracy would be "
+            "measured on data the model was calibrated on",
+            hint="give disjoint files, or pass only --data (or the same path twice) to split it with --seed")
+    cal = load_samples(cpath, specs, limit=calibration_samples, seed=seed)
+    ev = load_samples(dpath, specs, limit=eval_samples, seed=seed)
+    return _Split(list(cal.feeds), list(ev.feeds), None if ev.labels is None else np.asarray(ev.labels),
+                  {"mode": "separate", "calibration": str(cpath), "data": str(dpath),
+                   "calibration_samples": len(cal), "evaluation_samples": len(ev)})
+
+
+def _labels(split: _Split, labels_path: str | None) -> np.ndarray | None:
+    """Integer labels for the evaluation samples: the data's own (`y` of an .npz, class folders), or
+    `--labels`: a .npy of integers (one per evaluation sample, in --data order) or a class-name file
+    (one name per line, line i = output index i) mapping the data's class names to indices."""
+    y = split.labels
+    if labels_path is None:
+        if y is None:
+            return None
+        y = np.asarray(y)
+        if y.dtype.kind not in "iu":
+            raise ConfigError("the data labels samples by class name, but no --labels file maps names to indices",
+                              hint="pass --labels FILE (one class name per line, line i = output index i)")
+        return y.astype(np.int64).reshape(-1)
+    p = Path(labels_path)
+    if not p.is_file():
+        raise ConfigError(f"--labels {labels_path!r} does not exist", hint="check the path")
+    if p.suffix.lower() == ".npy":
+        if split.info["mode"] == "split":
+            raise ConfigError("a .npy of labels cannot follow a split of --data",
+                              hint="store labels inside the .npz as 'y', or pass a separate --calibration")
+        arr = np.load(p, allow_pickle=False).reshape(-1)
+        if len(arr) != len(split.evaluation) or arr.dtype.kind not in "iu":
+            raise ConfigError(f"--labels {labels_path!r} must hold {len(split.evaluation)} integers, found "
+                              f"{len(arr)} of {arr.dtype}", hint="one integer label per --data sample")
+        return arr.astype(np.int64)
+    names = [line.strip() for line in p.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    if y is None:
+        raise ConfigError("--labels names classes, but --data has no labels",
+                          hint="use an .npz with 'y' or a class_name/ image folder")
+    y = np.asarray(y)
+    if y.dtype.kind in "iu":
+        return y.astype(np.int64).reshape(-1)
+    index = {n.lower(): i for i, n in enumerate(names)}
+    values = [v.decode() if isinstance(v, bytes) else str(v) for v in y.reshape(-1)]
+    missing = sorted({v for v in values if v.lower() not in index})
+    if missing:
+        raise ConfigError(f"class {missing[0]!r} of --data is not in --labels", hint="name classes as the file does")
+    return np.asarray([index[v.lower()] for v in values], dtype=np.int64)
+
+
+# --- measuring -------------------------------------------------------------------------------------------
+
+
+def _stack(outputs: Sequence[Mapping[str, np.ndarray]], name: str) -> np.ndarray:
+    return np.concatenate([np.asarray(o[name], dtype=np.float64).reshape(1, -1) for o in outputs])
+
+
+class _Evaluator:
+    """Runs candidates on the evaluation feeds and scores one output against the labels / the original."""
+
+    def __init__(self, reference: list[dict[str, np.ndarray]], output: str, metric: str,
+                 labels: np.ndarray | None) -> None:
+        self.reference, self.output, self.metric, self.labels = reference, output, metric, labels
+        self.ref = _stack(reference, output)
+        self.reference_value = self.score(self.ref)
+
+    def score(self, got: np.ndarray) -> float:
+        if self.metric == "top1":
+            assert self.labels is not None
+            return 100.0 * float(np.mean(np.argmax(got, axis=-1) == self.labels))
+        if self.metric == "agreement":
+            return 100.0 * float(np.mean(np.argmax(got, axis=-1) == np.argmax(self.ref, axis=-1)))
+        num = np.sum(got * self.ref, axis=-1)
+        den = np.linalg.norm(got, axis=-1) * np.linalg.norm(self.ref, axis=-1)
+        cos = np.where(den == 0, 1.0, num / np.where(den == 0, 1.0, den))
+        return 100.0 * float(np.mean(cos))
+
+    def run(self, model: bytes, input_names: Mapping[str, str], feeds: Sequence[Mapping[str, np.ndarray]],
+            mode: QuantMode) -> tuple[float, bool]:
+        from .runners import LiteRunner
+        from .validate import compare, default_tolerance
+
+        lite = LiteRunner(model, input_names=input_names)
+        got = [lite.infer(f) for f in feeds]
+        passed = compare(self.reference, got, default_tolerance(mode)).passed
+        return self.score(_stack(got, self.output)), passed
+
+
+def _latency(model: bytes, cfg: OptimizeConfig, feed: Mapping[str, np.ndarray], input_names: Mapping[str, str]) -> float:
+    from .benchmark import BenchConfig, benchmark_tflite
+
+    with tempfile.TemporaryDirectory(prefix="hub2lite-opt-") as tmp:
+        path = Path(tmp) / "candidate.tflite"
+        path.write_bytes(model)
+        stats = benchmark_tflite(path, BenchConfig(runs=cfg.bench_runs, warmup=cfg.bench_warmup,
+                                                   threads=cfg.threads), feed=feed, input_names=input_names)
+    return float(stats.p50_ms)
+
+
+# --- the search ------------------------------------------------------------------------------------------
+
+
+def _short(node: str) -> str:
+    """A readable layer name: the first ';'-separated part of a fused op's tensor name."""
+    return node.split(";")[0]
+
+
+def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeResult:
+    from .load import load
+    from .quantize.debugger import QuantDebugSession, layer_report_paths
+    from .resolve import resolve
+    from .runners import TFRunner
+
+    cfg = job.optimize
+    out = check_output_path(job.output, force=job.force)
+    stem = out.name[:-len(".tflite")] if out.name.endswith(".tflite") else out.name
+    paths = {ext: check_output_path(out.with_name(f"{stem}.optimize.{ext}"), force=job.force)
+             for ext in ("json", "md", "html")}
+    layer_paths = layer_report_paths(out)
+    for p in layer_paths:
+        check_output_path(p, force=job.force)
+    progress("loading")
+    resolved = resolve(job.source, cache_dir=job.cache_dir, timeout=job.timeout)
+    loaded = load(resolved, tags=job.tags)
+    entry = loaded.choose(job.convert.signature)
+    specs, _ = plan_input_specs(entry.info, job.convert)
+    split = split_data(job.data, job.calibration, specs, calibration_samples=cfg.calibration_samples,
+                       eval_samples=cfg.eval_samples, seed=cfg.seed)
+    labels = _labels(split, job.labels)
+    if cfg.metric == "top1" and labels is None:
+        raise ConfigError("--metric top1 needs labels for --data",
+                          hint="use an .npz with 'y', a class_name/ image folder, --labels, or --metric agreement")
+    if labels is not None and len(labels) != len(split.evaluation):
+        raise ConfigError(f"{len(labels)} labels for {len(split.evaluation)} evaluation samples")
+    progress("measuring the original")
+    reference = [TFRunner(entry).infer(f) for f in split.evaluation]
+    output = entry.info.outputs[0].name if entry.info.outputs else next(iter(reference[0]))
+    if output not in reference[0]:
+        output = next(iter(reference[0]))
+    evaluator = _Evaluator(reference, output, cfg.metric, labels)
+    ref_value = evaluator.reference_value
+    candidates: list[Candidate] = []
+    input_names: dict[str, str] = {}
+
+    def measure(name: str, stage: str, mode: QuantMode, model: bytes, names: Mapping[str, str],
+                float_nodes: tuple[str, ...] = (), islands: int = 0) -> Candidate:
+        value, passed = evaluator.run(model, names, split.evaluation, mode)
+        drop = ref_value - value
+        cand = Candidate(name, stage, mode.value, float_nodes, islands, len(model), value, drop,
+                         drop <= cfg.max_drop + 1e-9, validation_passed=passed, model=model)
+        log.info("%s: %s %.2f (drop %.2f), %d bytes", name, cfg.metric, value, drop, len(model))
+        candidates.append(cand)
+        return cand
+
+    conversions: dict[QuantMode, Conversion] = {}
+    for mode in (QuantMode.FLOAT32, *UNIFORM_ORDER):
+        progress(f"converting {mode.value}")
+        try:
+            conv = convert(loaded, replace(job.convert, quantize=mode),
+                           calibration=split.calibration if mode in (QuantMode.INT8, QuantMode.INT8_STRICT,
+                                                                     QuantMode.INT16X8) else None)
+        except ConversionError as exc:
+            candidates.append(Candidate(mode.value, "baseline" if mode is QuantMode.FLOAT32 else "uniform",
+                                        mode.value, error=exc.message))
+            continue
+        conversions[mode] = conv
+        input_names = dict(conv.input_names)
+        measure(mode.value, "baseline" if mode is QuantMode.FLOAT32 else "uniform", mode, conv.model,
+                conv.input_names)
+
+    layer_report = None
+    search: dict[str, Any] = {"ran": False, "max_evals": cfg.max_evals, "evaluations": 0}
+    int8 = next((c for c in candidates if c.name == QuantMode.INT8.value and c.error is None), None)
+    if int8 is not None and not int8.in_budget and cfg.max_evals > 0:
+        progress("ranking int8 layers (QuantizationDebugger)")
+        session = QuantDebugSession(loaded, replace(job.convert, quantize=QuantMode.INT8), split.calibration,
+                                    split.calibration[:cfg.debug_samples])
+        layer_report = session.layer_report()
+        search.update(ran=True, ranked=[layer.name for layer in layer_report.ranked()])
+        names = conversions[QuantMode.INT8].input_names
+        tried: dict[tuple[str, ...], Candidate] = {}
+
+        def evaluate(nodes: tuple[str, ...]) -> Candidate | None:
+            if nodes in tried or not nodes:
+                return tried.get(nodes)
+            if search["evaluations"] >= cfg.max_evals:
+                return None
+            search["evaluations"] += 1
+            progress(f"mixed candidate {search['evaluations']}/{cfg.max_evals}: {len(nodes)} float layer(s)")
+            try:
+                model = session.quantize(nodes)
+            except ConfigError as exc:  # every layer float: nothing left quantized
+                cand = Candidate(f"mixed-{search['evaluations']}", "mixed", QuantMode.INT8.value, nodes,
+                                 layer_report.islands(nodes), error=exc.message)
+                candidates.append(cand)
+                tried[nodes] = cand
+                return cand
+            cand = measure(f"mixed-{search['evaluations']}", "mixed", QuantMode.INT8, model, names, nodes,
+                           layer_report.islands(nodes))
+            tried[nodes] = cand
+            return cand
+
+        chosen: tuple[str, ...] = ()
+        passing: Candidate | None = None
+        for layer in layer_report.ranked():  # grow: whole blocks, worst first
+            if layer.name in chosen:
+                continue
+            nodes = layer_report.close_gaps(set(chosen) | set(layer_report.block(layer.name)))
+            if nodes == chosen:
+                continue
+            chosen = nodes
+            cand = evaluate(chosen)
+            if cand is None:
+                break
+            if cand.in_budget:
+                passing = cand
+                break
+        if passing is not None:  # trim: fewest float layers, least severe first, while inside the budget
+            for layer in sorted((layer_report.layer(n) for n in passing.float_nodes), key=lambda x: x.severity):
+                nodes = tuple(n for n in passing.float_nodes if n != layer.name)
+                cand = evaluate(nodes)
+                if cand is None:
+                    break
+                if cand.in_budget and cand.error is None:
+                    passing = cand
+        search["stopped"] = ("budget met" if passing is not None else
+                             "evaluation limit reached" if search["evaluations"] >= cfg.max_evals else
+                             "every layer tried")
+
+    progress("benchmarking candidates inside the budget")
+    feed = split.evaluation[0]
+    for i, c in enumerate(candidates):
+        if c.in_budget and c.model is not None:
+            candidates[i] = replace(c, latency_ms=_latency(c.model, cfg, feed, input_names))
+    inside = [c for c in candidates if c.in_budget and c.error is None]
+    key = ((lambda c: (c.size_bytes, c.latency_ms)) if cfg.objective == "size"
+           else (lambda c: (c.latency_ms, c.size_bytes)))
+    winner = min(inside, key=key) if inside else None
+    measured = [c for c in candidates if c.drop is not None]
+    closest = winner or (min(measured, key=lambda c: (c.drop, c.size_bytes)) if measured else None)
+
+    notes: list[str] = [split.info.get("note", "")] if split.info.get("note") else []
+    final_conversion = None
+    if winner is not None:
+        progress("writing the winner")
+        if winner.stage == "mixed":
+            # the shipped model comes from the public, recorded route: convert(..., float_nodes=...)
+            final_conversion = convert(loaded, replace(job.convert, quantize=QuantMode.INT8,
+                                                       float_nodes=winner.float_nodes),
+                                       calibration=split.calibration)
+            model = final_conversion.model
+            if len(model) != winner.size_bytes:
+                notes.append(f"the final mixed model is {len(model)} bytes, the measured candidate "
+                             f"{winner.size_bytes}")
+        else:
+            final_conversion = conversions[QuantMode(winner.recipe)]
+            model = winner.model  # type: ignore[assignment]
+        atomic_write_bytes(out, model)
+    written: list[Path] = []
+    if layer_report is not None:
+        from .quantize.debugger import write_layer_report
+
+        written.extend(write_layer_report(layer_report, out, force=job.force))
+    report = _report(job, resolved.to_dict(), ref_value, candidates, winner, closest, search, split.info,
+                     layer_report, final_conversion, out if winner else None, notes, output)
+    atomic_write_text(paths["json"], json.dumps(report, indent=2) + "\n")
+    atomic_write_text(paths["md"], render_markdown(report))
+    atomic_write_text(paths["html"], render_html(report))
+    written = [paths["json"], paths["md"], paths["html"], *written]
+    return OptimizeResult(winner, closest, tuple(candidates), ref_value, report, out if winner else None,
+                          tuple(written))
+
+
+# --- the report ------------------------------------------------------------------------------------------
+
+
+def _report(job: OptimizeJob, source: dict[str, Any], ref_value: float, candidates: Sequence[Candidate],
+            winner: Candidate | None, closest: Candidate | None, search: dict[str, Any], split: dict[str, Any],
+            layer_report: Any, conversion: Conversion | None, out: Path | None, notes: list[str],
+            output: str) -> dict[str, Any]:
+    from .report import versions
+
+    return {
+        "schema": OPTIMIZE_SCHEMA,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "source": source,
+        "config": {**job.optimize.to_dict(), "data": job.data, "calibration": job.calibration,
+                   "labels": job.labels, "convert": job.convert.to_dict()},
+        "metric": {"name": job.optimize.metric, "output": output, "reference": round(ref_value, 4),
+                   "reference_model": "the original (TensorFlow)", "max_drop": job.optimize.max_drop,
+                   "floor": round(ref_value - job.optimize.max_drop, 4)},
+        "data": split,
+        "candidates": [c.to_dict() for c in candidates],
+        "search": search,
+        "layers": None if layer_report is None else layer_report.to_dict(),
+        "winner": None if winner is None else winner.name,
+        "closest": None if closest is None else closest.name,
+        "passed": winner is not None,
+        "conversion": None if conversion is None else conversion.to_dict(),
+        "output": None if out is None else {"path": str(out), "size_bytes": winner.size_bytes if winner else None,
+                                            "sha256": hashlib.sha256(out.read_bytes()).hexdigest()},
+        "notes": notes,
+    }
+
+
+def _fmt(x: Any, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _rows(report: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for c in report["candidates"]:
+        mark = "**winner**" if c["name"] == report["winner"] else ("in" if c["in_budget"] else "out")
+        floats = ", ".join(_short(n) for n in c["float_nodes"]) or "-"
+        rows.append([c["name"], c["recipe"], f"{c['float_layers']} ({floats})" if c["float_layers"] else "0",
+                     _fmt(c["size_bytes"] and c["size_bytes"] / 1024, ".1f"), _fmt(c["latency_ms"], ".3f"),
+                     _fmt(c["value"], ".2f"), _fmt(c["drop"], "+.2f"), c["error"] or mark])
+    return rows
+
+
+_HEADER = ["candidate", "recipe", "float layers", "size KiB", "p50 ms", "metric", "drop", "budget"]
+
+
+def _data_line(data: Mapping[str, Any]) -> str:
+    if data.get("note"):
+        return str(data["note"])
+    return (f"{data['calibration_samples']} calibration samples from {data['calibration']}, "
+            f"{data['evaluation_samples']} evaluation samples from {data['data']} (no shared file)")
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    m = report["metric"]
+    lines = [f"# hub2lite optimize: {report['source'].get('source', '')}", "",
+             f"Metric **{m['name']}** on output `{m['output']}`: the original scores {m['reference']:.2f}; "
+             f"budget: drop <= {m['max_drop']} (floor {m['floor']:.2f}). Objective: {report['config']['objective']}.",
+             "", f"Data: {_data_line(report['data'])}", ""]
+    if report["winner"]:
+        lines.append(f"**Winner: {report['winner']}** -> `{report['output']['path']}`")
+    else:
+        lines.append(f"**No candidate meets the budget.** Closest: {report['closest']}")
+    s = report["search"]
+    lines += ["", f"Per-layer search: {'ran' if s['ran'] else 'not needed'}; {s['evaluations']} of at most "
+              f"{s['max_evals']} mixed candidates measured" + (f" ({s['stopped']})" if s.get("stopped") else ""), ""]
+    lines.append("| " + " | ".join(_HEADER) + " |")
+    lines.append("|" + "---|" * len(_HEADER))
+    for row in _rows(report):
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    if report["layers"]:
+        lines += ["", "Worst int8 layers (QuantizationDebugger, calibration samples):", ""]
+        lines.append("| layer | op | rmse/scale | channel error | severity |")
+        lines.append("|---|---|---|---|---|")
+        by = {layer["name"]: layer for layer in report["layers"]["layers"]}
+        for name in report["layers"]["ranked"][:8]:
+            layer = by[name]
+            lines.append(f"| {_short(name)} | {layer['op']} | {_fmt(layer['rmse_scale'], '.3f')} | "
+                         f"{layer['channel_error']:.3f} | {_fmt(layer['severity'], '.2f')} |")
+    for note in report["notes"]:
+        lines.append(f"\nNote: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def render_chart_svg(report: Mapping[str, Any]) -> str:
+    """Size (x) against the metric (y); latency in each label; green inside the budget. matplotlib, SVG."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 4.5))
+    ax = fig.add_subplot()
+    for c in report["candidates"]:
+        if c["value"] is None:
+            continue
+        color = "#1a7f37" if c["in_budget"] else "#cf222e"
+        size = c["size_bytes"] / 1024
+        ax.scatter([size], [c["value"]], color=color, s=60 if c["name"] == report["winner"] else 30,
+                   marker="*" if c["name"] == report["winner"] else "o", zorder=3)
+        label = c["name"] + (f"\n{c['latency_ms']:.3f} ms" if c["latency_ms"] is not None else "")
+        ax.annotate(label, (size, c["value"]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    ax.axhline(report["metric"]["floor"], color="#888", linestyle="--", linewidth=1)
+    ax.set_xlabel("size (KiB)")
+    ax.set_ylabel(f"{report['metric']['name']} (reference {report['metric']['reference']:.2f})")
+    ax.set_title("size - latency - accuracy (green: inside the budget; dashed: the floor)")
+    ax.grid(alpha=0.3)
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in _HEADER)
+    body = "".join("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in _rows(report))
+    svg = render_chart_svg(report)
+    svg = svg[svg.find("<svg"):]
+    md = render_markdown(report)
+    verdict = (f"Winner: {e(report['winner'])}" if report["winner"]
+               else f"No candidate meets the budget; closest: {e(str(report['closest']))}")
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>hub2lite optimize</title><style>"
+            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+            "padding:3px 8px;font-size:13px}</style></head><body>"
+            f"<h1>hub2lite optimize</h1><p><b>{verdict}</b></p>{svg}<table><tr>{head}</tr>{body}</table>"
+            f"<details><summary>Markdown report</summary><pre>{e(md)}</pre></details></body></html>\n")
