@@ -318,17 +318,23 @@ def _ladder(policy: OpsPolicy) -> list[tuple[str, bool]]:
     return steps
 
 
-def _representative_dataset(feeds: Sequence[Mapping[str, Any]] | None,
-                            name_map: Mapping[str, str]) -> Callable[[], Iterator[dict[str, Any]]] | None:
+def _representative_dataset(feeds: Sequence[Mapping[str, Any]] | None, name_map: Mapping[str, str], *,
+                            by_position: bool = False) -> Callable[[], Iterator[Any]] | None:
     """Calibration samples keyed by the converted function's input names, so inputs can never be
-    fed in the wrong order (the classic positional representative-dataset bug)."""
+    fed in the wrong order (the classic positional representative-dataset bug). The frozen route has no
+    SignatureDef while it calibrates (TFLite's calibrator then rejects dicts), so there each sample is a list
+    in the function's own parameter order (name_map's order = the model's input tensors), still looked up
+    by name; tests/test_quantize.py proves it with a 2-input model whose inputs differ 255x in scale."""
     if feeds is None:
         return None
     import numpy as np
 
-    def dataset() -> Iterator[dict[str, Any]]:
+    def dataset() -> Iterator[Any]:
         for feed in feeds:
-            yield {param: np.asarray(feed[orig]) for param, orig in name_map.items()}
+            if by_position:
+                yield [np.asarray(feed[orig]) for orig in name_map.values()]
+            else:
+                yield {param: np.asarray(feed[orig]) for param, orig in name_map.items()}
 
     return dataset
 
@@ -355,7 +361,6 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
     if plan.resource_variables:
         notes += ("resource variables enabled: the graph holds lookup tables or assigns variables",)
     concrete, name_map = build_function(entry, specs)
-    representative_dataset = _representative_dataset(calibration, name_map)
     recipe = recipe_for(config.quantize)
     attempts: list[Attempt] = []
     route = "saved_model" if config.resource_variables else "frozen"
@@ -363,6 +368,7 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
         base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
         while True:
             converter = make_converter(concrete, route)
+            representative_dataset = _representative_dataset(calibration, name_map, by_position=route == "frozen")
             settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=representative_dataset,
                                     io_type=config.io_type)
             if config.resource_variables:
