@@ -221,12 +221,13 @@ def render_chart_svg(report: Mapping[str, Any]) -> str:
     model is a grey square. Returns the <svg> element (no XML prolog) for inlining."""
     import matplotlib
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     metric = report["quality_metric"]
     qlabel = QUALITY_LABELS[metric]
     pts = [v for v in report["variants"] if v.get("p50_ms") is not None and v.get("size_bytes") is not None]
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "hub2lite", "font.size": 9}):
-        fig = Figure(figsize=(10, 4))
+        fig = Figure(figsize=(10, 4.6))
         ax_size, ax_q = fig.subplots(1, 2)
         colors = matplotlib.colormaps["tab10"]
         for i, v in enumerate(pts):
@@ -257,17 +258,25 @@ def render_chart_svg(report: Mapping[str, Any]) -> str:
             if q is not None:
                 ax_q.plot(ob["p50_ms"], q, marker="s", ms=9, color="0.6", ls="none", markeredgecolor="black")
                 ax_q.annotate("original (TF)", (ob["p50_ms"], q), textcoords="offset points", xytext=(7, -12))
+        plain = FuncFormatter(lambda x, _pos: f"{x:g}")
         for ax in (ax_size, ax_q):
             ax.set_xscale("log")
             ax.set_xlabel("p50 latency per inference (ms, log scale)")
             ax.grid(True, which="both", alpha=0.3)
+            ax.margins(0.15)
         ax_size.set_yscale("log")
+        for axis in (ax_size.xaxis, ax_size.yaxis, ax_q.xaxis):
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(plain)
+            axis.set_minor_formatter(NullFormatter())
         ax_size.set_ylabel("model size (KiB, log scale)")
         ax_size.set_title("size vs latency (lower left is better)")
         ax_q.set_ylabel(qlabel)
         ax_q.set_title(f"{qlabel} vs latency (upper left is better)")
-        ax_size.legend(fontsize=7, loc="best")
-        fig.tight_layout()
+        handles, labels = ax_size.get_legend_handles_labels()
+        fig.tight_layout(rect=(0, 0.1, 1, 1))
+        if handles:
+            fig.legend(handles, labels, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = buf.getvalue()

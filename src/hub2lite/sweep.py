@@ -119,15 +119,20 @@ class _Inputs:
     info: dict[str, Any]
 
 
-def _calibration(cfg: SweepConfig, specs: tuple[TensorSpec, ...]) -> tuple[list[dict[str, np.ndarray]] | None,
-                                                                          dict[str, Any] | None]:
+def _check_calibration(cfg: SweepConfig) -> bool:
+    """Whether calibration data is needed; raises (before any work) when it is needed and missing."""
     needing = [m.value for m in cfg.modes if recipe_for(m).needs_calibration]
-    if not needing:
-        return None, None
-    if not cfg.calibration:
+    if needing and not cfg.calibration:
         raise CalibrationError(f"modes {needing} need calibration data",
                                hint="pass --calibration PATH (.npy/.npz or image folder), --calibration synthetic "
                                     "to accept unverified accuracy, or leave those modes out of --modes")
+    return bool(needing)
+
+
+def _calibration(cfg: SweepConfig, specs: tuple[TensorSpec, ...]) -> tuple[list[dict[str, np.ndarray]] | None,
+                                                                          dict[str, Any] | None]:
+    if not _check_calibration(cfg):
+        return None, None
     if cfg.calibration == "synthetic":
         feeds = synthetic_feeds(specs, min(cfg.calibration_samples, 100), seed=1)
         warning = "calibrated on random data: accuracy of the calibrated variants is UNVERIFIED"
@@ -240,6 +245,7 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
         notes.append("float32 was added: it is the baseline of the size ratio and the speed-up")
     if cfg.samples <= 0:
         raise ConfigError("--samples must be positive")
+    _check_calibration(cfg)
     directory = Path(cfg.output_dir)
     files = _check_outputs(directory, modes, cfg.force)
     total = 3 + 2 * len(modes) + 1
