@@ -13,7 +13,8 @@
    a whole block at a time (a layer with its consumers when its range is the problem; gaps of one int8
    layer closed), re-measuring after each block until the budget is met; the float set is then trimmed
    layer by layer while it stays inside the budget. At most `max_evals` mixed candidates are measured;
-4. candidates inside the budget are benchmarked (benchmark.py, a child process per model) and the winner
+4. float32 is the baseline, not a candidate: it is benchmarked for reference, but only an optimized model
+   can win. Candidates inside the budget are benchmarked (benchmark.py, a child process per model) and the winner
    is the smallest (`--objective size`) or the fastest p50 (`latency`); ties go to the other criterion.
 
 The evaluation data is never used for calibration: distinct paths must not share a file; one path (or no
@@ -429,13 +430,13 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     progress("benchmarking candidates inside the budget")
     feed = split.evaluation[0]
     for i, c in enumerate(candidates):
-        if c.in_budget and c.model is not None:
+        if (c.in_budget or c.stage == "baseline") and c.model is not None:
             candidates[i] = replace(c, latency_ms=_latency(c.model, cfg, feed, input_names))
-    inside = [c for c in candidates if c.in_budget and c.error is None]
+    inside = [c for c in candidates if c.in_budget and c.error is None and c.stage != "baseline"]
     key = ((lambda c: (c.size_bytes, c.latency_ms)) if cfg.objective == "size"
            else (lambda c: (c.latency_ms, c.size_bytes)))
     winner = min(inside, key=key) if inside else None
-    measured = [c for c in candidates if c.drop is not None]
+    measured = [c for c in candidates if c.drop is not None and c.stage != "baseline"]
     closest = winner or (min(measured, key=lambda c: (c.drop, c.size_bytes)) if measured else None)
 
     notes: list[str] = [split.info.get("note", "")] if split.info.get("note") else []
@@ -448,9 +449,15 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
                                                        float_nodes=winner.float_nodes),
                                        calibration=split.calibration)
             model = final_conversion.model
-            if len(model) != winner.size_bytes:
-                notes.append(f"the final mixed model is {len(model)} bytes, the measured candidate "
-                             f"{winner.size_bytes}")
+            value, _ = evaluator.run(model, final_conversion.input_names, split.evaluation, QuantMode.INT8)
+            shipped = replace(winner, size_bytes=len(model), value=value, drop=ref_value - value,
+                              in_budget=ref_value - value <= cfg.max_drop + 1e-9, model=model)
+            if shipped.in_budget:  # re-measured: the report describes the file that is written
+                candidates[candidates.index(winner)] = shipped
+                winner = closest = shipped
+            else:  # cannot happen unless calibration is not deterministic; ship what was measured
+                notes.append(f"convert(float_nodes=...) gave {shipped.value:.2f}; shipped the measured candidate")
+                model = winner.model  # type: ignore[assignment]
         else:
             final_conversion = conversions[QuantMode(winner.recipe)]
             model = winner.model  # type: ignore[assignment]
@@ -510,7 +517,8 @@ def _fmt(x: Any, spec: str) -> str:
 def _rows(report: Mapping[str, Any]) -> list[list[str]]:
     rows = []
     for c in report["candidates"]:
-        mark = "**winner**" if c["name"] == report["winner"] else ("in" if c["in_budget"] else "out")
+        mark = ("**winner**" if c["name"] == report["winner"] else "baseline" if c["stage"] == "baseline"
+                else "in" if c["in_budget"] else "out")
         floats = ", ".join(_short(n) for n in c["float_nodes"]) or "-"
         rows.append([c["name"], c["recipe"], f"{c['float_layers']} ({floats})" if c["float_layers"] else "0",
                      _fmt(c["size_bytes"] and c["size_bytes"] / 1024, ".1f"), _fmt(c["latency_ms"], ".3f"),

@@ -21,6 +21,9 @@ def add_parser(sub: Any) -> None:
                    default="float32", help="quantization mode the .tflite was made with (sets default tolerances)")
     _common.add_validation_options(p)
     p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.add_argument("--per-layer", action="store_true",
+                   help="int8 drill-down: TFLite QuantizationDebugger error per quantized layer, the worst ranked and "
+                        "the layers to keep in float; NAME.layers.csv/.json in the report folder")
     p.set_defaults(run=run)
 
 
@@ -39,4 +42,14 @@ def run(args: argparse.Namespace, ui: Any) -> int:
         report = run_validate(job, progress=p.step)
     data = report.to_dict()
     ui.print(json.dumps(data, indent=2) if args.json else "\n".join(validation_text(data)))
+    if args.per_layer:
+        from ..quantize.debugger import run_per_layer
+
+        with ui.progress("per-layer quantization error") as p:
+            layers, csv_path, json_path = run_per_layer(
+                args.source, args.tflite, data=args.data, signature=args.signature, samples=args.samples,
+                seed=args.seed, cache_dir=args.cache_dir, tags=_common.tags(args), timeout=args.timeout,
+                report=getattr(args, "report", None), force=getattr(args, "force", False))
+        if not args.json:
+            ui.print("\n".join(layers.text() + [f"per-layer report: {csv_path}, {json_path}"]))
     return 0 if report.passed else EXIT_VALIDATION_FAILED

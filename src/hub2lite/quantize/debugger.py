@@ -36,9 +36,9 @@ import numpy as np
 
 from ..errors import ConfigError, ConversionError
 
-__all__ = ["LayerError", "LayerReport", "QuantDebugSession", "debug_layers", "selective_quantize",
+__all__ = ["LayerError", "LayerReport", "QuantDebugSession", "debug_layers", "selective_quantize", "resolve_nodes",
            "RMSE_SCALE_THRESHOLD", "CHANNEL_ERROR_THRESHOLD", "LAYER_REPORT_SCHEMA", "layer_report_paths",
-           "write_layer_report"]
+           "write_layer_report", "run_per_layer"]
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,41 @@ def _tflite_graph(model: bytes) -> tuple[list[dict[str, Any]], list[str]]:
     return ops, tensor_names
 
 
+def _canonical(name: str) -> frozenset[str]:
+    """A tensor name without what changes between two traces of the same function: the call-site prefixes
+    (`StatefulPartitionedCall/...`) and the uniquifying digits the converter appends (`;1`, `convolution1`)."""
+    parts = set()
+    for part in name.split(";"):
+        part = part.rsplit("StatefulPartitionedCall/", 1)[-1].rstrip("0123456789")
+        if part and not part.endswith("/"):
+            parts.add(part)
+    return frozenset(parts)
+
+
+def resolve_nodes(requested: Iterable[str], known: Sequence[str]) -> list[str]:
+    """Map node names (e.g. from a per-layer report) onto this model's op output names: exactly, else by
+    `_canonical` form when that names exactly one op. Raises ConfigError naming the unknown ones."""
+    known_set = set(known)
+    by_key: dict[frozenset[str], list[str]] = {}
+    for n in known:
+        by_key.setdefault(_canonical(n), []).append(n)
+    out, unknown = [], []
+    for n in dict.fromkeys(requested):
+        if n in known_set:
+            out.append(n)
+            continue
+        match = by_key.get(_canonical(n), [])
+        if len(match) == 1:
+            out.append(match[0])
+        else:
+            unknown.append(n)
+    if unknown:
+        shown = ", ".join(repr(n) for n in known[:4])
+        raise ConfigError(f"float node(s) {unknown} are not op outputs of this model",
+                          hint=f"use names from the per-layer report (`validate --per-layer`), e.g. {shown}")
+    return out
+
+
 class QuantDebugSession:
     """One calibration of `loaded`'s entry point for int8, reused for the per-layer report and for every
     selective-quantization candidate (re-quantizing with a denylist does not re-calibrate)."""
@@ -289,19 +324,12 @@ class QuantDebugSession:
             yield [np.asarray(feed[name], dtype=np.float32) if np.asarray(feed[name]).dtype.kind == "f"
                    else np.asarray(feed[name]) for name in self._order]
 
-    def check_nodes(self, nodes: Iterable[str]) -> None:
-        unknown = [n for n in nodes if n not in self.nodes]
-        if unknown:
-            shown = ", ".join(repr(n) for n in self.nodes[:6])
-            raise ConfigError(f"float node(s) {unknown} are not op outputs of this model",
-                              hint=f"use names from the per-layer report (`validate --per-layer`), e.g. {shown}")
 
     def quantize(self, float_nodes: Iterable[str] = ()) -> bytes:
         """The int8 model with `float_nodes` (op output tensor names) kept in float."""
         from ..convert import _native_stderr_to_log
 
-        nodes = list(dict.fromkeys(float_nodes))
-        self.check_nodes(nodes)
+        nodes = resolve_nodes(float_nodes, self.nodes)
         opts = self._tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes or None)
         try:
             with _native_stderr_to_log():
@@ -433,14 +461,54 @@ def selective_quantize(converter: Any, float_nodes: Sequence[str]) -> bytes:
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter, debug_options=tf.lite.experimental.QuantizationDebugOptions())
     ops, names = _tflite_graph(debugger.calibrated_model)
-    known = [names[op["outputs"][0]] for op in ops if op["outputs"]]
-    unknown = [n for n in float_nodes if n not in known]
-    if unknown:
-        raise ConfigError(f"float node(s) {unknown} are not op outputs of this model",
-                          hint=f"use names from the per-layer report (`validate --per-layer`), e.g. {known[:4]}")
+    nodes = resolve_nodes(float_nodes, [names[op["outputs"][0]] for op in ops if op["outputs"]])
+    if list(nodes) != list(float_nodes):
+        log.info("float nodes matched by canonical name: %s", nodes)
     try:
-        debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(float_nodes))
+        debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
     except ValueError as exc:
         raise ConfigError(f"keeping {len(float_nodes)} node(s) in float leaves nothing quantized ({exc})",
                           hint="use --quantize float32 / float16 instead") from exc
     return bytes(debugger.get_nondebug_quantized_model())
+
+
+def run_per_layer(source: str, tflite: str, *, data: str | None, signature: str | None = None,
+                  samples: int | None = None, seed: int = 0, cache_dir: str | None = None,
+                  tags: tuple[str, ...] | None = None, timeout: float | None = None, report: str | None = None,
+                  force: bool = False) -> tuple[LayerReport, Any, Any]:
+    """`validate --per-layer`: the per-layer int8 error of `source`, written as NAME.layers.csv/.json in the
+    report folder (beside `report` when given, else beside `tflite`).
+
+    TFLite's debugger instruments a model while quantizing it, not an existing .tflite: the original is
+    re-quantized with the int8 recipe, calibrated on the same `data` samples it is measured on (seeded
+    synthetic inputs when there is no data, with a note).
+    """
+    from pathlib import Path
+
+    from .._files import check_output_path
+    from ..convert import ConvertConfig, plan_input_specs
+    from ..datasets import load_samples
+    from ..feeds import synthetic_feeds
+    from ..load import load
+    from ..resolve import resolve
+    from ..specs import QuantMode
+
+    stem_path = Path(report).with_name(Path(tflite).name) if report else Path(tflite)
+    csv_path, json_path = layer_report_paths(stem_path)
+    check_output_path(csv_path, force=force)
+    check_output_path(json_path, force=force)
+    loaded = load(resolve(source, cache_dir=cache_dir, timeout=timeout), tags=tags)
+    config = ConvertConfig(signature=signature, quantize=QuantMode.INT8)
+    specs, _ = plan_input_specs(loaded.choose(signature).info, config)
+    notes = ["per-layer statistics from re-quantizing the original with the int8 recipe (TFLite's debugger "
+             "instruments a model while quantizing it, not an existing .tflite)"]
+    if data:
+        feeds = list(load_samples(data, specs, limit=samples or 200, seed=seed).feeds)
+        notes.append(f"calibrated and measured on {len(feeds)} samples of {data}")
+    else:
+        feeds = synthetic_feeds(specs, samples or 32, seed=seed)
+        notes.append(f"calibrated and measured on {len(feeds)} seeded synthetic samples: pass --data for real ones")
+    result = QuantDebugSession(loaded, config, feeds, feeds).layer_report()
+    result = replace(result, notes=tuple(notes))
+    write_layer_report(result, stem_path, force=force)
+    return result, csv_path, json_path
