@@ -112,7 +112,12 @@ def _input_feeds(specs: Sequence[TensorSpec], cfg: ValidateConfig,
     if cfg.data:
         samples = load_samples(cfg.data, specs, limit=cfg.samples, seed=cfg.seed, scaling=scaling)
         return list(samples.feeds), samples
-    return synthetic_feeds(specs, cfg.samples, seed=cfg.seed), None
+    feeds = synthetic_feeds(specs, cfg.samples, seed=cfg.seed)
+    if scaling is not None and len(specs) == 1:  # synthetic images in the range the model expects
+        from .quantize.calibration import rescale_synthetic
+
+        feeds = rescale_synthetic(feeds, {specs[0].name: scaling})
+    return feeds, None
 
 
 def _scalings(job: ConvertJob, entry: EntryPoint, specs: tuple[TensorSpec, ...]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from ..feeds import synthetic_feeds
 from ..specs import TensorSpec
 
 __all__ = ["parse_input_range", "scaling_from_flags", "model_input_scaling", "input_scalings",
-           "expected_ranges", "calibration_feeds", "SYNTHETIC_WARNING", "is_image_input"]
+           "expected_ranges", "calibration_feeds", "rescale_synthetic", "SYNTHETIC_WARNING", "is_image_input"]
 
 log = logging.getLogger(__name__)
 
@@ -249,14 +249,21 @@ def expected_ranges(scalings: dict[str, ImageScaling]) -> dict[str, ValueRange]:
     return out
 
 
+def rescale_synthetic(feeds: list[dict[str, np.ndarray]], scalings: dict[str, ImageScaling]) -> list[dict[str, np.ndarray]]:
+    """Synthetic float inputs drawn in [0, 1], moved into each input's expected range (as if they were pixels)."""
+    out = []
+    for feed in feeds:
+        feed = dict(feed)
+        for name, sc in scalings.items():
+            if name in feed and feed[name].dtype.kind == "f":
+                feed[name] = sc.apply(feed[name] * 255.0).astype(feed[name].dtype)
+        out.append(feed)
+    return out
+
+
 def _synthetic(specs: Sequence[TensorSpec], count: int, seed: int,
                scalings: dict[str, ImageScaling]) -> list[dict[str, np.ndarray]]:
-    feeds = synthetic_feeds(specs, count, seed=seed, float_range=(0.0, 1.0))
-    for feed in feeds:
-        for name, sc in scalings.items():
-            if name in feed:
-                feed[name] = sc.apply(feed[name] * 255.0).astype(feed[name].dtype)
-    return feeds
+    return rescale_synthetic(synthetic_feeds(specs, count, seed=seed, float_range=(0.0, 1.0)), scalings)
 
 
 def calibration_feeds(source: str, specs: Sequence[TensorSpec], *, samples: int = 200, seed: int = 0,
