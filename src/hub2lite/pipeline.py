@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import logging
@@ -30,10 +31,10 @@ from .resolve import resolve
 from .runners import LiteRunner, TFRunner
 from .specs import QuantMode, TensorSpec
 from .tflite_file import read_model_bytes
-from .validate import Tolerance, ValidationReport, default_tolerance, validate
+from .validate import Tolerance, ValidationReport, compare, default_tolerance, run_both, stack_outputs, validate
 
 __all__ = ["ValidateConfig", "ConvertJob", "ConvertResult", "ValidateJob", "run_inspect", "run_convert",
-           "run_validate", "report_path_for", "load_source"]
+           "run_validate", "report_path_for", "load_source", "validation_document"]
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,17 @@ class ValidateConfig:
     seed: int = 0
     data: str | None = None  # .npy / .npz / image folder; synthetic seeded inputs when None
     tolerance: Tolerance | None = None  # default: per quantization mode
-    classification: bool | None = None  # None: detect classifier-like outputs
+    task: str = "auto"  # auto | classification | embedding | other (validate.TASKS)
+    labels: str | None = None  # labels file: output index -> class name (accuracy.load_labels)
+    load_inputs: str | None = None  # folder written by save_inputs: replaces data / synthetic inputs
+    save_inputs: str | None = None  # folder: save the exact inputs (and, on failure, both models' outputs)
+    outputs_dir: str | None = None  # folder: on failure, save both models' outputs and the inputs
 
     def to_dict(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "samples": self.samples, "seed": self.seed, "data": self.data,
-                "tolerance": None if self.tolerance is None else self.tolerance.to_dict(),
-                "classification": self.classification}
+                "tolerance": None if self.tolerance is None else self.tolerance.to_dict(), "task": self.task,
+                "labels": self.labels, "load_inputs": self.load_inputs, "save_inputs": self.save_inputs,
+                "outputs_dir": self.outputs_dir}
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,8 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
                           hint="drop --no-validate")
     out = check_output_path(job.output, force=job.force)
     report_path = check_output_path(report_path_for(out), force=job.force)
+    if job.validate.enabled:
+        _check_validation_outputs(job.validate, force=job.force)
     progress("resolving")
     resolved = resolve(job.source, cache_dir=job.cache_dir, timeout=job.timeout)
     progress("loading")
@@ -170,7 +178,8 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     validation = None
     if job.validate.enabled:
         progress("validating")
-        validation = _validate(entry, conversion, job.validate, mode)
+        validation = _validate(entry, conversion, job.validate, mode, force=job.force, source=job.source,
+                               output=str(out))
     progress("writing")
     if job.force:  # never leave the new model next to the old report (a crash between the two writes)
         report_path.unlink(missing_ok=True)
@@ -187,11 +196,88 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     return ConvertResult(out, report_path, conversion, validation, report)
 
 
-def _validate(entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig, mode: QuantMode) -> ValidationReport:
-    feeds, _ = _input_feeds(conversion.inputs, cfg)
-    tolerance = cfg.tolerance or default_tolerance(mode)
+def _validate(entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig, mode: QuantMode, *, force: bool = False,
+              source: str | None = None, output: str | None = None) -> ValidationReport:
     lite = LiteRunner(conversion.model, input_names=conversion.input_names)
-    return validate(TFRunner(entry), lite, feeds, tolerance, classification=cfg.classification)
+    return _compare_models(TFRunner(entry), lite, conversion.inputs, cfg, mode, force=force,
+                           original={"source": source, "signature": entry.info.name},
+                           tflite={"path": output, "size_bytes": conversion.size_bytes,
+                                   "sha256": hashlib.sha256(conversion.model).hexdigest(),
+                                   "signature": lite.signature_key})
+
+
+def _check_validation_outputs(cfg: ValidateConfig, *, force: bool) -> None:
+    """Fail before any work when a folder for saved inputs / outputs cannot take the files."""
+    from .inputs_io import prepare_folder
+
+    if cfg.load_inputs and cfg.data:
+        raise ConfigError("--load-inputs and --data both give the inputs", hint="pass only one of them")
+    if cfg.save_inputs:
+        prepare_folder(cfg.save_inputs, ["inputs.npz", "inputs.json", "outputs-original.npz", "outputs-tflite.npz"],
+                       force=force)
+    if cfg.outputs_dir:
+        prepare_folder(cfg.outputs_dir, ["outputs-original.npz", "outputs-tflite.npz"]
+                       + ([] if cfg.save_inputs else ["inputs.npz", "inputs.json"]), force=force)
+
+
+def _validation_inputs(specs: Sequence[TensorSpec], cfg: ValidateConfig, scaling: Any = None
+                       ) -> tuple[list[dict[str, np.ndarray]], Samples | None, dict[str, Any]]:
+    """The feeds (saved inputs, --data or seeded synthetic), their labelled Samples if any, and where they came from."""
+    if cfg.load_inputs:
+        from .inputs_io import load_inputs
+
+        saved = load_inputs(cfg.load_inputs, specs)
+        info = {"source": "saved", "path": str(cfg.load_inputs), "samples": len(saved.feeds),
+                "saved_from": saved.info.get("source", {})}
+        return list(saved.feeds), Samples(saved.feeds, saved.labels, str(cfg.load_inputs), (),
+                                          {"classes": saved.info.get("classes")}), info
+    feeds, samples = _input_feeds(specs, cfg, scaling) if scaling is not None else _input_feeds(specs, cfg)
+    if samples is None:
+        return feeds, None, {"source": "synthetic", "seed": cfg.seed, "samples": len(feeds)}
+    return feeds, samples, {"source": "data", "path": samples.source, "seed": cfg.seed, "samples": len(feeds),
+                            "labels": samples.labels is not None, "notes": list(samples.notes)}
+
+
+def _compare_models(runner: TFRunner, lite: LiteRunner, specs: Sequence[TensorSpec], cfg: ValidateConfig,
+                    mode: QuantMode, *, scaling: Any = None, force: bool = False,
+                    original: dict[str, Any] | None = None, tflite: dict[str, Any] | None = None) -> ValidationReport:
+    """Run both models on the same inputs, compare every output, measure labeled accuracy when the inputs have
+    labels, and save the inputs (--save-inputs) and, on failure, both models' outputs."""
+    from dataclasses import replace
+
+    from .accuracy import accuracy_from_outputs
+    from .inputs_io import save_inputs, save_outputs
+
+    feeds, samples, input_info = _validation_inputs(specs, cfg, scaling)
+    classes = (samples.info or {}).get("classes") if samples is not None else None
+    labels = samples.labels if samples is not None else None
+    artifacts: dict[str, str] = {}
+    if cfg.save_inputs:
+        artifacts.update(save_inputs(cfg.save_inputs, feeds, labels=labels, source=input_info, classes=classes,
+                                     force=force))
+        input_info["saved_to"] = str(cfg.save_inputs)
+    ref, got = run_both(runner, lite, feeds)
+    report = compare(ref, got, cfg.tolerance or default_tolerance(mode), task=cfg.task,
+                     runtimes={"original": runner.runtime, "candidate": lite.runtime})
+    notes = list(report.notes)
+    ref_stacked, got_stacked = stack_outputs(ref), stack_outputs(got)
+    if labels is not None or cfg.labels:
+        if labels is None:
+            raise ConfigError("--labels needs labeled inputs",
+                              hint="give --data as an image folder (class_name/*.jpg) or an .npz with x and y")
+        accuracy, skipped = accuracy_from_outputs(report, ref_stacked, got_stacked, labels, labels_file=cfg.labels,
+                                                  folder_classes=classes)
+        report = report.with_accuracy(accuracy)
+        notes.extend(skipped)
+    if not report.passed and (cfg.outputs_dir or cfg.save_inputs):
+        folder = cfg.outputs_dir or cfg.save_inputs
+        if not cfg.save_inputs:
+            artifacts.update(save_inputs(folder, feeds, labels=labels, source=input_info, classes=classes, force=force))
+        by_original = {o.tflite_name or o.name: o.name for o in report.outputs}
+        artifacts.update(save_outputs(folder, ref_stacked, {by_original.get(k, k): v for k, v in got_stacked.items()},
+                                      force=force))
+    return replace(report, mode=mode.value, original=original or {}, tflite=tflite or {}, inputs=input_info,
+                   artifacts=artifacts, notes=tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -205,6 +291,8 @@ class ValidateJob:
     cache_dir: str | None = None
     timeout: float | None = None  # seconds a hub fetch may wait for the server
     tags: tuple[str, ...] | None = None
+    report: str | None = None  # write the JSON report (schema hub2lite.validate/1) here
+    force: bool = False  # overwrite the report / saved inputs and outputs
 
 
 def _match_names(lite: LiteRunner, entry: EntryPoint) -> dict[str, str]:
@@ -230,12 +318,28 @@ def _match_names(lite: LiteRunner, entry: EntryPoint) -> dict[str, str]:
 
 def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> ValidationReport:
     model = read_model_bytes(job.tflite)
+    report_path = check_output_path(job.report, force=job.force) if job.report else None
+    _check_validation_outputs(job.validate, force=job.force)
     progress("loading")
     loaded = load_source(job.source, cache_dir=job.cache_dir, tags=job.tags, timeout=job.timeout)
     entry = loaded.choose(job.signature)
     lite = LiteRunner(model, signature_key=job.tflite_signature)
     lite = LiteRunner(model, signature_key=lite.signature_key, input_names=_match_names(lite, entry))
     progress("validating")
-    feeds, _ = _input_feeds(lite.input_specs(), job.validate)
-    tolerance = job.validate.tolerance or default_tolerance(job.mode)
-    return validate(TFRunner(entry), lite, feeds, tolerance, classification=job.validate.classification)
+    report = _compare_models(TFRunner(entry), lite, lite.input_specs(), job.validate, job.mode, force=job.force,
+                             original={"source": job.source, "signature": entry.info.name},
+                             tflite={"path": str(job.tflite), "size_bytes": len(model),
+                                     "sha256": hashlib.sha256(model).hexdigest(), "signature": lite.signature_key})
+    if report_path is not None:
+        atomic_write_text(report_path, json.dumps(validation_document(report), indent=2) + "\n")
+    return report
+
+
+def validation_document(report: ValidationReport) -> dict[str, Any]:
+    """The standalone JSON report of `hub2lite validate` (docs/report-schema.md): the validation plus when and
+    with which versions it ran."""
+    from .report import versions
+
+    data = report.to_dict()
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return {"schema": data.pop("schema"), "created": created, "versions": versions(), **data}

@@ -55,19 +55,58 @@ def _fmt(x: Any, spec: str = ".3g") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def _pct(x: Any) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
 def validation_text(v: dict[str, Any]) -> list[str]:
-    lines = [f"validation: {'PASSED' if v['passed'] else 'FAILED'} on {v['samples']} samples "
-             f"({v.get('runtimes', {}).get('candidate', '?')})"]
+    """A validation dict (ValidationReport.to_dict, schema hub2lite.validate/1) as lines for people."""
+    inputs = v.get("inputs") or {}
+    where = {"synthetic": f"synthetic, seed {inputs.get('seed')}", "data": f"{inputs.get('path')}",
+             "saved": f"saved inputs {inputs.get('path')}"}.get(inputs.get("source"), "")
+    mode = f"; {v['mode']} tolerances" if v.get("mode") else ""
+    lines = [f"validation: {'PASSED' if v['passed'] else 'FAILED'} on {v['samples']} samples"
+             + (f" ({where}{mode})" if where or mode else ""),
+             f"  runtimes: original {v.get('runtimes', {}).get('original', '?')}; "
+             f".tflite {v.get('runtimes', {}).get('candidate', '?')}"]
+    rows = [("", "output", "kind", "max|d|", "mean|d|", "rmse", "cos(min)", "snr dB", "top1", "top5", "KL")]
     for o in v["outputs"]:
-        extra = ""
-        if o.get("top1_agreement") is not None:
-            extra = f" top1={o['top1_agreement']:.1%} top5={o['top5_overlap']:.1%}"
+        name = o["name"] + ("" if o.get("tflite_name") in (None, o["name"]) else f" <- {o['tflite_name']}")
         if o.get("exact_match") is not None:
-            extra = f" exact={o['exact_match']:.1%}"
-        lines.append(f"  {'ok  ' if o['passed'] else 'FAIL'} {o['name']}: max|d|={_fmt(o['max_abs'])} "
-                     f"mean|d|={_fmt(o['mean_abs'])} cos={_fmt(o['cosine'], '.6f')} snr={_fmt(o['snr_db'], '.1f')}dB{extra}")
+            rows.append(("ok" if o["passed"] else "FAIL", name, o.get("kind", ""), f"equal {_pct(o['exact_match'])}",
+                         "", "", "", "", "", "", ""))
+            continue
+        rows.append(("ok" if o["passed"] else "FAIL", name, o.get("kind", ""), _fmt(o["max_abs"]), _fmt(o["mean_abs"]),
+                     _fmt(o.get("rmse")), _fmt(o["cosine"], ".6f"), _fmt(o["snr_db"], ".1f"),
+                     _pct(o.get("top1_agreement")), _pct(o.get("top5_overlap")), _fmt(o.get("kl_divergence"))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip())
     for f in v.get("failures", []):
         lines.append(f"  - {f}")
+    a = v.get("accuracy")
+    if a:
+        lines.append(f"  accuracy on {a['samples']} labeled samples (output {a['output']!r}, {a['classes']} classes"
+                     + (f", names from {a['labels_file']}" if a.get("labels_file") else "") + "):")
+        for k, label in (("top1", "top-1"), ("top5", f"top-{a['k']}")):
+            lines.append(f"    {label}: original {_pct(a[k + '_original'])}  .tflite {_pct(a[k + '_tflite'])}  "
+                         f"drop {a[k + '_drop'] * 100:+.2f} points")
+        if a.get("disagreement_count"):
+            shown = ", ".join(f"#{d['sample']} {d['label']}: {d['original']} -> {d['tflite']}"
+                              for d in a.get("disagreements", [])[:5])
+            lines.append(f"    {a['disagreement_count']} samples predicted differently (label: original -> .tflite): "
+                         f"{shown}")
+        for n in a.get("notes", []):
+            lines.append(f"    note: {n}")
+    for n in v.get("notes", []):
+        lines.append(f"  note: {n}")
+    art = v.get("artifacts") or {}
+    if art.get("inputs"):
+        lines.append(f"  inputs saved: {art['inputs']} (reproduce with --load-inputs)")
+    if art.get("outputs_original"):
+        lines.append(f"  outputs saved: {art['outputs_original']}, {art['outputs_tflite']}")
+    elif not v["passed"] and not art:
+        lines.append("  (pass --save-inputs DIR or --outputs-dir DIR to keep the inputs and both models' outputs)")
     return lines
 
 

@@ -22,16 +22,36 @@ def add_shape_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=1, help="batch size for a dynamic batch dim (default 1)")
 
 
+#: Validation sample counts when --samples is not given: synthetic inputs, and the cap on --data.
+SYNTHETIC_SAMPLES = 8
+DATA_SAMPLES = 500
+
+
 def add_validation_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", help="inputs for validation: .npy/.npz file or folder (default: seeded synthetic)")
-    p.add_argument("--samples", type=int, default=8, help="validation samples (default 8)")
+    p.add_argument("--data", help="inputs for validation: .npy/.npz file or image folder (class_name/*.jpg or .npz "
+                                  "x/y give labels: top-1/top-5 accuracy of both models) (default: seeded synthetic)")
+    p.add_argument("--labels", metavar="FILE", help="class names by output index: one per line, or JSON")
+    p.add_argument("--samples", type=int,
+                   help=f"validation samples (default {SYNTHETIC_SAMPLES} synthetic, or all of --data up to "
+                        f"{DATA_SAMPLES}, a seeded selection)")
     p.add_argument("--seed", type=int, default=0, help="seed for synthetic inputs and sampling (default 0)")
-    p.add_argument("--atol", type=float, help="absolute tolerance (default per quantization mode)")
-    p.add_argument("--rtol", type=float, help="tolerance relative to max |original output|")
-    p.add_argument("--min-cosine", type=float, help="minimum cosine similarity per output")
-    p.add_argument("--min-top1-agreement", type=float, help="minimum top-1 agreement for classifier outputs")
-    p.add_argument("--task", choices=["auto", "classification", "other"], default="auto",
-                   help="classification enables top-k metrics on every rank-2 output")
+    p.add_argument("--save-inputs", metavar="DIR", help="save the exact validation inputs (and, on failure, the "
+                                                        "outputs of both models) to DIR")
+    p.add_argument("--load-inputs", metavar="DIR", help="validate on inputs saved by --save-inputs")
+    p.add_argument("--outputs-dir", metavar="DIR", help="on failure, save both models' outputs and the inputs to DIR")
+    g = p.add_argument_group("tolerances (defaults per --quantize/--mode, see README; "
+                             "inf or -inf disables one, e.g. --min-snr=-inf)")
+    g.add_argument("--atol", type=float, help="absolute tolerance on max |error|")
+    g.add_argument("--rtol", type=float, help="tolerance on max |error| relative to max |original output|")
+    g.add_argument("--min-cosine", type=float, help="minimum cosine similarity (worst sample) per output")
+    g.add_argument("--min-snr", type=float, help="minimum signal-to-noise ratio in dB per output")
+    g.add_argument("--min-top1-agreement", type=float, help="minimum top-1 agreement for classifier outputs")
+    g.add_argument("--min-top5-overlap", type=float, help="minimum top-5 overlap for classifier outputs (default: off)")
+    g.add_argument("--max-kl", type=float, help="maximum KL divergence for classifier outputs")
+    g.add_argument("--max-accuracy-drop", type=float, help="maximum labeled top-1 accuracy drop, e.g. 0.01")
+    p.add_argument("--task", choices=["auto", "classification", "embedding", "other"], default="auto",
+                   help="kind of the rank-2 outputs: classification (top-k, KL), embedding (cosine) or other; "
+                        "auto decides per output from its name and values")
 
 
 def add_scaling_options(p: argparse.ArgumentParser) -> None:
@@ -66,10 +86,13 @@ def validate_config(args: argparse.Namespace, mode: Any) -> Any:
     from ..pipeline import ValidateConfig
     from ..validate import default_tolerance
 
-    if args.samples <= 0:
+    if args.samples is not None and args.samples <= 0:
         raise ConfigError("--samples must be positive")
+    samples = args.samples or (DATA_SAMPLES if args.data else SYNTHETIC_SAMPLES)
     tol = default_tolerance(mode, atol=args.atol, rtol=args.rtol, min_cosine=args.min_cosine,
-                            min_top1_agreement=args.min_top1_agreement)
-    classification = {"auto": None, "classification": True, "other": False}[args.task]
-    return ValidateConfig(enabled=not getattr(args, "no_validate", False), samples=args.samples, seed=args.seed,
-                          data=args.data, tolerance=tol, classification=classification)
+                            min_top1_agreement=args.min_top1_agreement, min_snr_db=args.min_snr,
+                            min_top5_overlap=args.min_top5_overlap, max_kl=args.max_kl,
+                            max_accuracy_drop=args.max_accuracy_drop)
+    return ValidateConfig(enabled=not getattr(args, "no_validate", False), samples=samples, seed=args.seed,
+                          data=args.data, tolerance=tol, task=args.task, labels=args.labels,
+                          load_inputs=args.load_inputs, save_inputs=args.save_inputs, outputs_dir=args.outputs_dir)

@@ -12,7 +12,8 @@ from . import _common
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("validate", help="compare a .tflite model with its original on the same inputs",
                        description="Run the original and the .tflite on the same inputs and compare every output "
-                                   "(max/mean abs error, RMSE, cosine, SNR; top-k and KL for classifiers).")
+                                   "(max/mean abs error, RMSE, cosine, SNR; top-k and KL for classifiers); with "
+                                   "labeled --data, top-1/top-5 accuracy of both. Exit 3 when a check fails.")
     p.add_argument("source", help="the original: SavedModel folder, archive, model file or hub handle")
     p.add_argument("tflite", help="the .tflite model to check")
     _common.add_source_options(p)
@@ -20,7 +21,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--mode", choices=["float32", "float16", "dynamic", "int8", "int8-strict", "int16x8"],
                    default="float32", help="quantization mode the .tflite was made with (sets default tolerances)")
     _common.add_validation_options(p)
-    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.add_argument("--report", metavar="FILE", help="write the JSON report (schema hub2lite.validate/1) to FILE")
+    p.add_argument("--force", action="store_true", help="overwrite --report and files in --save-inputs/--outputs-dir")
+    p.add_argument("--json", action="store_true", help="print the JSON report (docs/report-schema.md)")
     p.add_argument("--per-layer", action="store_true",
                    help="int8 drill-down: TFLite QuantizationDebugger error per quantized layer, the worst ranked and "
                         "the layers to keep in float; NAME.layers.csv/.json in the report folder")
@@ -29,7 +32,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ui: Any) -> int:
     from ..errors import EXIT_VALIDATION_FAILED
-    from ..pipeline import ValidateJob, run_validate
+    from ..pipeline import ValidateJob, run_validate, validation_document
     from ..report import validation_text
     from ..specs import QuantMode
 
@@ -37,10 +40,10 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     job = ValidateJob(source=args.source, tflite=args.tflite, signature=args.signature,
                       tflite_signature=args.tflite_signature, validate=_common.validate_config(args, mode), mode=mode,
                       cache_dir=args.cache_dir, timeout=args.timeout,
-                      tags=_common.tags(args))
+                      tags=_common.tags(args), report=args.report, force=args.force)
     with ui.progress("validating") as p:
         report = run_validate(job, progress=p.step)
-    data = report.to_dict()
+    data = validation_document(report)
     ui.print(json.dumps(data, indent=2) if args.json else "\n".join(validation_text(data)))
     if args.per_layer:
         from ..quantize.debugger import run_per_layer
