@@ -292,14 +292,16 @@ def output_names(concrete: Any) -> list[str]:
     return sorted(concrete.structured_outputs)
 
 
-def make_converter(concrete: Any, route: str = "frozen") -> Any:
+def make_converter(concrete: Any, route: str = "frozen", keep: Any = None) -> Any:
     """A TFLiteConverter for a function built by `build_function`.
 
     route "frozen": variables are folded into constants in-process (fast: no SavedModel round trip);
     route "saved_model": the function and exactly the variables it captures are exported to a temporary
     SavedModel first (needed for resource variables and hash tables). Exporting a minimal module instead
     of the whole restored model keeps this route fast and working for Keras-3 exports, whose restored
-    objects TensorFlow cannot re-save.
+    objects TensorFlow cannot re-save. `keep` (the loaded model) is exported along when the function uses
+    resources that are not variables (lookup tables): without it they are dropped and the .tflite fails at
+    run time ("You must feed a value for placeholder tensor ... with dtype resource").
     """
     import tensorflow as tf
 
@@ -308,6 +310,8 @@ def make_converter(concrete: Any, route: str = "frozen") -> Any:
     holder = tf.Module()
     holder.fn = concrete
     holder.captured_variables = list(concrete.variables)
+    if keep is not None:
+        holder.source = keep
     return tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
 
 
@@ -355,19 +359,18 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                           hint="selective quantization keeps listed layers of an int8 model in float")
     entry = loaded.choose(config.signature)
     plan = family_plan(loaded, entry)
-    if plan.resource_variables and not config.resource_variables:
-        config = replace(config, resource_variables=True)
     specs, notes = plan_input_specs(entry.info, config, keep_dynamic_inputs=plan.keep_dynamic_inputs)
     if plan.resource_variables:
-        notes += ("resource variables enabled: the graph holds lookup tables or assigns variables",)
+        notes += ("the graph holds lookup tables or assigns variables: converted through a SavedModel export "
+                  "that keeps them, with resource-variable support (static tables become TFLite HASHTABLE ops)",)
     concrete, name_map = build_function(entry, specs)
     recipe = recipe_for(config.quantize)
     attempts: list[Attempt] = []
-    route = "saved_model" if config.resource_variables else "frozen"
+    route = "saved_model" if config.resource_variables or plan.resource_variables else "frozen"
     for strategy, select in _ladder(config.ops_policy):
         base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
         while True:
-            converter = make_converter(concrete, route)
+            converter = make_converter(concrete, route, keep=loaded.obj if plan.resource_variables else None)
             representative_dataset = _representative_dataset(calibration, name_map, by_position=route == "frozen")
             settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=representative_dataset,
                                     io_type=config.io_type)
@@ -430,3 +433,93 @@ def _failure(attempts: list[Attempt], config: ConvertConfig) -> ConversionError:
         msg = f"conversion failed: {last.error}"
         hint = "fix dynamic shapes with --input-shape, try --resource-variables, or --debug for the converter log"
     return ConversionError(msg, hint=hint, attempts=tuple(attempts))
+
+
+def _entry_op_counts(entry: EntryPoint) -> dict[str, int]:
+    """Op census of an entry point's own graph (and the functions it calls); {} when it has no graph."""
+    from .inspect import graph_op_counts  # inspect imports this module: import at call time
+
+    if getattr(entry.fn, "graph", None) is None:
+        return {}
+    try:
+        return dict(graph_op_counts(entry.fn))
+    except (AttributeError, TypeError, ValueError):  # not a traced function: no census, family from specs only
+        return {}
+
+
+def family_plan(loaded: LoadedModel, entry: EntryPoint | None = None, signature: str | None = None) -> Any:
+    """The families.FamilyPlan of `entry` (or of the whole model for `signature='all'` / several signatures)."""
+    from .families import recognise, recognise_model
+
+    if entry is not None:
+        return recognise(entry.info, _entry_op_counts(entry))
+    return recognise_model(loaded, signature, _entry_op_counts)
+
+
+def _convert_all(loaded: LoadedModel, config: ConvertConfig,
+                 calibration: Sequence[Mapping[str, Any]] | None) -> Conversion:
+    """`--signature all`: every signature of `loaded` in one .tflite, one TFLite signature (runner) each."""
+    import tensorflow as tf
+
+    from .families import distinct_signatures
+    from .tflite_file import signature_keys
+
+    start = time.perf_counter()
+    names = distinct_signatures(loaded.entries)
+    if not names:
+        loaded.choose(None)  # raises the no-signature LoadError
+    recipe = recipe_for(config.quantize)
+    if recipe.needs_calibration:
+        raise ConfigError(f"--signature all cannot be combined with --quantize {config.quantize.value}",
+                          hint="calibrate one signature at a time with --signature NAME")
+    known = {s.name for n in names for s in loaded.entries[n].info.inputs}
+    unknown = sorted(set(config.input_shapes) - known)
+    if unknown:
+        raise ConfigError(f"--input-shape names unknown input(s) {unknown}; the signatures have inputs {sorted(known)}",
+                          hint=f"use one of {sorted(known)}")
+    plan = family_plan(loaded, signature=ALL_SIGNATURES)
+    parts: list[SignaturePart] = []
+    concretes: list[Any] = []
+    notes: list[str] = []
+    for name, member in zip(names, plan.members):
+        entry = loaded.entries[name]
+        own = {s.name for s in entry.info.inputs}
+        sub = replace(config, signature=name, input_shapes={k: v for k, v in config.input_shapes.items() if k in own})
+        specs, planned = plan_input_specs(entry.info, sub, keep_dynamic_inputs=member.keep_dynamic_inputs)
+        concrete, name_map = build_function(entry, specs)
+        notes += [f"{name}: {n}" for n in planned]
+        concretes.append(concrete)
+        parts.append(SignaturePart(concrete.graph.name, entry.info, specs, name_map))
+    holder = tf.Module()  # the functions and exactly their variables: keeps every SignatureDef
+    holder.fns = concretes
+    holder.captured_variables = [v for c in concretes for v in c.variables]
+    attempts: list[Attempt] = []
+    for strategy, select in _ladder(config.ops_policy):
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(concretes, holder)
+        base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
+        settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=None, io_type=config.io_type)
+        converter.experimental_enable_resource_variables = True
+        settings.update(experimental_enable_resource_variables=True, route="saved_model",
+                        signatures=[p.key for p in parts])
+        t0 = time.perf_counter()
+        try:
+            with _native_stderr_to_log():
+                model = converter.convert()
+        except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
+            flex, custom, summary = _diagnose(exc)
+            attempts.append(Attempt(strategy, False, time.perf_counter() - t0, flex, custom, summary, "saved_model"))
+            if custom or not flex:
+                break
+            continue
+        attempts.append(Attempt(strategy, True, time.perf_counter() - t0, route="saved_model"))
+        keys = signature_keys(model)
+        if sorted(keys) != sorted(p.key for p in parts):
+            raise ConversionError(f"the .tflite has signatures {sorted(keys)}, expected {[p.key for p in parts]}",
+                                  hint="convert the signatures one at a time with --signature NAME",
+                                  attempts=tuple(attempts))
+        first = parts[0]
+        return Conversion(model=model, signature=first.signature, inputs=first.inputs, input_names=first.input_names,
+                          strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
+                          recipe=recipe.to_dict(), converter_settings=settings, notes=tuple(notes),
+                          seconds=time.perf_counter() - start, family=plan.to_dict(), parts=tuple(parts))
+    raise _failure(attempts, config)

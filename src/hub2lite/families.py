@@ -116,8 +116,8 @@ def recognise(info: SignatureInfo, ops: Mapping[str, int]) -> FamilyPlan:
         tables = sorted(op_names & TABLE_OPS)
         return FamilyPlan(
             Family.TEXT, info.name,
-            "string ops through Select TF ops" + (f"; lookup tables ({', '.join(tables)}) "
-                                                  "builtins with resource variables enabled" if tables else ""),
+            "string ops through Select TF ops" + (f"; lookup tables ({', '.join(tables)}) kept through a "
+                                                  "SavedModel export as TFLite HASHTABLE builtins" if tables else ""),
             evidence=(f"tf.string input(s) {strings}",) + ((f"table ops {tables}",) if tables else ()),
             limits="ops with no Select TF kernel (SentencePiece, UnicodeScript, ...) cannot be converted: "
                    "run that preprocessing in the app and convert the rest",

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .convert import ConvertConfig, build_function, convert, plan_input_specs
+from .convert import ALL_SIGNATURES, ConvertConfig, build_function, convert, family_plan, plan_input_specs
 from .errors import ConfigError, ConversionError
 from .load import LoadedModel
 from .specs import OpSupport, SignatureInfo
@@ -54,6 +54,7 @@ class ModelInfo:
     suggested_command: str = ""
     notes: tuple[str, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
+    family: dict[str, Any] = field(default_factory=dict)  # families.FamilyPlan.to_dict(): family + convert strategy
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": "hub2lite.inspect/1", "source": self.source, "path": self.path, "format": self.format,
@@ -61,7 +62,7 @@ class ModelInfo:
                 "parameters": self.parameters, "ops": [o.to_dict() for o in self.ops], "strategy": self.strategy,
                 "blocking_ops": list(self.blocking_ops), "probe_error": self.probe_error,
                 "suggested_command": self.suggested_command, "notes": list(self.notes),
-                "provenance": dict(self.provenance)}
+                "provenance": dict(self.provenance), "family": dict(self.family)}
 
 
 def graph_op_counts(concrete_fn: Any) -> Counter[str]:
@@ -81,7 +82,8 @@ def _suggest(source: str, loaded: LoadedModel, chosen: SignatureInfo, config: Co
         parts += ["--signature", chosen.name]
     notes: list[str] = []
     try:
-        specs, plan_notes = plan_input_specs(chosen, config)
+        keep = family_plan(loaded, loaded.entries[chosen.name]).keep_dynamic_inputs if chosen.name in loaded.entries else ()
+        specs, plan_notes = plan_input_specs(chosen, config, keep_dynamic_inputs=keep)
         notes.extend(plan_notes)
         for planned, orig in zip(specs, chosen.inputs):
             if orig.shape is not None and orig.shape[1:] != planned.shape[1:]:
@@ -107,7 +109,7 @@ def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: b
     probe_error = None
     suggested = ""
     try:
-        entry = loaded.choose(signature)
+        entry = loaded.choose(None if signature == ALL_SIGNATURES else signature)
         chosen = entry.info
     except ConfigError as exc:
         notes.append(str(exc))
@@ -150,8 +152,13 @@ def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: b
         ops = tuple(OpInfo(op, n, support(op)) for op, n in sorted(counts.items()))
         suggested, sugg_notes = _suggest(loaded.resolved.source, loaded, entry.info, config)
         notes.extend(sugg_notes)
+    try:
+        family = family_plan(loaded, signature=signature).to_dict()
+    except ConfigError as exc:
+        family = {}
+        notes.append(str(exc))
     return ModelInfo(source=loaded.resolved.source, path=loaded.resolved.path, format=loaded.format.value,
                      signatures=loaded.signatures, chosen=chosen.name if chosen else None,
                      parameters=loaded.parameter_count(), ops=ops, strategy=strategy, blocking_ops=blocking,
                      probe_error=probe_error, suggested_command=suggested, notes=tuple(dict.fromkeys(notes)),
-                     provenance=loaded.resolved.to_dict())
+                     provenance=loaded.resolved.to_dict(), family=family)

@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
-from .convert import Conversion, ConvertConfig, convert, plan_input_specs
+from .convert import ALL_SIGNATURES, Conversion, ConvertConfig, convert, family_plan, plan_input_specs
 from .datasets import Samples, load_samples
 from .errors import CalibrationError, ConfigError
 from .feeds import synthetic_feeds
 from .inspect import ModelInfo, inspect_model
-from .load import EntryPoint, LoadedModel, load
+from .load import EntryPoint, LoadedModel, LoadOptions, load
 from .quantize.recipes import recipe_for
 from .report import convert_report
 from .resolve import resolve
@@ -77,6 +77,7 @@ class ConvertJob:
     cache_dir: str | None = None
     timeout: float | None = None  # seconds a hub fetch may wait for the server (None: resolve.DEFAULT_TIMEOUT)
     tags: tuple[str, ...] | None = None
+    load_options: LoadOptions = field(default_factory=LoadOptions)  # --unsafe-keras, --input-names/--output-names
     input_range: str | None = None  # "0,1" | "-1,1" | "0,255" | "LOW,HIGH" for float image inputs
     mean: str | None = None  # "127.5" or "123.7,116.3,103.5": input = (pixel - mean) / std
     std: str | None = None
@@ -102,15 +103,16 @@ def report_path_for(output: str | Path) -> Path:
 
 
 def load_source(source: str, *, cache_dir: str | None = None, tags: tuple[str, ...] | None = None,
-                timeout: float | None = None) -> LoadedModel:
-    return load(resolve(source, cache_dir=cache_dir, timeout=timeout), tags=tags)
+                timeout: float | None = None, options: LoadOptions | None = None) -> LoadedModel:
+    return load(resolve(source, cache_dir=cache_dir, timeout=timeout), tags=tags, options=options)
 
 
 def run_inspect(source: str, *, signature: str | None = None, cache_dir: str | None = None,
                 tags: tuple[str, ...] | None = None, probe: bool = True,
-                config: ConvertConfig | None = None, timeout: float | None = None) -> ModelInfo:
-    return inspect_model(load_source(source, cache_dir=cache_dir, tags=tags, timeout=timeout), signature, probe=probe,
-                         config=config)
+                config: ConvertConfig | None = None, timeout: float | None = None,
+                load_options: LoadOptions | None = None) -> ModelInfo:
+    return inspect_model(load_source(source, cache_dir=cache_dir, tags=tags, timeout=timeout, options=load_options),
+                         signature, probe=probe, config=config)
 
 
 def _input_feeds(specs: Sequence[TensorSpec], cfg: ValidateConfig,
@@ -167,9 +169,11 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     progress("resolving")
     resolved = resolve(job.source, cache_dir=job.cache_dir, timeout=job.timeout)
     progress("loading")
-    loaded = load(resolved, tags=job.tags)
-    entry = loaded.choose(job.convert.signature)
-    specs, _ = plan_input_specs(entry.info, job.convert)
+    loaded = load(resolved, tags=job.tags, options=job.load_options)
+    every = job.convert.signature == ALL_SIGNATURES  # one .tflite with every signature
+    entry = loaded.choose(None if every else job.convert.signature)
+    specs, _ = ((), ()) if every else plan_input_specs(
+        entry.info, job.convert, keep_dynamic_inputs=family_plan(loaded, entry).keep_dynamic_inputs)
     scalings = _scalings(job, entry, specs)
     calibration, calib_info = _calibration(job, specs, scalings)
     progress("converting")
@@ -179,7 +183,7 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     if job.validate.enabled:
         progress("validating")
         validation = _validate(entry, conversion, job.validate, mode, force=job.force, source=job.source,
-                               output=str(out))
+                               output=str(out), loaded=loaded)
     progress("writing")
     if job.force:  # never leave the new model next to the old report (a crash between the two writes)
         report_path.unlink(missing_ok=True)
@@ -197,13 +201,62 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
 
 
 def _validate(entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig, mode: QuantMode, *, force: bool = False,
-              source: str | None = None, output: str | None = None) -> ValidationReport:
+              source: str | None = None, output: str | None = None, loaded: LoadedModel | None = None) -> ValidationReport:
+    if conversion.parts or _dynamic_audio(conversion):
+        return _validate_family(loaded, entry, conversion, cfg, mode, force=force, source=source, output=output)
     lite = LiteRunner(conversion.model, input_names=conversion.input_names)
     return _compare_models(TFRunner(entry), lite, conversion.inputs, cfg, mode, force=force,
                            original={"source": source, "signature": entry.info.name},
                            tflite={"path": output, "size_bytes": conversion.size_bytes,
                                    "sha256": hashlib.sha256(conversion.model).hexdigest(),
                                    "signature": lite.signature_key})
+
+
+def _dynamic_audio(conversion: Conversion) -> bool:
+    return (conversion.family.get("family") == "audio"
+            and any(s.is_dynamic for s in conversion.inputs if s.name in conversion.family.get("keep_dynamic_inputs", ())))
+
+
+def _validate_family(loaded: LoadedModel | None, entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig,
+                     mode: QuantMode, *, force: bool, source: str | None, output: str | None) -> ValidationReport:
+    """Validation the model's family needs beyond one run: every signature of a `--signature all` .tflite through
+    its own signature runner (outputs named 'signature/output'), and a variable-length audio input at several
+    lengths (outputs named 'output@length'). One merged report; it passes only if every run passes."""
+    from dataclasses import replace
+
+    from .families import AUDIO_VALIDATION_LENGTHS
+
+    tflite = {"path": output, "size_bytes": conversion.size_bytes,
+              "sha256": hashlib.sha256(conversion.model).hexdigest()}
+    runs: list[tuple[str, ValidationReport]] = []
+    if conversion.parts:
+        if loaded is None:
+            raise ConfigError("validating several signatures needs the loaded model")
+        for part in conversion.parts:
+            lite = LiteRunner(conversion.model, signature_key=part.key, input_names=part.input_names)
+            runs.append((part.key, _compare_models(
+                TFRunner(loaded.entries[part.signature.name]), lite, part.inputs, cfg, mode, force=force,
+                original={"source": source, "signature": part.signature.name}, tflite={**tflite, "signature": part.key})))
+    else:
+        lite = LiteRunner(conversion.model, input_names=conversion.input_names)
+        for length in AUDIO_VALIDATION_LENGTHS:
+            specs = tuple(s if s.shape is None else replace(s, shape=tuple(
+                (length if i == len(s.shape) - 1 else 1) if d is None else d for i, d in enumerate(s.shape)))
+                for s in conversion.inputs)
+            runs.append((str(length), _compare_models(
+                TFRunner(entry), lite, specs, cfg, mode, force=force,
+                original={"source": source, "signature": entry.info.name},
+                tflite={**tflite, "signature": lite.signature_key})))
+    outputs = []
+    for label, r in runs:
+        outputs += [replace(o, name=f"{label}/{o.name}" if conversion.parts else f"{o.name}@{label}") for o in r.outputs]
+    first = runs[0][1]
+    what = (f"signatures {', '.join(k for k, _ in runs)}" if conversion.parts
+            else f"waveform lengths {', '.join(k for k, _ in runs)}")
+    return replace(first, passed=all(r.passed for _, r in runs), samples=sum(r.samples for _, r in runs),
+                   outputs=tuple(outputs), problems=tuple(f"{k}: {p}" for k, r in runs for p in r.problems),
+                   accuracy=None, notes=tuple(dict.fromkeys(n for _, r in runs for n in r.notes))
+                   + (f"validated {what} separately",))
 
 
 def _check_validation_outputs(cfg: ValidateConfig, *, force: bool) -> None:
@@ -291,6 +344,7 @@ class ValidateJob:
     cache_dir: str | None = None
     timeout: float | None = None  # seconds a hub fetch may wait for the server
     tags: tuple[str, ...] | None = None
+    load_options: LoadOptions = field(default_factory=LoadOptions)
     report: str | None = None  # write the JSON report (schema hub2lite.validate/1) here
     force: bool = False  # overwrite the report / saved inputs and outputs
 
@@ -321,7 +375,8 @@ def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> Validation
     report_path = check_output_path(job.report, force=job.force) if job.report else None
     _check_validation_outputs(job.validate, force=job.force)
     progress("loading")
-    loaded = load_source(job.source, cache_dir=job.cache_dir, tags=job.tags, timeout=job.timeout)
+    loaded = load_source(job.source, cache_dir=job.cache_dir, tags=job.tags, timeout=job.timeout,
+                         options=job.load_options)
     entry = loaded.choose(job.signature)
     lite = LiteRunner(model, signature_key=job.tflite_signature)
     lite = LiteRunner(model, signature_key=lite.signature_key, input_names=_match_names(lite, entry))

@@ -132,6 +132,10 @@ def convert_summary(report: dict[str, Any]) -> str:
     c = report["conversion"]
     lines = [f"wrote {report['output']['path']} ({human_size(report['output']['size_bytes'])}) "
              f"from {report['source']['source']} [{report['format']}, signature {c['signature']['name']!r}]"]
+    if c.get("family"):
+        lines.append(f"family: {c['family']['family']} - {c['family']['strategy']}")
+    if c.get("signatures"):
+        lines.append("signatures: " + ", ".join(p["key"] for p in c["signatures"]))
     lines.append(f"strategy: {c['strategy']}" + (f" (forced by {', '.join(c['forced_select_by'])})"
                                                   if c["forced_select_by"] else ""))
     lines.append(f"quantization: {c['recipe']['mode']} ({c['recipe']['description']})")
@@ -151,6 +155,12 @@ def convert_summary(report: dict[str, Any]) -> str:
 def inspect_text(info: dict[str, Any]) -> str:
     lines = [f"source: {info['source']}", f"path: {info['path']}", f"format: {info['format']}",
              f"parameters: {info['parameters']:,}"]
+    family = info.get("family") or {}
+    if family:
+        lines.append(f"family: {family['family']}" + (f" ({'; '.join(family['evidence'])})" if family["evidence"] else ""))
+        lines.append(f"family strategy: {family['strategy']}")
+        for m in family.get("members", []):
+            lines.append(f"    {m['signature']}: {m['family']} - {m['strategy']}")
     for s in info["signatures"]:
         mark = "*" if s["name"] == info["chosen_signature"] else " "
         lines.append(f"{mark} signature {s['name']!r} ({s['kind']})")

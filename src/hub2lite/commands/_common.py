@@ -7,12 +7,18 @@ from typing import Any
 
 
 def add_source_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--signature", help="signature to use (default: serving_default, else the only one)")
+    p.add_argument("--signature", help="signature to use (default: serving_default, else the only one; "
+                                       "convert: 'all' exports every signature into one .tflite)")
     p.add_argument("--tags", help="comma-separated SavedModel tags (default: serve; TF1 Hub: empty set)")
     p.add_argument("--cache-dir", help="hub download cache (default: $TFHUB_CACHE_DIR or ~/.cache/hub2lite)")
     p.add_argument("--timeout", type=float, metavar="SECONDS",
                    help="hub downloads: give up on a server that sends nothing for this long (default 60; "
                         "failed fetches are retried 3 times with backoff)")
+    p.add_argument("--unsafe-keras", action="store_true",
+                   help="allow Keras files with Lambda layers (their Python code runs on load: trusted files only)")
+    p.add_argument("--input-names", metavar="NAME,...", help="frozen graph .pb: tensors to feed (default: Placeholders)")
+    p.add_argument("--output-names", metavar="NAME,...",
+                   help="frozen graph .pb: tensors to fetch (default: nodes nothing consumes)")
 
 
 def add_shape_options(p: argparse.ArgumentParser) -> None:
@@ -60,6 +66,16 @@ def add_scaling_options(p: argparse.ArgumentParser) -> None:
                         "Rescaling/Normalization implies, else 0,1 as TF Hub image models)")
     p.add_argument("--mean", metavar="M[,M,M]", help="image input = (pixel - mean) / std, pixels 0..255 (with --std)")
     p.add_argument("--std", metavar="S[,S,S]", help="see --mean")
+
+
+def load_options(args: argparse.Namespace) -> Any:
+    from ..load import LoadOptions
+
+    def names(text: str | None) -> tuple[str, ...]:
+        return tuple(n.strip() for n in (text or "").split(",") if n.strip())
+
+    return LoadOptions(unsafe_keras=args.unsafe_keras, input_names=names(args.input_names),
+                       output_names=names(args.output_names))
 
 
 def tags(args: argparse.Namespace) -> tuple[str, ...] | None:

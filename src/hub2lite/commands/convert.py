@@ -49,7 +49,7 @@ def job_from_args(args: argparse.Namespace) -> Any:
                       validate=_common.validate_config(args, mode), calibration=args.calibration,
                       calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir, timeout=args.timeout,
                       tags=_common.tags(args), input_range=args.input_range, mean=args.mean, std=args.std,
-                      calibration_seed=args.seed)
+                      calibration_seed=args.seed, load_options=_common.load_options(args))
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:

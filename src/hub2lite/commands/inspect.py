@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                            batch_size=args.batch_size)
     with ui.progress("inspecting"):
         info = run_inspect(args.source, signature=args.signature, cache_dir=args.cache_dir, timeout=args.timeout, tags=_common.tags(args),
-                           probe=not args.no_probe, config=config)
+                           probe=not args.no_probe, config=config, load_options=_common.load_options(args))
     data = info.to_dict()
     ui.print(json.dumps(data, indent=2) if args.json else inspect_text(data))
     return 0

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     job = ValidateJob(source=args.source, tflite=args.tflite, signature=args.signature,
                       tflite_signature=args.tflite_signature, validate=_common.validate_config(args, mode), mode=mode,
                       cache_dir=args.cache_dir, timeout=args.timeout,
-                      tags=_common.tags(args), report=args.report, force=args.force)
+                      tags=_common.tags(args), report=args.report, force=args.force,
+                      load_options=_common.load_options(args))
     with ui.progress("validating") as p:
         report = run_validate(job, progress=p.step)
     data = validation_document(report)
