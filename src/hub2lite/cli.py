@@ -135,8 +135,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             traceback.print_exc(file=err)
         print(f"hub2lite: error: {exc}", file=err)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("hub2lite: interrupted; no partial output was kept", file=err)
+    except KeyboardInterrupt:  # outputs are written atomically, so nothing half-written exists
+        if args.debug:
+            traceback.print_exc(file=err)
+        print("hub2lite: interrupted; no partial output was kept (fix: run the command again)", file=err, flush=True)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug: one line unless --debug
         if args.debug:
