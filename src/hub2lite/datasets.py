@@ -16,6 +16,8 @@ classes: `Samples.labels` holds their indices and `Samples.info["classes"]` thei
 from __future__ import annotations
 
 import logging
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,14 +112,18 @@ def _load_arrays(path: Path, specs: Sequence[TensorSpec]) -> tuple[dict[str, np.
                                    hint="give an .npz with one array per input name")
         try:
             return {names[0]: np.load(path, allow_pickle=False)}, None
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty file
             raise CalibrationError(f"cannot read {str(path)!r}: {exc}", hint="save it with numpy.save") from exc
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError) as exc:
-        raise CalibrationError(f"cannot read {str(path)!r}: {exc}", hint="save it with numpy.savez") from exc
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # empty / corrupt archives
+        raise CalibrationError(f"cannot read {str(path)!r}: {type(exc).__name__}: {exc}",
+                               hint="save it with numpy.savez") from exc
     labels = arrays.pop("y", None)
+    if labels is not None and labels.ndim != 1:
+        raise CalibrationError(f"{str(path)!r}: labels 'y' have shape {list(labels.shape)}, expected one per sample",
+                               hint="store labels as a 1-D array, y[i] for sample i")
     if len(specs) == 1 and names[0] not in arrays and "x" in arrays:
         arrays = {names[0]: arrays.pop("x")}
     missing = [n for n in names if n not in arrays]
@@ -193,6 +199,11 @@ def check_samples(arrays: dict[str, np.ndarray], specs: Sequence[TensorSpec], wh
                     f"{where}: input {spec.name!r} expects {spec.dtype} values in {_fmt_range(info.min, info.max)}, "
                     f"found {_fmt_range(lo, hi)}", hint=f"give values that fit {spec.dtype}")
             continue
+        fmax = float(np.finfo("float32" if spec.dtype == "bfloat16" else spec.dtype).max)
+        if lo < -fmax or hi > fmax:  # would turn into Inf when cast to the input dtype
+            raise CalibrationError(f"{where}: input {spec.name!r} expects {spec.dtype} values, found "
+                                   f"{_fmt_range(lo, hi)}, beyond its range +-{fmax:.3g}",
+                                   hint=f"give values that fit {spec.dtype}")
         want_range = (expected or {}).get(spec.name)
         if want_range is None:
             continue

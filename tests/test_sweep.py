@@ -1,0 +1,162 @@
+"""`hub2lite sweep`: every variant converted once, validated against the original on the same labeled digits,
+benchmarked with the same settings, reported in report.json / report.md / report.html."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import pytest
+
+from hub2lite import errors
+from hub2lite.report_sweep import pareto_front, recommend
+from models_bench import bench_model, digits_sweep
+
+
+@pytest.fixture(scope="module")
+def sweep_run(tmp_path_factory, digits_model, digits_split):
+    return digits_sweep(tmp_path_factory.getbasetemp() / "digits-sweep", digits_model, digits_split)
+
+
+def test_sweep_writes_three_files_with_every_variant(sweep_run):
+    assert sweep_run.code == 0, sweep_run
+    files = {p.name for p in sweep_run.directory.iterdir()}
+    assert {"report.json", "report.md", "report.html", "models"} <= files
+    report = json.loads((sweep_run.directory / "report.json").read_text())
+    assert report["schema"] == "hub2lite.sweep/1"
+    assert [v["mode"] for v in report["variants"]] == list(sweep_run.modes)
+    assert report["quality_metric"] == "accuracy" and report["validation_data"]["labeled"] is True
+    assert report["validation_data"]["samples"] == sweep_run.test_samples
+    assert report["config"]["bench"] == {"runs": 30, "warmup": 3, "threads": 1, "xnnpack": True, "seed": 0}
+    by_mode = {v["mode"]: v for v in report["variants"]}
+    for mode, v in by_mode.items():
+        assert v["status"] == "ok" and v["error"] is None, v
+        assert (sweep_run.directory / v["file"]).stat().st_size == v["size_bytes"]
+        assert v["validation"]["samples"] == sweep_run.test_samples
+        b = v["bench"]
+        assert b["runs"] == 30 and b["threads"] == 1 and b["kind"] == "tflite" and b["input_source"] == "given sample"
+        assert v["p50_ms"] == b["p50_ms"] > 0 and b["peak_rss_bytes"] > 0
+        assert v["speedup_vs_float32"] == pytest.approx(by_mode["float32"]["p50_ms"] / v["p50_ms"])
+        assert v["speedup_vs_original"] == pytest.approx(report["original"]["bench"]["p50_ms"] / v["p50_ms"])
+        assert v["accuracy"] > 0.9, (mode, v["accuracy"])  # real held-out digits
+        assert v["agreement"] > 0.9
+    assert by_mode["float32"]["size_ratio"] == 1.0 and by_mode["float32"]["passed"]
+    assert 0.45 < by_mode["float16"]["size_ratio"] < 0.6  # float16 weights: about half
+    assert by_mode["int8"]["size_ratio"] < 0.4 and by_mode["dynamic"]["size_ratio"] < 0.4  # int8 weights
+    assert by_mode["int8"]["conversion"]["recipe"]["name"] == "static_wi8_ai8_float_fallback"
+    orig = report["original"]
+    assert orig["bench"]["kind"] == "tensorflow" and orig["bench"]["threads"] == 1 and orig["accuracy"] > 0.9
+    # the recommendation names measured, passing variants and says why
+    rec = report["recommendation"]
+    passing = {v["mode"] for v in report["variants"] if v["passed"] and v["p50_ms"]}
+    for key in ("size", "latency", "accuracy"):
+        assert rec[key]["variant"] in passing and "p50" in rec[key]["reason"]
+    assert rec["size"]["variant"] == min((by_mode[m] for m in passing), key=lambda v: v["size_bytes"])["mode"]
+    assert rec["latency"]["variant"] == min((by_mode[m] for m in passing), key=lambda v: v["p50_ms"])["mode"]
+    assert set(report["pareto_front"]) <= passing and report["pareto_front"]
+
+
+def test_sweep_prints_the_markdown_table_and_writes_it(sweep_run):
+    md = (sweep_run.directory / "report.md").read_text()
+    header = "| variant | size | size ratio | p50 latency | speed-up vs float32 | speed-up vs TF |"
+    assert header in sweep_run.out and header in md
+    for mode in sweep_run.modes:
+        assert any(line.startswith(f"| {mode}") for line in md.splitlines()), mode
+        assert any(line.startswith(f"| {mode}") for line in sweep_run.out.splitlines()), mode
+    assert "| original (TF) |" in md and "best for size:" in md and "best for latency:" in sweep_run.out
+    assert "PASS" in md
+    # not a terminal: no progress output at all
+    assert "converting" not in sweep_run.err and "\x1b[" not in sweep_run.err
+
+
+def test_pareto_front_and_recommendation_rules():
+    pts = [("a", 100, 1.0, 0.99), ("b", 50, 2.0, 0.99), ("c", 60, 2.5, 0.98), ("d", 100, 1.0, 0.99)]
+    assert pareto_front(pts) == ["a", "b", "d"]  # c is beaten by b everywhere; a and d tie
+    variant = {"recipe": {}, "error": None, "size_ratio": 1.0, "speedup_vs_float32": 1.0, "accuracy": None}
+    report = {"quality_metric": "top1_agreement", "variants": [
+        {**variant, "mode": "float32", "status": "ok", "passed": True, "size_bytes": 400, "p50_ms": 2.0,
+         "agreement": 1.0},
+        {**variant, "mode": "int8", "status": "ok", "passed": False, "size_bytes": 100, "p50_ms": 1.0,
+         "agreement": 0.5},  # fastest and smallest, but fails validation
+        {**variant, "mode": "float16", "status": "benchmark failed", "passed": True, "size_bytes": 200,
+         "p50_ms": None, "agreement": 1.0},  # no measured latency: never recommended
+        {**variant, "mode": "int16x8", "status": "conversion failed", "passed": False, "size_bytes": None,
+         "p50_ms": None, "agreement": None}]}
+    rec = recommend(report)
+    assert rec["size"]["variant"] == rec["latency"]["variant"] == rec["accuracy"]["variant"] == "float32"
+    assert "int8 (failed validation)" in rec["lines"][-1] and "float16 (benchmark failed)" in rec["lines"][-1]
+    assert "int16x8 (conversion failed)" in rec["lines"][-1]
+    report["variants"][0]["passed"] = False
+    assert recommend(report)["size"] is None
+    assert "none is recommended" in recommend(report)["lines"][0]
+
+
+def test_regression_model_json_output_and_synthetic_calibration(cli, tmp_path):
+    """A non-classifier: quality is the minimum cosine; --json prints exactly report.json; synthetic calibration
+    is flagged as unverified in the report and on the terminal."""
+    out = tmp_path / "sweep"
+    r = cli("sweep", bench_model("sin_mlp"), "--modes", "int8", "--calibration", "synthetic",
+            "--runs", "5", "--warmup", "1", "-o", out, "--json")
+    assert r.code == 0, r
+    report = json.loads(r.out)
+    assert report == json.loads((out / "report.json").read_text())
+    assert [v["mode"] for v in report["variants"]] == ["float32", "int8"]
+    assert "float32 was added" in report["notes"][0]
+    assert report["calibration"]["source"] == "synthetic" and "UNVERIFIED" in report["calibration"]["warning"]
+    assert "UNVERIFIED" in r.err
+    assert report["quality_metric"] == "cosine" and report["variants"][0]["agreement"] > 0.9999
+    assert report["validation_data"]["source"].startswith("synthetic")
+    assert all(v["bench"]["p50_ms"] > 0 for v in report["variants"])
+
+
+def test_failed_conversions_are_reported_not_dropped(cli, model_path, tmp_path):
+    """A model that needs Select TF ops, swept with --no-flex: no variant converts; each is in every report with
+    its error, nothing is recommended, and the exit code says no variant passed."""
+    out = tmp_path / "sweep"
+    r = cli("sweep", model_path("flex_ops"), "--modes", "float32,float16,dynamic", "--no-flex", "--runs", "3",
+            "--warmup", "0", "-o", out)
+    assert r.code == errors.EXIT_VALIDATION_FAILED, r
+    report = json.loads((out / "report.json").read_text())
+    assert [v["mode"] for v in report["variants"]] == ["float32", "float16", "dynamic"]
+    for v in report["variants"]:
+        assert v["status"] == "conversion failed" and "--no-flex" in v["error"] and v["bench"] is None
+        assert not (out / "models" / f"{v['mode']}.tflite").exists()
+    assert report["original"]["bench"]["p50_ms"] > 0  # the original still runs and is measured
+    assert report["recommendation"]["size"] is None and "none is recommended" in r.out
+    md = (out / "report.md").read_text()
+    for mode in ("float32", "float16", "dynamic"):
+        assert f"| {mode} | — |" in md
+    assert md.count("CONVERSION FAILED") == 3
+    html = (out / "report.html").read_text()
+    assert html.count("class='variant fail'") == 3
+
+
+def test_sweep_refuses_bad_setups_before_any_work(cli, digits_model, tmp_path):
+    r = cli("sweep", digits_model, "--modes", "float32,int8", "-o", tmp_path / "a")
+    assert r.code == errors.CalibrationError.exit_code and "need calibration data" in r.err
+    r = cli("sweep", digits_model, "--modes", "float32,int4", "-o", tmp_path / "b")
+    assert r.code == errors.ConfigError.exit_code and "unknown mode 'int4'" in r.err
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "report.json").write_text("{}")
+    r = cli("sweep", digits_model, "--modes", "float32", "-o", tmp_path / "c")
+    assert r.code == errors.OutputError.exit_code and "--force" in r.err
+    assert (tmp_path / "c" / "report.json").read_text() == "{}"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.slow
+def test_progress_bar_on_a_terminal_only(monkeypatch, tmp_path):
+    from hub2lite.cli import main
+
+    monkeypatch.delenv("CI", raising=False)
+    out, err = io.StringIO(), _Terminal()
+    code = main(["sweep", os.fspath(bench_model("sin_mlp")), "--modes", "float32", "--runs", "3",
+                 "--warmup", "0", "-o", os.fspath(tmp_path / "s")], out=out, err=err)
+    assert code == 0, err.getvalue()
+    assert "benchmarking float32" in err.getvalue() and "━" in err.getvalue()  # rich's bar, on the terminal
+    assert "| float32" in out.getvalue() and "━" not in out.getvalue()
