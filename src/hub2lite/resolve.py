@@ -99,7 +99,10 @@ def resolve(source: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str]
     if not timeout > 0:
         raise ResolveError(f"timeout must be a positive number of seconds, got {timeout!r}", hint="e.g. --timeout 60")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    local = Path(src).expanduser()
+    try:
+        local = Path(src).expanduser()
+    except RuntimeError:  # "~name" for a user that does not exist: take it literally
+        local = Path(src)
     try:
         exists = local.exists()
     except OSError as exc:  # e.g. a name too long for the file system
