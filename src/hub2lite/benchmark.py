@@ -166,6 +166,9 @@ def benchmark_tflite(model: str | os.PathLike[str], config: BenchConfig = BenchC
     if path.read_bytes()[4:8] != b"TFL3":
         raise LoadError(f"{str(path)!r} is not a TFLite flatbuffer (no 'TFL3' identifier)",
                         hint="give a .tflite file, or a SavedModel folder / hub handle to benchmark the original")
+    from .tflite_file import check_flatbuffer
+
+    check_flatbuffer(path.read_bytes(), str(path))  # truncated/corrupt: a clear error, not a child traceback
     spec = {"kind": "tflite", "model": str(path.resolve()), "signature": signature,
             "input_names": dict(input_names) if input_names else None}
     return _run_worker(spec, config, feed)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import LoadError
 
-__all__ = ["read_model_bytes", "is_tflite", "op_census", "flex_ops", "add_signature", "signature_keys", "FLEX_PREFIX"]
+__all__ = ["read_model_bytes", "check_flatbuffer", "is_tflite", "op_census", "flex_ops", "add_signature", "signature_keys", "FLEX_PREFIX"]
 
 FLEX_PREFIX = "Flex"
 
@@ -26,7 +26,22 @@ def read_model_bytes(path: str | os.PathLike[str]) -> bytes:
     if not is_tflite(data):
         raise LoadError(f"{str(p)!r} is not a TFLite flatbuffer (no 'TFL3' identifier)",
                         hint="give a .tflite file written by a TFLite converter")
+    check_flatbuffer(data, str(p))
     return data
+
+
+def check_flatbuffer(data: bytes, where: str) -> None:
+    """Raise LoadError when `data` fails LiteRT's flatbuffer verifier (a truncated or corrupt .tflite), instead of
+    an internal error deep in a parser. Uses ai_edge_litert (C++ verifier, milliseconds), not TensorFlow."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    try:
+        Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    except ValueError as exc:
+        if "not a valid flatbuffer" in str(exc).lower():
+            raise LoadError(f"{where!r} is a truncated or corrupt TFLite file: it fails the flatbuffer verifier",
+                            hint="convert or download the model again") from exc
+        # other construction failures (e.g. ops this runtime lacks) are reported by the runner that needs them
 
 
 def op_census(model: bytes) -> dict[str, int]:
