@@ -114,7 +114,24 @@ CASES = [
          ("not a TFLite flatbuffer",)),
     Case("bench_not_a_flatbuffer", lambda e: ["bench", str(_garbage_tflite(e)), "--runs", "2"], LoadError,
          ("not a TFLite flatbuffer",)),
+    Case("validate_truncated_tflite", lambda e: ["validate", str(e.simple), str(_cut_tflite(e))], LoadError,
+         ("truncated or corrupt",)),
+    Case("bench_truncated_tflite", lambda e: ["bench", str(_cut_tflite(e)), "--runs", "2"], LoadError,
+         ("truncated or corrupt",)),
 ]
+
+
+def _cut_tflite(env: Env) -> Path:
+    """A real .tflite cut in half: it keeps its 'TFL3' identifier, so only a flatbuffer verifier notices."""
+    whole = env.tmp / "whole.tflite"
+    if not whole.exists():
+        from hub2lite.pipeline import ConvertJob, ValidateConfig, run_convert
+
+        run_convert(ConvertJob(str(env.simple), str(whole), validate=ValidateConfig(enabled=False)))
+    data = whole.read_bytes()
+    p = env.tmp / "cut.tflite"
+    p.write_bytes(data[: len(data) // 2])
+    return p
 
 
 def _garbage_archive(env: Env) -> Path:
