@@ -80,7 +80,8 @@ SWEEP_MODES = ("float32", "float16", "dynamic", "int8")
 
 
 def digits_sweep(base: Path, digits_model: Path, digits_split: Any) -> SweepRun:
-    """`hub2lite sweep DIGITS --calibration calib.npz --data test.npz -o DIR`, once per session."""
+    """`hub2lite sweep DIGITS --calibration calib.npz --data test.npz --labels labels.txt -o DIR`, once per
+    session."""
     if "digits" in _RUNS:
         return _RUNS["digits"]
     from hub2lite.cli import main
@@ -88,11 +89,15 @@ def digits_sweep(base: Path, digits_model: Path, digits_split: Any) -> SweepRun:
     x_train, _, x_test, y_test = digits_split
     base.mkdir(parents=True, exist_ok=True)
     np.savez(base / "calibration.npz", x=x_train[:100])
-    np.savez(base / "test.npz", x=x_test[:120], y=y_test[:120])
+    # labels as class names, mapped to output indices by a labels file (line i = output i)
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    (base / "labels.txt").write_text("\n".join(names) + "\n")
+    np.savez(base / "test.npz", x=x_test[:120], y=np.array(names)[y_test[:120]])
     out, err = io.StringIO(), io.StringIO()
     directory = base / "report"
     code = main(["sweep", str(digits_model), "--calibration", str(base / "calibration.npz"),
-                 "--calibration-samples", "100", "--data", str(base / "test.npz"), "--samples", "120",
+                 "--calibration-samples", "100", "--data", str(base / "test.npz"), "--labels", str(base / "labels.txt"),
+                 "--samples", "120",
                  "--modes", ",".join(SWEEP_MODES), "--runs", "30", "--warmup", "3", "--threads", "1",
                  "-o", str(directory)], out=out, err=err)
     _RUNS["digits"] = SweepRun(code, out.getvalue(), err.getvalue(), directory, SWEEP_MODES, 120)

@@ -28,6 +28,7 @@ def test_sweep_writes_three_files_with_every_variant(sweep_run):
     assert [v["mode"] for v in report["variants"]] == list(sweep_run.modes)
     assert report["quality_metric"] == "accuracy" and report["validation_data"]["labeled"] is True
     assert report["validation_data"]["samples"] == sweep_run.test_samples
+    assert report["validation_data"]["class_names"] == 10  # names in y mapped through --labels
     assert report["config"]["bench"] == {"runs": 30, "warmup": 3, "threads": 1, "xnnpack": True, "seed": 0}
     by_mode = {v["mode"]: v for v in report["variants"]}
     for mode, v in by_mode.items():
@@ -92,19 +93,30 @@ def test_pareto_front_and_recommendation_rules():
     assert "none is recommended" in recommend(report)["lines"][0]
 
 
-def test_regression_model_json_output_and_synthetic_calibration(cli, tmp_path):
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_regression_model_json_and_progress_bar_on_a_terminal(monkeypatch, tmp_path):
     """A non-classifier: quality is the minimum cosine; --json prints exactly report.json; synthetic calibration
-    is flagged as unverified in the report and on the terminal."""
-    out = tmp_path / "sweep"
-    r = cli("sweep", bench_model("sin_mlp"), "--modes", "int8", "--calibration", "synthetic",
-            "--runs", "5", "--warmup", "1", "-o", out, "--json")
-    assert r.code == 0, r
-    report = json.loads(r.out)
-    assert report == json.loads((out / "report.json").read_text())
+    is flagged as unverified in the report and on the terminal; on a terminal a rich progress bar is drawn on
+    stderr (never on stdout)."""
+    from hub2lite.cli import main
+
+    monkeypatch.delenv("CI", raising=False)
+    out, err = io.StringIO(), _Terminal()
+    target = tmp_path / "sweep"
+    code = main(["sweep", os.fspath(bench_model("sin_mlp")), "--modes", "int8", "--calibration", "synthetic",
+                 "--runs", "5", "--warmup", "1", "-o", os.fspath(target), "--json"], out=out, err=err)
+    assert code == 0, err.getvalue()
+    assert "benchmarking int8" in err.getvalue() and "━" in err.getvalue()  # rich's bar
+    report = json.loads(out.getvalue())  # stdout holds the JSON and nothing else
+    assert report == json.loads((target / "report.json").read_text())
     assert [v["mode"] for v in report["variants"]] == ["float32", "int8"]
     assert "float32 was added" in report["notes"][0]
     assert report["calibration"]["source"] == "synthetic" and "UNVERIFIED" in report["calibration"]["warning"]
-    assert "UNVERIFIED" in r.err
+    assert "UNVERIFIED" in err.getvalue()
     assert report["quality_metric"] == "cosine" and report["variants"][0]["agreement"] > 0.9999
     assert report["validation_data"]["source"].startswith("synthetic")
     assert all(v["bench"]["p50_ms"] > 0 for v in report["variants"])
@@ -142,21 +154,3 @@ def test_sweep_refuses_bad_setups_before_any_work(cli, digits_model, tmp_path):
     r = cli("sweep", digits_model, "--modes", "float32", "-o", tmp_path / "c")
     assert r.code == errors.OutputError.exit_code and "--force" in r.err
     assert (tmp_path / "c" / "report.json").read_text() == "{}"
-
-
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-@pytest.mark.slow
-def test_progress_bar_on_a_terminal_only(monkeypatch, tmp_path):
-    from hub2lite.cli import main
-
-    monkeypatch.delenv("CI", raising=False)
-    out, err = io.StringIO(), _Terminal()
-    code = main(["sweep", os.fspath(bench_model("sin_mlp")), "--modes", "float32", "--runs", "3",
-                 "--warmup", "0", "-o", os.fspath(tmp_path / "s")], out=out, err=err)
-    assert code == 0, err.getvalue()
-    assert "benchmarking float32" in err.getvalue() and "━" in err.getvalue()  # rich's bar, on the terminal
-    assert "| float32" in out.getvalue() and "━" not in out.getvalue()

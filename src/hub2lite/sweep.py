@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
-from .benchmark import BenchConfig, LatencyStats, benchmark_source, benchmark_tflite
+from .accuracy import label_indices, load_labels
+from .benchmark import BenchConfig, benchmark_source, benchmark_tflite
 from .convert import Conversion, ConvertConfig, convert, plan_input_specs
 from .datasets import load_samples
 from .errors import CalibrationError, ConfigError, Hub2LiteError, OutputError
@@ -81,7 +82,7 @@ class SweepConfig:
     calibration: str | None = None  # path, or "synthetic" (unverified accuracy); needed by int8/int16x8 modes
     calibration_samples: int = 200
     data: str | None = None  # validation inputs (labels from .npz 'y' / class folders); default: calibration data
-    labels: str | None = None  # class names, one per line, line i = output index i
+    labels: str | None = None  # class names by output index: text (one per line) or JSON, see accuracy.load_labels
     samples: int = 100  # validation samples
     seed: int = 0
     convert: ConvertConfig = field(default_factory=ConvertConfig)  # shapes / signature / ops; quantize per variant
@@ -117,6 +118,7 @@ class _Inputs:
     feeds: list[dict[str, np.ndarray]]
     labels: np.ndarray | None
     info: dict[str, Any]
+    classes: tuple[str, ...] | None = None  # class folder names of an image folder (labels index them)
 
 
 def _check_calibration(cfg: SweepConfig) -> bool:
@@ -143,38 +145,6 @@ def _calibration(cfg: SweepConfig, specs: tuple[TensorSpec, ...]) -> tuple[list[
                                  "notes": list(samples.notes)}
 
 
-def _read_class_names(path: str) -> list[str]:
-    p = Path(path)
-    if not p.is_file():
-        raise CalibrationError(f"labels file {path!r} does not exist", hint="give a text file, one class name per line")
-    names = [ln.strip() for ln in p.read_text(encoding="utf-8", errors="replace").splitlines()]
-    while names and not names[-1]:
-        names.pop()
-    if not names:
-        raise CalibrationError(f"labels file {path!r} is empty", hint="one class name per line, line i = output index i")
-    return names
-
-
-def _label_indices(labels: np.ndarray | None, class_names: list[str] | None) -> tuple[np.ndarray | None, str | None]:
-    """Ground-truth labels as output indices, or None with the reason."""
-    if labels is None:
-        return None, "the validation data carries no labels"
-    arr = np.asarray(labels)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64).reshape(-1), None
-    if arr.dtype.kind in "SUO":
-        if class_names is None:
-            return None, "the labels are class names: give --labels (one class name per line) to map them to outputs"
-        index = {n: i for i, n in enumerate(class_names)}
-        texts = [x.decode() if isinstance(x, bytes) else str(x) for x in arr.reshape(-1)]
-        unknown = sorted({t for t in texts if t not in index})
-        if unknown:
-            raise CalibrationError(f"labels {unknown[:5]} are not in the --labels file",
-                                   hint="the labels file must name every class of the data, one per line")
-        return np.array([index[t] for t in texts], dtype=np.int64), None
-    return None, f"labels of dtype {arr.dtype} are not class indices or names"
-
-
 def _validation_inputs(cfg: SweepConfig, specs: tuple[TensorSpec, ...]) -> _Inputs:
     path = cfg.data or (cfg.calibration if cfg.calibration not in (None, "synthetic") else None)
     if path is None:
@@ -185,7 +155,8 @@ def _validation_inputs(cfg: SweepConfig, specs: tuple[TensorSpec, ...]) -> _Inpu
     info: dict[str, Any] = {"source": samples.source, "samples": len(samples), "notes": list(samples.notes)}
     if cfg.data is None:
         info["note"] = "no --data: validated on samples of the calibration data (biased towards the calibrated variants)"
-    return _Inputs(list(samples.feeds), samples.labels, info)
+    classes = samples.info.get("classes")
+    return _Inputs(list(samples.feeds), samples.labels, info, None if classes is None else tuple(classes))
 
 
 def _class_output(reference: list[dict[str, np.ndarray]], classification: bool | None) -> str | None:
@@ -265,16 +236,21 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
     step("reading calibration and validation data")
     calibration, calib_info = _calibration(cfg, specs)
     inputs = _validation_inputs(cfg, specs)
-    class_names = _read_class_names(cfg.labels) if cfg.labels else None
+    class_names = load_labels(cfg.labels) if cfg.labels else None
     step("running the original on the validation inputs")
     reference = [TFRunner(entry).infer(f) for f in inputs.feeds]
     cls_output = _class_output(reference, cfg.classification)
-    truth, no_accuracy = _label_indices(inputs.labels, class_names) if cls_output else (None, "no classifier output")
-    if truth is not None and len(truth) != len(reference):
-        raise CalibrationError(f"{len(truth)} labels for {len(reference)} validation samples",
-                               hint="give one label per sample")
-    if truth is None and inputs.labels is not None:
-        notes.append(f"no labeled accuracy: {no_accuracy}")
+    truth = None
+    if inputs.labels is not None and cls_output is None:
+        notes.append("no labeled accuracy: no classifier-like output (rank 2; --task classification forces it)")
+    elif inputs.labels is not None:
+        truth, label_notes = label_indices(inputs.labels, class_names=class_names, folder_classes=inputs.classes)
+        notes.extend(label_notes)
+        if len(truth) != len(reference):
+            raise CalibrationError(f"{len(truth)} labels for {len(reference)} validation samples",
+                                   hint="give one label per sample")
+    elif cfg.labels:
+        notes.append("--labels given but the validation data has no labels (.npz 'y' or class folders)")
     quality_metric = "accuracy" if truth is not None else ("top1_agreement" if cls_output else "cosine")
     original_accuracy = float(np.mean(_top1(reference, cls_output) == truth)) if truth is not None else None
 

@@ -29,7 +29,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--calibration-samples", type=int, default=200, help="calibration samples (default 200)")
     p.add_argument("--data", help="validation inputs (.npy/.npz/image folder; labels from .npz 'y' or class folders); "
                                   "default: samples of --calibration")
-    p.add_argument("--labels", help="class names, one per line (line i = output index i), to score labeled accuracy")
+    p.add_argument("--labels", help="class names by output index (text: one per line; or JSON) to map the data's "
+                                    "class names / folders to outputs for labeled accuracy")
     p.add_argument("--samples", type=int, default=100, help="validation samples (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling and synthetic inputs (default 0)")
     p.add_argument("--io-type", choices=["int8", "uint8"], help="integer input/output type for int8-strict")
