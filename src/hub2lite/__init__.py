@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .benchmark import BenchConfig, LatencyStats, benchmark_source, benchmark_tflite
 from .convert import Attempt, Conversion, ConvertConfig, convert, parse_input_shape
 from .errors import (CalibrationError, ConfigError, ConversionError, Hub2LiteError, LoadError, OutputError,
                      ResolveError)
@@ -17,10 +18,12 @@ from .pipeline import (ConvertJob, ConvertResult, ValidateConfig, ValidateJob, r
 from .resolve import ResolvedModel, resolve
 from .runners import LiteRunner, TFRunner
 from .specs import ModelFormat, OpSupport, OpsPolicy, QuantMode, SignatureInfo, TensorSpec
+from .sweep import SweepConfig, SweepResult, run_sweep
 from .validate import OutputMetrics, Tolerance, ValidationReport, compare, validate
 
 __all__ = [
     "__version__",
+    "BenchConfig", "LatencyStats", "benchmark_source", "benchmark_tflite",
     "Attempt", "Conversion", "ConvertConfig", "convert", "parse_input_shape",
     "CalibrationError", "ConfigError", "ConversionError", "Hub2LiteError", "LoadError", "OutputError", "ResolveError",
     "ModelInfo", "OpInfo", "inspect_model",
@@ -29,5 +32,6 @@ __all__ = [
     "ResolvedModel", "resolve",
     "LiteRunner", "TFRunner",
     "ModelFormat", "OpSupport", "OpsPolicy", "QuantMode", "SignatureInfo", "TensorSpec",
+    "SweepConfig", "SweepResult", "run_sweep",
     "OutputMetrics", "Tolerance", "ValidationReport", "compare", "validate",
 ]
