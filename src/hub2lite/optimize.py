@@ -103,6 +103,7 @@ class OptimizeJob:
     cache_dir: str | None = None
     tags: tuple[str, ...] | None = None
     timeout: float | None = None
+    load_options: Any = None  # load.LoadOptions (--unsafe-keras, --input-names, --output-names)
 
 
 @dataclass(frozen=True)
@@ -321,7 +322,7 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
         check_output_path(p, force=job.force)
     progress("loading")
     resolved = resolve(job.source, cache_dir=job.cache_dir, timeout=job.timeout)
-    loaded = load(resolved, tags=job.tags)
+    loaded = load(resolved, tags=job.tags, options=job.load_options)
     entry = loaded.choose(job.convert.signature)
     specs, _ = plan_input_specs(entry.info, job.convert)
     split = split_data(job.data, job.calibration, specs, calibration_samples=cfg.calibration_samples,

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                          keep_dynamic=args.keep_dynamic, batch_size=args.batch_size)
     job = OptimizeJob(source=args.source, output=args.output, data=args.data, calibration=args.calibration,
                       labels=args.labels, optimize=cfg, convert=conv, force=args.force, cache_dir=args.cache_dir,
-                      tags=_common.tags(args), timeout=args.timeout)
+                      tags=_common.tags(args), timeout=args.timeout, load_options=_common.load_options(args))
     with ui.progress("optimizing") as p:
         result = run_optimize(job, progress=p.step)
     if args.json:

@@ -475,7 +475,7 @@ def selective_quantize(converter: Any, float_nodes: Sequence[str]) -> bytes:
 def run_per_layer(source: str, tflite: str, *, data: str | None, signature: str | None = None,
                   samples: int | None = None, seed: int = 0, cache_dir: str | None = None,
                   tags: tuple[str, ...] | None = None, timeout: float | None = None, report: str | None = None,
-                  force: bool = False) -> tuple[LayerReport, Any, Any]:
+                  force: bool = False, load_options: Any = None) -> tuple[LayerReport, Any, Any]:
     """`validate --per-layer`: the per-layer int8 error of `source`, written as NAME.layers.csv/.json in the
     report folder (beside `report` when given, else beside `tflite`).
 
@@ -497,7 +497,7 @@ def run_per_layer(source: str, tflite: str, *, data: str | None, signature: str 
     csv_path, json_path = layer_report_paths(stem_path)
     check_output_path(csv_path, force=force)
     check_output_path(json_path, force=force)
-    loaded = load(resolve(source, cache_dir=cache_dir, timeout=timeout), tags=tags)
+    loaded = load(resolve(source, cache_dir=cache_dir, timeout=timeout), tags=tags, options=load_options)
     config = ConvertConfig(signature=signature, quantize=QuantMode.INT8)
     specs, _ = plan_input_specs(loaded.choose(signature).info, config)
     notes = ["per-layer statistics from re-quantizing the original with the int8 recipe (TFLite's debugger "
