@@ -306,7 +306,16 @@ def make_converter(concrete: Any, route: str = "frozen", keep: Any = None) -> An
     import tensorflow as tf
 
     if route == "frozen":
-        return tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+        # TF logs "Please consider providing the trackable_obj ..." for this (deliberate) route: not for users
+        loggers = [logging.getLogger(name) for name in ("tensorflow", "absl")]
+        levels = [lg.level for lg in loggers]
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            return tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
     holder = tf.Module()
     holder.fn = concrete
     holder.captured_variables = list(concrete.variables)
