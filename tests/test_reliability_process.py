@@ -70,14 +70,20 @@ class Child:
         return rc
 
 
-def _kill_mid_conversion(deep_model: Path, out: Path, sig: int) -> tuple[Child, float, int]:
+def _kill_mid_conversion(deep_model: Path, out: Path, sig: int) -> tuple[Child, float, float, int]:
+    """Signal a CLI conversion 1 s into the converter. Returns (child, seconds to the 'interrupted' line,
+    seconds to exit, exit code)."""
     child = Child([*HUB2LITE, "-v", "convert", str(deep_model), "-o", str(out)])
     child.wait_for("converting")  # logged right before the converter starts; it then runs for seconds
     time.sleep(1.0)
     sent = time.monotonic()
     child.proc.send_signal(sig)
+    to_message = float("inf")
+    if sig == signal.SIGINT:
+        child.wait_for("interrupted", timeout=60)
+        to_message = time.monotonic() - sent
     rc = child.finish()
-    return child, time.monotonic() - sent, rc
+    return child, to_message, time.monotonic() - sent, rc
 
 
 def _nothing_complete(folder: Path) -> None:
@@ -88,9 +94,10 @@ def _nothing_complete(folder: Path) -> None:
 
 @pytest.mark.slow
 def test_sigint_mid_conversion_exits_130_promptly(deep_model: Path, tmp_path: Path) -> None:
-    child, latency, rc = _kill_mid_conversion(deep_model, tmp_path / "m.tflite", signal.SIGINT)
+    child, to_message, to_exit, rc = _kill_mid_conversion(deep_model, tmp_path / "m.tflite", signal.SIGINT)
     assert rc == 130, "".join(child.err)
-    assert latency < 5.0, f"exited {latency:.1f} s after SIGINT"
+    # measured on 2 busy cores: message within 0.4 s, exit (TensorFlow's teardown) within 1.2-3.5 s
+    assert to_message < 3.0 and to_exit < 10.0, (to_message, to_exit)
     ours = [ln.strip() for ln in child.err if ln.startswith("hub2lite:") and ": INFO:" not in ln]
     assert ours == ["hub2lite: interrupted; no partial output was kept (fix: run the command again)"], child.err
     assert child.err[-1].startswith("hub2lite: interrupted")
@@ -100,7 +107,7 @@ def test_sigint_mid_conversion_exits_130_promptly(deep_model: Path, tmp_path: Pa
 
 @pytest.mark.slow
 def test_sigkill_mid_conversion_leaves_nothing_that_looks_complete(deep_model: Path, tmp_path: Path) -> None:
-    child, _, rc = _kill_mid_conversion(deep_model, tmp_path / "m.tflite", signal.SIGKILL)
+    child, _, _, rc = _kill_mid_conversion(deep_model, tmp_path / "m.tflite", signal.SIGKILL)
     assert rc == -signal.SIGKILL
     _nothing_complete(tmp_path)
 
@@ -135,7 +142,7 @@ def test_sigint_during_download_exits_130_and_frees_the_cache(hub, archive_of, t
     sent = time.monotonic()
     child.proc.send_signal(signal.SIGINT)
     rc = child.finish()
-    assert rc == 130 and time.monotonic() - sent < 5, "".join(child.err)
+    assert rc == 130 and time.monotonic() - sent < 10, "".join(child.err)
     assert sorted(p.name for p in cache.iterdir()) == []  # tensorflow_hub removed its lock and temp folder
     hub.clear_faults(name)
     assert (Path(resolve(handle, cache_dir=cache, timeout=5).path) / "saved_model.pb").is_file()
