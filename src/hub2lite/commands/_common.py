@@ -49,7 +49,10 @@ def add_validation_options(p: argparse.ArgumentParser) -> None:
                              "inf or -inf disables one, e.g. --min-snr=-inf)")
     g.add_argument("--atol", type=float, help="absolute tolerance on max |error|")
     g.add_argument("--rtol", type=float, help="tolerance on max |error| relative to max |original output|")
-    g.add_argument("--min-cosine", type=float, help="minimum cosine similarity (worst sample) per output")
+    g.add_argument("--min-cosine", type=float, help="minimum cosine similarity per output (of the sample chosen "
+                                                    "by --sample-quantile)")
+    g.add_argument("--sample-quantile", type=float, help="which sample max-abs and cosine judge: 0 = the worst "
+                                                         "(float default), 0.05 = worst 5%% may miss (quantized)")
     g.add_argument("--min-snr", type=float, help="minimum signal-to-noise ratio in dB per output")
     g.add_argument("--min-top1-agreement", type=float, help="minimum top-1 agreement for classifier outputs")
     g.add_argument("--min-top5-overlap", type=float, help="minimum top-5 overlap for classifier outputs (default: off)")
@@ -108,7 +111,9 @@ def validate_config(args: argparse.Namespace, mode: Any) -> Any:
     tol = default_tolerance(mode, atol=args.atol, rtol=args.rtol, min_cosine=args.min_cosine,
                             min_top1_agreement=args.min_top1_agreement, min_snr_db=args.min_snr,
                             min_top5_overlap=args.min_top5_overlap, max_kl=args.max_kl,
-                            max_accuracy_drop=args.max_accuracy_drop)
+                            max_accuracy_drop=args.max_accuracy_drop, sample_quantile=args.sample_quantile)
+    if not 0.0 <= tol.sample_quantile < 0.5:
+        raise ConfigError("--sample-quantile must be in [0, 0.5)", hint="0 judges the worst sample; 0.05 is typical")
     return ValidateConfig(enabled=not getattr(args, "no_validate", False), samples=samples, seed=args.seed,
                           data=args.data, tolerance=tol, task=args.task, labels=args.labels,
                           load_inputs=args.load_inputs, save_inputs=args.save_inputs, outputs_dir=args.outputs_dir)
