@@ -85,19 +85,10 @@ class DemoResult:
     test_samples: int
 
 
-def _accuracy(runner: Any, x: np.ndarray, y: np.ndarray, name: str) -> float:
-    hits = 0
-    for i in range(len(x)):
-        out = runner.infer({name: x[i:i + 1]})
-        hits += int(np.argmax(next(iter(out.values()))) == y[i])
-    return hits / len(x)
-
-
 def run_demo(out_dir: str | Path, *, force: bool = False, cache_dir: str | None = None,
              progress: Any = lambda _: None) -> DemoResult:
     from .convert import ConvertConfig
     from .pipeline import ConvertJob, ValidateConfig, run_convert, run_inspect
-    from .runners import LiteRunner, TFRunner
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,12 +117,7 @@ def run_demo(out_dir: str | Path, *, force: bool = False, cache_dir: str | None 
                          validate=ValidateConfig(samples=len(x_test), data=str(data)), force=force,
                          cache_dir=str(cache))
         result = run_convert(job, progress=progress)
-    progress("measuring labeled accuracy")
-    from .pipeline import load_source
-
-    entry = load_source(result.report["source"]["path"]).choose()
-    name = entry.info.inputs[0].name
-    acc_tf = _accuracy(TFRunner(entry), x_test, y_test, name)
-    lite = LiteRunner(result.conversion.model, input_names=result.conversion.input_names)
-    acc_lite = _accuracy(lite, x_test, y_test, name)
-    return DemoResult(handle, info, result, acc_tf, acc_lite, len(x_test))
+    accuracy = result.validation.accuracy if result.validation is not None else None
+    if accuracy is None:  # the test set carries labels, so validation always measures accuracy
+        raise RuntimeError("the demo's validation measured no labeled accuracy")
+    return DemoResult(handle, info, result, accuracy.top1_original, accuracy.top1_tflite, accuracy.samples)
