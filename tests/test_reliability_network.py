@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from models_reliability import assert_one_line_error
 
-from hub2lite.errors import ResolveError
+from hub2lite.errors import LoadError, ResolveError
 from hub2lite.localhub import Fault, LocalHub
 from hub2lite.resolve import resolve
 
@@ -119,6 +119,14 @@ def test_archive_truncated_mid_transfer(hub, archive_of, hub_cache):
         resolve(handle, cache_dir=hub_cache, **FAST)
     assert "after 3 attempts" in info.value.message
     assert_clean_then_good(hub, name, handle, hub_cache)
+
+
+def test_hub_archive_without_model(hub, tmp_path, hub_cache, cli):
+    from models_reliability import file_member, write_tar
+
+    handle = hub.add("google/readme-only/1", write_tar(tmp_path / "r.tar.gz", [file_member("README.md", b"# hi")]))
+    res = cli("inspect", handle, "--cache-dir", hub_cache, "--no-probe")
+    assert_one_line_error(res, LoadError.exit_code, "holds no model", handle)
 
 
 def test_timeout_must_be_positive(cli, hub_cache):

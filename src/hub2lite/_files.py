@@ -114,7 +114,7 @@ class MemberGuard:
         if not (m.isfile() or m.isdir()):
             raise ResolveError(f"archive {self.archive!r} has a special file {name!r}; refused",
                                hint="use a trusted archive; hub archives contain only files and folders")
-        self.declared += max(m.size, 0)
+        self.declared += tarfile.BLOCKSIZE + max(m.size, 0)  # headers count: a million empty files is a bomb too
         if self.declared > self.max_bytes:
             raise self._bomb()
 
