@@ -420,3 +420,29 @@ def test_npz_writer_handles_any_input_name(tmp_path):
     arrays = {"file": np.arange(3), "a/b:0": np.ones(2), "y": np.array([b"x", b"yz"])}
     with np.load(io.BytesIO(_npz_bytes(arrays)), allow_pickle=False) as z:
         assert sorted(z.files) == sorted(arrays) and z["file"].tolist() == [0, 1, 2]
+
+
+def test_a_tflite_that_cannot_run_is_a_failed_validation_not_a_crash():
+    """e.g. a mutable hash table whose contents do not survive conversion raises at run time."""
+    import numpy as np
+
+    from hub2lite.validate import Tolerance, validate
+
+    class Original:
+        runtime = "tensorflow"
+
+        def infer(self, feed):
+            return {"y": feed["x"] * 2}
+
+    class Broken:
+        runtime = "ai_edge_litert"
+
+        def infer(self, feed):
+            raise RuntimeError("Tensor 'Placeholder' has dtype resource\nmore detail")
+
+    feeds = [{"x": np.ones((1, 3), np.float32)}]
+    report = validate(Original(), Broken(), feeds, Tolerance())
+    assert report.passed is False
+    assert report.problems == ("the .tflite model failed to run on sample 0 (ai_edge_litert): RuntimeError: "
+                               "Tensor 'Placeholder' has dtype resource",)
+    assert report.to_dict()["passed"] is False

@@ -31,7 +31,7 @@ from .resolve import resolve
 from .runners import LiteRunner, TFRunner
 from .specs import QuantMode, TensorSpec
 from .tflite_file import read_model_bytes
-from .validate import Tolerance, ValidationReport, compare, default_tolerance, run_both, stack_outputs, validate
+from .validate import Tolerance, ValidationReport, compare_or_fail, default_tolerance, stack_outputs
 
 __all__ = ["ValidateConfig", "ConvertJob", "ConvertResult", "ValidateJob", "run_inspect", "run_convert",
            "run_validate", "report_path_for", "load_source", "validation_document"]
@@ -182,7 +182,7 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     validation = None
     if job.validate.enabled:
         progress("validating")
-        validation = _validate(entry, conversion, job.validate, mode, force=job.force, source=job.source,
+        validation = _validate(entry, conversion, job.validate, mode, scalings, force=job.force, source=job.source,
                                output=str(out), loaded=loaded)
     progress("writing")
     if job.force:  # never leave the new model next to the old report (a crash between the two writes)
@@ -200,12 +200,14 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     return ConvertResult(out, report_path, conversion, validation, report)
 
 
-def _validate(entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig, mode: QuantMode, *, force: bool = False,
-              source: str | None = None, output: str | None = None, loaded: LoadedModel | None = None) -> ValidationReport:
+def _validate(entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig, mode: QuantMode,
+              scalings: dict[str, Any] | None = None, *, force: bool = False, source: str | None = None,
+              output: str | None = None, loaded: LoadedModel | None = None) -> ValidationReport:
     if conversion.parts or _dynamic_audio(conversion):
         return _validate_family(loaded, entry, conversion, cfg, mode, force=force, source=source, output=output)
+    scaling = next(iter(scalings.values())) if scalings and len(conversion.inputs) == 1 else None
     lite = LiteRunner(conversion.model, input_names=conversion.input_names)
-    return _compare_models(TFRunner(entry), lite, conversion.inputs, cfg, mode, force=force,
+    return _compare_models(TFRunner(entry), lite, conversion.inputs, cfg, mode, scaling=scaling, force=force,
                            original={"source": source, "signature": entry.info.name},
                            tflite={"path": output, "size_bytes": conversion.size_bytes,
                                    "sha256": hashlib.sha256(conversion.model).hexdigest(),
@@ -309,10 +311,11 @@ def _compare_models(runner: TFRunner, lite: LiteRunner, specs: Sequence[TensorSp
         artifacts.update(save_inputs(cfg.save_inputs, feeds, labels=labels, source=input_info, classes=classes,
                                      force=force))
         input_info["saved_to"] = str(cfg.save_inputs)
-    ref, got = run_both(runner, lite, feeds)
-    report = compare(ref, got, cfg.tolerance or default_tolerance(mode), task=cfg.task,
-                     runtimes={"original": runner.runtime, "candidate": lite.runtime})
+    report, ref, got = compare_or_fail(runner, lite, feeds, cfg.tolerance or default_tolerance(mode), task=cfg.task)
     notes = list(report.notes)
+    if not got:  # the .tflite could not run: nothing more to measure
+        return replace(report, mode=mode.value, original=original or {}, tflite=tflite or {}, inputs=input_info,
+                       artifacts=artifacts, notes=tuple(notes))
     ref_stacked, got_stacked = stack_outputs(ref), stack_outputs(got)
     if labels is not None or cfg.labels:
         if labels is None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .accuracy import Accuracy
 
 __all__ = ["Tolerance", "Check", "OutputMetrics", "ValidationReport", "compare", "validate", "run_both",
+           "compare_or_fail", "CandidateRunError",
            "match_outputs", "stack_outputs", "default_tolerance", "DEFAULT_TOLERANCES", "VALIDATE_SCHEMA", "TASKS",
            "SNR_IDENTICAL"]
 
@@ -482,14 +483,41 @@ def compare(reference: Sequence[Mapping[str, np.ndarray]], candidate: Sequence[M
 
 def run_both(original: Any, candidate: Any, feeds: Sequence[Mapping[str, np.ndarray]]
              ) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
-    """The outputs of both runners (see runners.py) on the same feeds, in feed order."""
-    return [original.infer(f) for f in feeds], [candidate.infer(f) for f in feeds]
+    """The outputs of both runners (see runners.py) on the same feeds, in feed order.
+
+    A .tflite that converts but cannot run (e.g. a mutable hash table whose contents did not survive)
+    is a failed validation, not a crash: its run-time error comes back as `problems` via `compare_or_fail`.
+    """
+    ref = [original.infer(f) for f in feeds]
+    got = []
+    for i, feed in enumerate(feeds):
+        try:
+            got.append(candidate.infer(feed))
+        except (RuntimeError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CandidateRunError(f"the .tflite model failed to run on sample {i} ({candidate.runtime}): "
+                                    f"{type(exc).__name__}: {first}") from exc
+    return ref, got
+
+
+class CandidateRunError(Exception):
+    """The candidate (.tflite) runner raised; `compare_or_fail` turns it into a failed ValidationReport."""
+
+
+def compare_or_fail(original: Any, candidate: Any, feeds: Sequence[Mapping[str, np.ndarray]],
+                    tolerance: Tolerance, **kwargs: Any
+                    ) -> tuple[ValidationReport, list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
+    """`run_both` + `compare`; a candidate that cannot run gives a failed report with the error as problem."""
+    runtimes = {"original": original.runtime, "candidate": candidate.runtime}
+    try:
+        ref, got = run_both(original, candidate, feeds)
+    except CandidateRunError as exc:
+        return ValidationReport(False, len(feeds), tolerance, (), (str(exc),), runtimes), [], []
+    return compare(ref, got, tolerance, runtimes=runtimes, **kwargs), ref, got
 
 
 def validate(original: Any, candidate: Any, feeds: Sequence[Mapping[str, np.ndarray]],
              tolerance: Tolerance = Tolerance(), *, task: str = "auto",
              classification: bool | None = None) -> ValidationReport:
     """Run both runners on the same feeds and compare their outputs."""
-    ref, got = run_both(original, candidate, feeds)
-    return compare(ref, got, tolerance, task=task, classification=classification,
-                   runtimes={"original": original.runtime, "candidate": candidate.runtime})
+    return compare_or_fail(original, candidate, feeds, tolerance, task=task, classification=classification)[0]
