@@ -10,7 +10,8 @@ TF2 SavedModel (`model.export`), cached in $HUB2LITE_BENCH_CACHE (default ~/.cac
    rounds; ratio of medians; goal <= 1.05.
 2. latency: the float32 .tflite (ai-edge-litert, XNNPACK) vs the SavedModel in eager TensorFlow, same
    threads, same input, each in its own process (hub2lite.benchmark), interleaved; ratio of median p50.
-3. `hub2lite sweep` on the same model: the table is printed, the report folder written to out/bench_convert.
+3. `hub2lite sweep` on the same model (round-robin benchmark rounds): the table is printed, the report folder
+   written to out/bench_convert/sweep.
 
     python bench/bench_convert.py [--rounds 3] [--runs 100] [--modes float32,float16,dynamic,int8,int16x8]
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+from dataclasses import replace
 import sys
 import tempfile
 import time
@@ -111,7 +113,8 @@ def time_conversions(path: Path, rounds: int) -> tuple[list[float], list[float],
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved conversion rounds per converter")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved rounds: conversions per converter, latency processes per model (also the sweep's)")
     ap.add_argument("--runs", type=int, default=100, help="timed inferences per latency benchmark")
     ap.add_argument("--threads", type=int, default=None, help="threads for both runtimes (default: all usable)")
     ap.add_argument("--modes", default="float32,float16,dynamic,int8,int16x8", help="modes of the sweep")
@@ -153,14 +156,14 @@ def main(argv: list[str] | None = None) -> int:
         tfl = Path(tmp) / "float32.tflite"
         tfl.write_bytes(hub_model)
         lite_runs, tf_runs = [], []
-        for i in range(2):
+        for i in range(args.rounds):
             pair = [("lite", lambda: benchmark_tflite(tfl, cfg, feed={hname: x[:1]})),
                     ("tf", lambda: benchmark_source(str(model), cfg, feed={tf_input: x[:1]}))]
             for name, fn in (pair if i % 2 == 0 else pair[::-1]):
                 (lite_runs if name == "lite" else tf_runs).append(fn())
     lite_p50 = statistics.median(s.p50_ms for s in lite_runs)
     tf_p50 = statistics.median(s.p50_ms for s in tf_runs)
-    print(f"\n## latency per inference, batch 1, {cfg.effective_threads} threads, {cfg.runs} runs x 2 interleaved rounds")
+    print(f"\n## latency per inference, batch 1, {cfg.effective_threads} threads, {cfg.runs} runs x {args.rounds} interleaved rounds")
     for s in lite_runs + tf_runs:
         print(f"{s.kind:10} {s.runtime:32} p50 {s.p50_ms:8.3f} ms  p90 {s.p90_ms:8.3f}  p99 {s.p99_ms:8.3f}  "
               f"init {s.init_ms:8.1f} ms  first {s.first_inference_ms:8.2f} ms  peak RSS {s.peak_rss_bytes / 2**20:6.1f} MiB")
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     result = run_sweep(SweepConfig(source=str(model), output_dir=str(out / "sweep"), modes=parse_modes(args.modes),
                                    calibration=str(out / "calibration.npz"), data=str(out / "test.npz"), samples=200,
-                                   bench=cfg, force=True))
+                                   bench=replace(cfg, rounds=args.rounds), force=True))
     print(f"\n## hub2lite sweep ({time.perf_counter() - t0:.0f} s; report in {out / 'sweep'})\n")
     print(markdown_table(result.report))
     print()

@@ -98,7 +98,7 @@ def digits_sweep(base: Path, digits_model: Path, digits_split: Any) -> SweepRun:
     code = main(["sweep", str(digits_model), "--calibration", str(base / "calibration.npz"),
                  "--calibration-samples", "100", "--data", str(base / "test.npz"), "--labels", str(base / "labels.txt"),
                  "--samples", "120",
-                 "--modes", ",".join(SWEEP_MODES), "--runs", "30", "--warmup", "3", "--threads", "1",
+                 "--modes", ",".join(SWEEP_MODES), "--runs", "30", "--warmup", "3", "--threads", "1", "--rounds", "2",
                  "-o", str(directory)], out=out, err=err)
     _RUNS["digits"] = SweepRun(code, out.getvalue(), err.getvalue(), directory, SWEEP_MODES, 120)
     return _RUNS["digits"]

@@ -56,9 +56,10 @@ def test_bench_tflite_cli_reports_every_statistic(cli, digits_tflite):
     assert 10 * MiB < d["baseline_rss_bytes"] < d["peak_rss_bytes"] < 400 * MiB
     assert d["model_rss_bytes"] == d["peak_rss_bytes"] - d["baseline_rss_bytes"]
 
-    text = cli("bench", digits_tflite, "--runs", "5", "--no-xnnpack")
+    text = cli("bench", digits_tflite, "--runs", "5", "--no-xnnpack", "--rounds", "2")
     assert text.code == 0, text
     assert "ai_edge_litert (no delegates)" in text.out and "p50" in text.out and "peak RSS" in text.out
+    assert "latency over 10 runs" in text.out and "pooled from 2 processes" in text.out
 
 
 def test_peak_memory_follows_the_model(digits_tflite, tmp_path):

@@ -29,14 +29,16 @@ def test_sweep_writes_three_files_with_every_variant(sweep_run):
     assert report["quality_metric"] == "accuracy" and report["validation_data"]["labeled"] is True
     assert report["validation_data"]["samples"] == sweep_run.test_samples
     assert report["validation_data"]["class_names"] == 10  # names in y mapped through --labels
-    assert report["config"]["bench"] == {"runs": 30, "warmup": 3, "threads": 1, "xnnpack": True, "seed": 0}
+    assert report["config"]["bench"] == {"runs": 30, "warmup": 3, "threads": 1, "xnnpack": True, "seed": 0,
+                                         "rounds": 2}
     by_mode = {v["mode"]: v for v in report["variants"]}
     for mode, v in by_mode.items():
         assert v["status"] == "ok" and v["error"] is None, v
         assert (sweep_run.directory / v["file"]).stat().st_size == v["size_bytes"]
         assert v["validation"]["samples"] == sweep_run.test_samples
         b = v["bench"]
-        assert b["runs"] == 30 and b["threads"] == 1 and b["kind"] == "tflite" and b["input_source"] == "given sample"
+        assert b["runs"] == 60 and b["rounds"] == 2  # 2 round-robin rounds of 30, pooled
+        assert b["threads"] == 1 and b["kind"] == "tflite" and b["input_source"] == "given sample"
         assert v["p50_ms"] == b["p50_ms"] > 0 and b["peak_rss_bytes"] > 0
         assert v["speedup_vs_float32"] == pytest.approx(by_mode["float32"]["p50_ms"] / v["p50_ms"])
         assert v["speedup_vs_original"] == pytest.approx(report["original"]["bench"]["p50_ms"] / v["p50_ms"])
@@ -48,6 +50,7 @@ def test_sweep_writes_three_files_with_every_variant(sweep_run):
     assert by_mode["int8"]["conversion"]["recipe"]["name"] == "static_wi8_ai8_float_fallback"
     orig = report["original"]
     assert orig["bench"]["kind"] == "tensorflow" and orig["bench"]["threads"] == 1 and orig["accuracy"] > 0.9
+    assert orig["bench"]["rounds"] == 2
     # the recommendation names measured, passing variants and says why
     rec = report["recommendation"]
     passing = {v["mode"] for v in report["variants"] if v["passed"] and v["p50_ms"]}
@@ -108,7 +111,7 @@ def test_regression_model_json_and_progress_bar_on_a_terminal(monkeypatch, tmp_p
     out, err = io.StringIO(), _Terminal()
     target = tmp_path / "sweep"
     code = main(["sweep", os.fspath(bench_model("sin_mlp")), "--modes", "int8", "--calibration", "synthetic",
-                 "--runs", "5", "--warmup", "1", "-o", os.fspath(target), "--json"], out=out, err=err)
+                 "--runs", "5", "--warmup", "1", "--rounds", "1", "-o", os.fspath(target), "--json"], out=out, err=err)
     assert code == 0, err.getvalue()
     assert "benchmarking int8" in err.getvalue() and "━" in err.getvalue()  # rich's bar
     report = json.loads(out.getvalue())  # stdout holds the JSON and nothing else
@@ -127,7 +130,7 @@ def test_failed_conversions_are_reported_not_dropped(cli, model_path, tmp_path):
     its error, nothing is recommended, and the exit code says no variant passed."""
     out = tmp_path / "sweep"
     r = cli("sweep", model_path("flex_ops"), "--modes", "float32,float16,dynamic", "--no-flex", "--runs", "3",
-            "--warmup", "0", "-o", out)
+            "--warmup", "0", "--rounds", "1", "-o", out)
     assert r.code == errors.EXIT_VALIDATION_FAILED, r
     report = json.loads((out / "report.json").read_text())
     assert [v["mode"] for v in report["variants"]] == ["float32", "float16", "dynamic"]

@@ -18,7 +18,9 @@ Every measurement runs in its own child process (`python -m hub2lite.benchmark S
 Timing: one timed first inference, `warmup` untimed runs, then `runs` timed runs of the runtime's call
 with inputs prepared beforehand (a .tflite signature runner call; for TensorFlow the signature call plus
 fetching every output to numpy, which forces the computation). Throughput is samples per second of the
-timed runs (batch x runs / total time), single stream.
+timed runs (batch x runs / total time), single stream. With `rounds` > 1 the whole measurement is repeated
+in that many fresh processes and the timed runs are pooled (`merge_rounds`), so a burst of load from other
+processes on a shared machine lands in a fraction of the samples instead of all of them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ from . import errors as _errors
 from .errors import ConfigError, Hub2LiteError, LoadError
 
 __all__ = ["BenchConfig", "LatencyStats", "benchmark_tflite", "benchmark_source", "summarize_latencies",
-           "default_threads", "BENCH_SCHEMA"]
+           "merge_rounds", "default_threads", "BENCH_SCHEMA"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class BenchConfig:
     threads: int | None = None  # None: default_threads(), the same for every runtime
     xnnpack: bool = True  # .tflite only: XNNPACK delegate (as on device); False = builtin kernels only
     seed: int = 0  # synthetic inputs when no feed is given
+    rounds: int = 1  # fresh processes per model; their timed runs are pooled (robust to drift on a busy machine)
     timeout_s: float = _WORKER_TIMEOUT_S
 
     def __post_init__(self) -> None:
@@ -73,6 +76,8 @@ class BenchConfig:
             raise ConfigError(f"--warmup must be 0 or more, not {self.warmup}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be at least 1, not {self.threads}")
+        if self.rounds < 1:
+            raise ConfigError(f"--rounds must be at least 1, not {self.rounds}")
 
     @property
     def effective_threads(self) -> int:
@@ -80,7 +85,7 @@ class BenchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"runs": self.runs, "warmup": self.warmup, "threads": self.effective_threads,
-                "xnnpack": self.xnnpack, "seed": self.seed}
+                "xnnpack": self.xnnpack, "seed": self.seed, "rounds": self.rounds}
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class LatencyStats:
     runtime: str
     threads: int
     xnnpack: bool | None  # None for TensorFlow
-    runs: int
+    runs: int  # timed runs in total (every round)
     warmup: int
     batch: int
     min_ms: float
@@ -111,6 +116,7 @@ class LatencyStats:
     memory_method: str
     inputs: tuple[dict[str, Any], ...] = ()
     input_source: str = ""
+    rounds: int = 1  # processes whose timed runs were pooled; init / first inference are their medians
     latencies_ms: tuple[float, ...] = field(default=(), repr=False)
 
     @property
@@ -137,6 +143,23 @@ class LatencyStats:
         kw["inputs"] = tuple(d.get("inputs") or ())
         kw["latencies_ms"] = tuple(d.get("latencies_ms") or ())
         return cls(**kw)
+
+
+def merge_rounds(rounds: Sequence[LatencyStats]) -> LatencyStats:
+    """Pool the timed runs of several rounds (fresh processes) of one model: latency statistics over every
+    sample, median init and first-inference time, the highest peak memory (with that round's baseline)."""
+    if not rounds:
+        raise ValueError("no rounds to merge")
+    if len(rounds) == 1:
+        return rounds[0]
+    samples = [x for r in rounds for x in r.latencies_ms]
+    stats = summarize_latencies([x / 1e3 for x in samples], batch=rounds[0].batch)
+    peak = max(rounds, key=lambda r: r.peak_rss_bytes)
+    return replace(rounds[0], **stats, runs=len(samples), rounds=sum(r.rounds for r in rounds),
+                   first_inference_ms=float(np.median([r.first_inference_ms for r in rounds])),
+                   init_ms=float(np.median([r.init_ms for r in rounds])),
+                   peak_rss_bytes=peak.peak_rss_bytes, baseline_rss_bytes=peak.baseline_rss_bytes,
+                   latencies_ms=tuple(samples))
 
 
 def summarize_latencies(latencies_s: Sequence[float], *, batch: int = 1) -> dict[str, float]:
@@ -206,6 +229,10 @@ def _wait_with_rusage(proc: subprocess.Popen[bytes], timeout_s: float) -> Any:
 
 
 def _run_worker(spec: dict[str, Any], config: BenchConfig, feed: Mapping[str, np.ndarray] | None) -> LatencyStats:
+    return merge_rounds([_run_once(spec, config, feed) for _ in range(config.rounds)])
+
+
+def _run_once(spec: dict[str, Any], config: BenchConfig, feed: Mapping[str, np.ndarray] | None) -> LatencyStats:
     with tempfile.TemporaryDirectory(prefix="hub2lite-bench-") as tmp:
         work = Path(tmp)
         if feed is not None:

@@ -188,7 +188,9 @@ def markdown_table(report: Mapping[str, Any]) -> str:
 def _settings_line(report: Mapping[str, Any]) -> str:
     b = report["config"]["bench"]
     threads = f"{b['threads']} thread" + ("s" if b["threads"] != 1 else "")
-    return (f"{b['runs']} timed runs after {b['warmup']} warm-up, {threads}, "
+    rounds = b.get("rounds", 1)
+    runs = f"{rounds} round-robin rounds x {b['runs']}" if rounds > 1 else f"{b['runs']}"
+    return (f"{runs} timed runs after {b['warmup']} warm-up, {threads}, "
             f"XNNPACK {'on' if b['xnnpack'] else 'off'}, batch 1, one child process per model, "
             f"on {report['machine']['machine']} with {report['machine']['usable_cpus']} usable CPUs")
 

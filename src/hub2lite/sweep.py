@@ -27,7 +27,7 @@ import numpy as np
 
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
 from .accuracy import label_indices, load_labels
-from .benchmark import BenchConfig, benchmark_source, benchmark_tflite
+from .benchmark import BenchConfig, LatencyStats, benchmark_source, benchmark_tflite, merge_rounds
 from .convert import Conversion, ConvertConfig, convert, plan_input_specs
 from .datasets import load_samples
 from .errors import CalibrationError, ConfigError, Hub2LiteError, OutputError
@@ -219,7 +219,7 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
     _check_calibration(cfg)
     directory = Path(cfg.output_dir)
     files = _check_outputs(directory, modes, cfg.force)
-    total = 3 + 2 * len(modes) + 1
+    total = 3 + len(modes) + cfg.bench.rounds * (1 + len(modes)) + 1
     done = 0
 
     def step(text: str) -> None:
@@ -262,27 +262,36 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
                                  directory, conversions))
 
     bench_feed = inputs.feeds[0]
-    step("benchmarking the original TF model")
-    original_bench, original_error = None, None
-    try:
-        original_bench = benchmark_source(str(resolved.path), cfg.bench, signature=cfg.convert.signature,
-                                          input_shapes={s.name: s.shape for s in specs if s.shape is not None},
-                                          batch_size=cfg.convert.batch_size, feed=bench_feed, tags=cfg.tags)
-    except Exception as exc:  # noqa: BLE001 - reported, never hidden
-        original_error = _error_text(exc)
-        log.warning("benchmarking the original failed: %s", original_error)
+    once = replace(cfg.bench, rounds=1)
+    targets: list[tuple[str, Callable[[], LatencyStats]]] = [("original", lambda: benchmark_source(
+        str(resolved.path), once, signature=cfg.convert.signature,
+        input_shapes={s.name: s.shape for s in specs if s.shape is not None}, batch_size=cfg.convert.batch_size,
+        feed=bench_feed, tags=cfg.tags))]
     for v in variants:
-        mode = QuantMode(v["mode"])
-        step(f"benchmarking {mode.value}")
-        if mode not in conversions:
-            continue
-        try:
-            stats = benchmark_tflite(directory / v["file"], cfg.bench, feed=bench_feed,
-                                     input_names=conversions[mode].input_names)
-            v["bench"] = stats.to_dict()
-        except Exception as exc:  # noqa: BLE001 - reported, never hidden
-            v["status"], v["error"] = "benchmark failed", _error_text(exc)
-            log.warning("benchmarking %s failed: %s", mode.value, v["error"])
+        if QuantMode(v["mode"]) in conversions:
+            names = conversions[QuantMode(v["mode"])].input_names
+            targets.append((v["mode"], lambda path=directory / v["file"], names=names: benchmark_tflite(
+                path, once, feed=bench_feed, input_names=names)))
+    measured: dict[str, list[LatencyStats]] = {name: [] for name, _ in targets}
+    failed: dict[str, str] = {}
+    for r in range(cfg.bench.rounds):  # round-robin, alternating order: drift hits every model alike
+        for name, measure in (targets if r % 2 == 0 else targets[::-1]):
+            step(f"benchmarking {'the original TF model' if name == 'original' else name}"
+                 + (f" (round {r + 1}/{cfg.bench.rounds})" if cfg.bench.rounds > 1 else ""))
+            if name in failed:
+                continue
+            try:
+                measured[name].append(measure())
+            except Exception as exc:  # noqa: BLE001 - reported, never hidden
+                failed[name] = _error_text(exc)
+                log.warning("benchmarking %s failed: %s", name, failed[name])
+    original_bench = merge_rounds(measured["original"]) if "original" not in failed else None
+    original_error = failed.get("original")
+    for v in variants:
+        if v["mode"] in failed:
+            v["status"], v["error"] = "benchmark failed", failed[v["mode"]]
+        elif measured.get(v["mode"]):
+            v["bench"] = merge_rounds(measured[v["mode"]]).to_dict()
 
     step("writing the report")
     from .report_sweep import analyze, render_html, render_markdown

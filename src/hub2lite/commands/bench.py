@@ -15,13 +15,15 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=50, help="timed inferences (default 50)")
     p.add_argument("--warmup", type=int, default=5, help="untimed inferences after the first one (default 5)")
     p.add_argument("--no-xnnpack", action="store_true", help=".tflite: builtin kernels only, no XNNPACK delegate")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repeat the measurement in this many fresh processes and pool their runs (default %(default)s)")
 
 
 def bench_config(args: argparse.Namespace) -> Any:
     from ..benchmark import BenchConfig
 
     return BenchConfig(runs=args.runs, warmup=args.warmup, threads=args.threads, xnnpack=not args.no_xnnpack,
-                       seed=getattr(args, "seed", 0))
+                       seed=getattr(args, "seed", 0), rounds=args.rounds)
 
 
 def add_parser(sub: Any) -> None:
@@ -61,7 +63,8 @@ def bench_text(d: dict[str, Any]) -> str:
     return "\n".join([
         f"{d['target']} [{d['kind']}] on {d['runtime']}, {d['threads']} threads, input {d['input_source']}",
         "inputs: " + ", ".join(f"{i['name']}:{i['dtype']}{i['shape']}" for i in d["inputs"]),
-        f"latency over {d['runs']} runs (after 1 first + {d['warmup']} warm-up): min {ms(d['min_ms'])}  "
+        f"latency over {d['runs']} runs (after 1 first + {d['warmup']} warm-up"
+        + (f", pooled from {d['rounds']} processes" if d.get("rounds", 1) > 1 else "") + f"): min {ms(d['min_ms'])}  "
         f"p50 {ms(d['p50_ms'])}  p90 {ms(d['p90_ms'])}  p99 {ms(d['p99_ms'])}  "
         f"mean {ms(d['mean_ms'])} ± {ms(d['std_ms'])}",
         f"first inference {ms(d['first_inference_ms'])}, init {ms(d['init_ms'])}, "

@@ -38,6 +38,7 @@ def add_parser(sub: Any) -> None:
     _common.add_shape_options(p)
     p.add_argument("--no-flex", action="store_true", help="TFLite builtin ops only; never fall back to Select TF ops")
     add_bench_options(p)
+    p.set_defaults(rounds=3)  # a sweep compares models measured one after the other: pool 3 round-robin rounds
     p.add_argument("--atol", type=float, help="override every mode's absolute tolerance")
     p.add_argument("--rtol", type=float, help="override every mode's relative tolerance")
     p.add_argument("--min-cosine", type=float, help="override every mode's minimum cosine similarity")
