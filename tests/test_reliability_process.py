@@ -3,7 +3,6 @@ cache stays usable, and Ctrl-C exits promptly with 130."""
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import subprocess
