@@ -22,7 +22,7 @@ from .load import EntryPoint
 from .specs import TensorSpec
 from .tflite_file import flex_ops
 
-__all__ = ["Runner", "TFRunner", "LiteRunner", "run_all"]
+__all__ = ["Runner", "TFRunner", "LiteRunner", "lite_inputs", "run_all"]
 
 
 class Runner(Protocol):
@@ -65,6 +65,25 @@ def _quantize(value: np.ndarray, dtype: np.dtype, scale: float, zero_point: int)
     info = np.iinfo(dtype)
     q = np.round(np.asarray(value, np.float64) / scale + zero_point)
     return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def lite_inputs(details: Mapping[str, Mapping[str, Any]], names: Mapping[str, str],
+                feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Signature-runner kwargs from `feed` ({caller's input name: array}): cast to each input's dtype, and
+    float values quantized with the input's own scale/zero-point for integer-I/O models.
+    `details` is a signature runner's get_input_details(); `names` maps TFLite names to the caller's."""
+    kwargs = {}
+    for tname, d in details.items():
+        name = names.get(tname, tname)
+        if name not in feed:
+            raise ConfigError(f"missing input {name!r} for the .tflite model", hint=f"feed {list(names.values())}")
+        value = np.asarray(feed[name])
+        dtype = np.dtype(d["dtype"])
+        scales = d["quantization_parameters"]["scales"]
+        if np.issubdtype(dtype, np.integer) and len(scales) and np.issubdtype(value.dtype, np.floating):
+            value = _quantize(value, dtype, float(scales[0]), int(d["quantization_parameters"]["zero_points"][0]))
+        kwargs[tname] = value.astype(dtype, copy=False) if dtype != np.object_ else value
+    return kwargs
 
 
 class LiteRunner:
@@ -121,18 +140,7 @@ class LiteRunner:
         return tuple(specs)
 
     def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        kwargs = {}
-        for tname, d in self._in.items():
-            name = self.input_names.get(tname, tname)
-            if name not in feed:
-                raise ConfigError(f"missing input {name!r} for the .tflite model", hint=f"feed {list(self.input_names.values())}")
-            value = np.asarray(feed[name])
-            dtype = np.dtype(d["dtype"])
-            scales = d["quantization_parameters"]["scales"]
-            if np.issubdtype(dtype, np.integer) and len(scales) and np.issubdtype(value.dtype, np.floating):
-                value = _quantize(value, dtype, float(scales[0]), int(d["quantization_parameters"]["zero_points"][0]))
-            kwargs[tname] = value.astype(dtype, copy=False) if dtype != np.object_ else value
-        out = self.runner(**kwargs)
+        out = self.runner(**lite_inputs(self._in, self.input_names, feed))
         result = {}
         for name, value in out.items():
             d = self._out[name]
