@@ -127,6 +127,22 @@ def custom_op(path: Path) -> None:
     tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
 
 
+def float_only_op(path: Path) -> None:
+    """A dense layer followed by Sin: SIN has no int8 kernel in TFLite."""
+    tf = _tf()
+
+    class Sine(tf.Module):
+        def __init__(self) -> None:
+            self.w = tf.Variable(np.linspace(-1, 1, 16, dtype=np.float32).reshape(4, 4))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def serve(self, x):
+            return {"y": tf.math.sin(tf.matmul(x, self.w))}
+
+    m = Sine()
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+
+
 BUILDERS = {
     "simple": simple,
     "simple_other_weights": simple_other_weights,
@@ -135,4 +151,5 @@ BUILDERS = {
     "dynamic_image": dynamic_image,
     "flex_ops": flex_ops,
     "custom_op": custom_op,
+    "float_only_op": float_only_op,
 }

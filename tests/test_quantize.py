@@ -211,3 +211,17 @@ def test_mis_scaled_npy_warns_and_explicit_range_rejects_it(digits_model, digits
     r = cli("convert", digits_model, "-o", tmp_path / "y.tflite", "--quantize", "int8", "--calibration", raw,
             "--input-range", "0,1", "--mean", "3")
     assert r.code == 2 and "cannot be combined" in r.err
+
+
+def test_int8_strict_refuses_a_model_that_would_keep_float_ops(cli, model_path, tmp_path):
+    """The converter silently keeps ops without int8 kernels in float (DEQUANTIZE/SIN/QUANTIZE);
+    int8-strict must not hand that back as 'integer-only'. int8 (float fallback) accepts it."""
+    out = tmp_path / "s.tflite"
+    r = cli("convert", model_path("float_only_op"), "-o", out, "--quantize", "int8-strict",
+            "--calibration", "synthetic", "--no-flex")
+    assert r.code == 6, r
+    assert "['SIN']" in r.err and "--quantize int8" in r.err
+    assert not out.exists()
+    r = cli("convert", model_path("float_only_op"), "-o", out, "--quantize", "int8", "--calibration", "synthetic")
+    assert r.code == 0, r
+    assert "SIN" in json.loads((tmp_path / "s.report.json").read_text())["conversion"]["tflite_ops"]

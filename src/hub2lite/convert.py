@@ -24,7 +24,7 @@ from .errors import ConfigError, ConversionError
 from .load import EntryPoint, LoadedModel
 from .quantize.recipes import recipe_for
 from .specs import OpsPolicy, QuantMode, SignatureInfo, TensorSpec
-from .tflite_file import add_signature, op_census, signature_keys
+from .tflite_file import add_signature, float_compute_ops, op_census, signature_keys
 
 __all__ = ["ConvertConfig", "Attempt", "Conversion", "SignaturePart", "convert", "plan_input_specs",
            "parse_input_shape", "build_function", "make_converter", "output_names", "DEFAULT_IMAGE_SIZE",
@@ -324,6 +324,18 @@ def make_converter(concrete: Any, route: str = "frozen", keep: Any = None) -> An
     return tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
 
 
+def _check_integer_only(model: bytes, mode: QuantMode, attempts: list[Attempt]) -> None:
+    """int8-strict promises integer-only compute, but the converter keeps an op with no int8 kernel in float
+    (wrapped in DEQUANTIZE/QUANTIZE) instead of failing: refuse such a model rather than mislabel it."""
+    if mode is not QuantMode.INT8_STRICT:
+        return
+    floats = float_compute_ops(model)
+    if floats:
+        raise ConversionError(f"--quantize int8-strict: ops {list(floats)} have no int8 kernel and would run in float",
+                              hint="use --quantize int8 (float fallback for those ops), or remove them from the model",
+                              attempts=tuple(attempts))
+
+
 def _ladder(policy: OpsPolicy) -> list[tuple[str, bool]]:
     steps = [("builtins", False)]
     if policy is OpsPolicy.AUTO:
@@ -414,6 +426,7 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                 log.warning("converted with Select TF ops because of %s", ", ".join(attempts[0].flex_ops))
             if not signature_keys(model):
                 model = add_signature(model, "serving_default", list(name_map), output_names(concrete))
+            _check_integer_only(model, recipe.mode, attempts)
             return Conversion(model=model, signature=entry.info, inputs=specs, input_names=name_map,
                               strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
                               recipe=recipe.to_dict(), converter_settings=settings, notes=notes,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from .errors import LoadError
 
-__all__ = ["read_model_bytes", "check_flatbuffer", "is_tflite", "op_census", "flex_ops", "add_signature", "signature_keys", "FLEX_PREFIX"]
+__all__ = ["read_model_bytes", "check_flatbuffer", "is_tflite", "op_census", "flex_ops", "float_compute_ops", "add_signature",
+           "signature_keys", "FLEX_PREFIX"]
 
 FLEX_PREFIX = "Flex"
 
@@ -44,13 +46,11 @@ def check_flatbuffer(data: bytes, where: str) -> None:
         # other construction failures (e.g. ops this runtime lacks) are reported by the runner that needs them
 
 
-def op_census(model: bytes) -> dict[str, int]:
-    """{op name: count} over every subgraph; builtin ops by their schema name, custom ops by their code."""
+def _op_names(fb: Any) -> list[str]:
+    """The name of each operator code of a model object: schema name for builtins, the code for custom ops."""
     from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
 
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    fb = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
     codes = []
     for oc in fb.operatorCodes:
         code = max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))
@@ -59,11 +59,42 @@ def op_census(model: bytes) -> dict[str, int]:
             codes.append(custom)
         else:
             codes.append(names.get(code, f"BUILTIN_{code}"))
+    return codes
+
+
+def op_census(model: bytes) -> dict[str, int]:
+    """{op name: count} over every subgraph; builtin ops by their schema name, custom ops by their code."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    fb = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    codes = _op_names(fb)
     counts: Counter[str] = Counter()
     for sg in fb.subgraphs or []:
         for op in sg.operators or []:
             counts[codes[op.opcodeIndex]] += 1
     return dict(sorted(counts.items()))
+
+
+def float_compute_ops(model: bytes) -> tuple[str, ...]:
+    """Ops (other than QUANTIZE/DEQUANTIZE) that read or write a floating-point tensor: what an
+    'integer-only' model must not contain."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    floating = {schema.TensorType.FLOAT32, schema.TensorType.FLOAT16, schema.TensorType.FLOAT64}
+    fb = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    codes = _op_names(fb)
+    found: set[str] = set()
+    for sg in fb.subgraphs or []:
+        for op in sg.operators or []:
+            name = codes[op.opcodeIndex]
+            if name in ("QUANTIZE", "DEQUANTIZE"):
+                continue
+            tensors = [int(i) for i in list(op.inputs if op.inputs is not None else []) +
+                       list(op.outputs if op.outputs is not None else []) if int(i) >= 0]
+            if any(sg.tensors[i].type in floating for i in tensors):
+                found.add(name)
+    return tuple(sorted(found))
 
 
 def flex_ops(model: bytes) -> tuple[str, ...]:
