@@ -277,27 +277,29 @@ def _run_once(spec: dict[str, Any], config: BenchConfig, feed: Mapping[str, np.n
 
 # ---------------------------------------------------------------------------------------------- child side
 
-def _rss_bytes() -> int:
-    """Current resident memory of this process (falls back to its peak where /proc is missing)."""
+def _proc_status_bytes(field: str) -> int | None:
+    """A memory line of /proc/self/status (e.g. VmRSS, VmHWM) in bytes; None where /proc is missing."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def _rss_bytes() -> int:
+    """Current resident memory of this process (falls back to its peak where /proc is missing)."""
+    rss = _proc_status_bytes("VmRSS")
+    if rss is not None:
+        return rss
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 def _vm_hwm_bytes() -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _proc_status_bytes("VmHWM") or 0
 
 
 def _has_flex_ops(data: bytes) -> bool:
