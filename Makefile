@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The demo rewrites its own outputs in ./hub2lite-demo on every run (hence --force).
 demo: setup
-	$(VENV)/bin/hub2lite demo
+	$(VENV)/bin/hub2lite demo -o hub2lite-demo --force
 
 test: setup chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
