@@ -116,3 +116,26 @@ def test_convert_int8_measures_labeled_accuracy_with_class_names(cli, digits_mod
     assert r.code == 3 and doc["accuracy"]["passed"] is False
     assert doc["failures"][-1].startswith("accuracy: top-1 dropped")
     assert doc["accuracy"]["top1_tflite"] == acc["top1_tflite"]
+
+
+def test_standalone_validate_of_an_integer_io_model_feeds_the_originals_float_data(cli, digits_model, digits_split,
+                                                                                   tmp_path):
+    """int8-strict .tflite (int8 input/output) checked later on its own: inputs are generated/loaded as the
+    original's float32 and quantized with the model's scale, not drawn as random int8 codes."""
+    x_train, _, x_test, y_test = digits_split
+    np.save(tmp_path / "calib.npy", x_train[:100])
+    np.savez(tmp_path / "test.npz", x=x_test[:120], y=y_test[:120])
+    out = tmp_path / "strict.tflite"
+    r = cli("convert", digits_model, "-o", out, "--quantize", "int8-strict", "--calibration", tmp_path / "calib.npy",
+            "--seed", "0")
+    assert r.code == 0, r
+    for data in ([], ["--data", tmp_path / "test.npz"]):
+        r = cli("validate", digits_model, out, "--mode", "int8-strict", "--json", *data)
+        assert r.code == 0, r
+        report = json.loads(r.out)
+        assert report["passed"] is True
+        assert report["outputs"][0]["top1_agreement"] >= 0.9
+    assert report["accuracy"]["top1_tflite"] >= 0.9
+    r = cli("validate", digits_model, out, "--mode", "int8-strict", "--data", tmp_path / "test.npz",
+            "--input-range", "0,2,3")
+    assert r.code == errors.EXIT_USAGE, r

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -350,6 +350,9 @@ class ValidateJob:
     load_options: LoadOptions = field(default_factory=LoadOptions)
     report: str | None = None  # write the JSON report (schema hub2lite.validate/1) here
     force: bool = False  # overwrite the report / saved inputs and outputs
+    input_range: str | None = None  # image input scaling, as for convert (flags > model > default [0,1])
+    mean: str | None = None
+    std: str | None = None
 
 
 def _match_names(lite: LiteRunner, entry: EntryPoint) -> dict[str, str]:
@@ -384,7 +387,16 @@ def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> Validation
     lite = LiteRunner(model, signature_key=job.tflite_signature)
     lite = LiteRunner(model, signature_key=lite.signature_key, input_names=_match_names(lite, entry))
     progress("validating")
-    report = _compare_models(TFRunner(entry), lite, lite.input_specs(), job.validate, job.mode, force=job.force,
+    # the .tflite's shapes, the original's dtypes: an integer-I/O model is fed float data it quantizes itself
+    specs = tuple(replace(s, dtype=entry.info.input(s.name).dtype) for s in lite.input_specs())
+    from .quantize.calibration import input_scalings, scaling_from_flags
+
+    scaling = None
+    if job.validate.data and len(specs) == 1:
+        scaling = input_scalings(entry, specs, input_range=job.input_range, mean=job.mean, std=job.std).get(specs[0].name)
+    else:
+        scaling_from_flags(job.input_range, job.mean, job.std)  # still reject bad flags
+    report = _compare_models(TFRunner(entry), lite, specs, job.validate, job.mode, scaling=scaling, force=job.force,
                              original={"source": job.source, "signature": entry.info.name},
                              tflite={"path": str(job.tflite), "size_bytes": len(model),
                                      "sha256": hashlib.sha256(model).hexdigest(), "signature": lite.signature_key})

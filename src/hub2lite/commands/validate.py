@@ -21,6 +21,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--mode", choices=["float32", "float16", "dynamic", "int8", "int8-strict", "int16x8"],
                    default="float32", help="quantization mode the .tflite was made with (sets default tolerances)")
     _common.add_validation_options(p)
+    _common.add_scaling_options(p)
     p.add_argument("--report", metavar="FILE", help="write the JSON report (schema hub2lite.validate/1) to FILE")
     p.add_argument("--force", action="store_true", help="overwrite --report and files in --save-inputs/--outputs-dir")
     p.add_argument("--json", action="store_true", help="print the JSON report (docs/report-schema.md)")
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                       tflite_signature=args.tflite_signature, validate=_common.validate_config(args, mode), mode=mode,
                       cache_dir=args.cache_dir, timeout=args.timeout,
                       tags=_common.tags(args), report=args.report, force=args.force,
-                      load_options=_common.load_options(args))
+                      load_options=_common.load_options(args), input_range=args.input_range, mean=args.mean,
+                      std=args.std)
     with ui.progress("validating") as p:
         report = run_validate(job, progress=p.step)
     data = validation_document(report)
