@@ -78,8 +78,8 @@ def _kill_mid_conversion(deep_model: Path, out: Path, sig: int) -> tuple[Child, 
     sent = time.monotonic()
     child.proc.send_signal(sig)
     to_message = float("inf")
-    if sig == signal.SIGINT:
-        child.wait_for("interrupted", timeout=60)
+    if sig in (signal.SIGINT, signal.SIGTERM):
+        child.wait_for("interrupted" if sig == signal.SIGINT else "terminated", timeout=60)
         to_message = time.monotonic() - sent
     rc = child.finish()
     return child, to_message, time.monotonic() - sent, rc
@@ -100,6 +100,18 @@ def test_sigint_mid_conversion_exits_130_promptly(deep_model: Path, tmp_path: Pa
     ours = [ln.strip() for ln in child.err if ln.startswith("hub2lite:") and ": INFO:" not in ln]
     assert ours == ["hub2lite: interrupted; no partial output was kept (fix: run the command again)"], child.err
     assert child.err[-1].startswith("hub2lite: interrupted")
+    assert "Traceback" not in "".join(child.err)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_sigterm_mid_conversion_exits_143_like_ctrl_c(deep_model: Path, tmp_path: Path) -> None:
+    """`kill` / a cancelled CI job: unwound like Ctrl-C (temp files removed), exit 128 + 15."""
+    child, to_message, to_exit, rc = _kill_mid_conversion(deep_model, tmp_path / "m.tflite", signal.SIGTERM)
+    assert rc == 143, "".join(child.err)
+    assert to_message < 3.0 and to_exit < 10.0, (to_message, to_exit)
+    ours = [ln.strip() for ln in child.err if ln.startswith("hub2lite:") and ": INFO:" not in ln]
+    assert ours == ["hub2lite: terminated; no partial output was kept (fix: run the command again)"], child.err
     assert "Traceback" not in "".join(child.err)
     assert list(tmp_path.iterdir()) == []
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -117,6 +119,25 @@ def _import_tensorflow_quietly() -> None:
         os.close(saved)
 
 
+#: 128 + SIGTERM, as a shell reports a process ended by `kill`.
+EXIT_TERMINATED = 143
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job, `kill`): unwound like Ctrl-C, so temp files are removed on the way out."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _catch_sigterm() -> Any:
+    """Route SIGTERM through the Ctrl-C path (main thread only: signal handlers cannot be set elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     err = err or sys.stderr
     parser = build_parser()
@@ -126,6 +147,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
     ui = UI(out, err, quiet=args.quiet)
     handler = _configure_logging(args, ui)
+    previous_term = _catch_sigterm()
     try:
         if getattr(args, "needs_tensorflow", True) and not args.debug:
             _import_tensorflow_quietly()
@@ -135,11 +157,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             traceback.print_exc(file=err)
         print(f"hub2lite: error: {exc}", file=err)
         return exc.exit_code
-    except KeyboardInterrupt:  # outputs are written atomically, so nothing half-written exists
+    except KeyboardInterrupt as exc:  # outputs are written atomically, so nothing half-written exists
         if args.debug:
             traceback.print_exc(file=err)
-        print("hub2lite: interrupted; no partial output was kept (fix: run the command again)", file=err, flush=True)
-        return EXIT_INTERRUPTED
+        what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+        print(f"hub2lite: {what}; no partial output was kept (fix: run the command again)", file=err, flush=True)
+        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug: one line unless --debug
         if args.debug:
             traceback.print_exc(file=err)
@@ -148,6 +171,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return EXIT_ERROR
     finally:
         logging.getLogger("hub2lite").removeHandler(handler)
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
 
 
 if __name__ == "__main__":  # pragma: no cover
