@@ -110,6 +110,21 @@ def test_stall_mid_transfer_times_out(hub, archive_of, hub_cache):
     assert_clean_then_good(hub, name, handle, hub_cache)
 
 
+def test_trickling_server_is_bounded_by_a_total_deadline(hub, archive_of, hub_cache, monkeypatch):
+    """One byte every 0.05 s never trips the 1 s read timeout; HUB2LITE_MAX_DOWNLOAD_SECONDS bounds the whole
+    download instead of letting it run for hours. Cache clean afterwards."""
+    name = "google/trickle/1"
+    handle = hub.add(name, archive_of("simple"))
+    hub.fault(name, Fault(trickle=0.05, times=None))
+    monkeypatch.setenv("HUB2LITE_MAX_DOWNLOAD_SECONDS", "1.5")
+    t0 = time.perf_counter()
+    with pytest.raises(ResolveError, match="took longer than 1.5 s in all") as info:
+        resolve(handle, cache_dir=hub_cache, **FAST)
+    assert "after 3 attempts" in str(info.value)
+    assert time.perf_counter() - t0 < 12  # 3 attempts x 1.5 s + backoff, not len(archive) x 0.05 s
+    assert_clean_then_good(hub, name, handle, hub_cache)
+
+
 def test_archive_truncated_mid_transfer(hub, archive_of, hub_cache):
     name = "google/truncated/1"
     archive = archive_of("simple")

@@ -3,7 +3,7 @@
 tensorflow_hub fetches `<handle>?tf-hub-format=compressed` and expects a .tar.gz whose root is the
 model folder. `LocalHub` answers exactly that, so `hub.resolve` runs its real code path (download,
 lock file, atomic rename into the cache) without the internet. Used by `hub2lite demo` and the
-tests; `faults` lets tests inject HTTP errors, stalls, resets and truncated transfers.
+tests; `faults` lets tests inject HTTP errors, stalls, trickles, resets and truncated transfers.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Fault:
     stall_after: int | None = None  # send this many bytes of the archive, then stall
     truncate: int | None = None  # send only this many bytes of the archive, then close
     reset: bool = False  # close the connection without an answer
+    trickle: float | None = None  # send the archive one byte every `trickle` seconds
     times: int | None = 1
 
 
@@ -136,6 +137,14 @@ class LocalHub:
                     self.wfile.write(data[: fault.stall_after])
                     self.wfile.flush()
                     hub._closing.wait(fault.stall)
+                    self.close_connection = True
+                    return
+                if fault and fault.trickle is not None:
+                    for i in range(len(data)):
+                        if hub._closing.wait(fault.trickle):
+                            break
+                        self.wfile.write(data[i:i + 1])
+                        self.wfile.flush()
                     self.close_connection = True
                     return
                 if fault and fault.truncate is not None:

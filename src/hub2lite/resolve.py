@@ -177,6 +177,43 @@ _guard_users = 0
 _original_extract: Callable[..., None] | None = None
 
 
+_current_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("hub2lite_deadline", default=None)
+
+
+def max_download_seconds() -> float:
+    """Total time one download may take (HUB2LITE_MAX_DOWNLOAD_SECONDS, default 1 hour): `--timeout` bounds each
+    read, but a server that trickles a byte just inside every timeout would otherwise never end."""
+    return float(os.environ.get("HUB2LITE_MAX_DOWNLOAD_SECONDS", 3600))
+
+
+class DownloadDeadlineError(TimeoutError):
+    """A download outlived `max_download_seconds()` although every single read arrived in time."""
+
+
+class _DeadlineReader:
+    """File-like view of an HTTP response whose reads fail once `deadline` (time.monotonic) has passed.
+    Each underlying read is a single `read1` (one receive), so the check runs at least once per timeout."""
+
+    def __init__(self, raw: Any, deadline: float) -> None:
+        self.raw = raw
+        self.deadline = deadline
+
+    def read(self, n: int = -1) -> bytes:
+        chunks: list[bytes] = []
+        remaining = n
+        while remaining != 0:
+            if time.monotonic() > self.deadline:
+                raise DownloadDeadlineError(f"the download took longer than {max_download_seconds():g} s in all "
+                                            "(a server trickling data)")
+            block = self.raw.read1(remaining if remaining > 0 else 1 << 16)
+            if not block:
+                break
+            chunks.append(block)
+            if remaining > 0:
+                remaining -= len(block)
+        return b"".join(chunks)
+
+
 def _guarded_extract(fileobj: object, dst_path: str, log_function: Callable[[int], None] | None = None) -> None:
     """tensorflow_hub's extraction loop, with every member checked before it is written."""
     import tensorflow as tf
@@ -189,6 +226,9 @@ def _guarded_extract(fileobj: object, dst_path: str, log_function: Callable[[int
         if log_function is not None:
             log_function(nbytes)
 
+    deadline = _current_deadline.get()
+    if deadline is not None and hasattr(fileobj, "read1"):
+        fileobj = _DeadlineReader(fileobj, deadline)
     with tarfile.open(mode="r|*", fileobj=fileobj) as tgz:
         for tarinfo in tgz:
             guard.check(tarinfo)
@@ -212,6 +252,7 @@ def _hub_settings(cache: Path, timeout: float, source: str) -> Iterator[None]:
             file_utils.extract_tarfile_to_destination = _guarded_extract
         _guard_users += 1
     token = _current_source.set(source)
+    deadline_token = _current_deadline.set(time.monotonic() + max_download_seconds())
     old_env = os.environ.get("TFHUB_CACHE_DIR")
     old_timeout = socket.getdefaulttimeout()
     os.environ["TFHUB_CACHE_DIR"] = str(cache)
@@ -225,6 +266,7 @@ def _hub_settings(cache: Path, timeout: float, source: str) -> Iterator[None]:
         else:
             os.environ["TFHUB_CACHE_DIR"] = old_env
         _current_source.reset(token)
+        _current_deadline.reset(deadline_token)
         with _guard_lock:
             _guard_users -= 1
             if _guard_users == 0 and _original_extract is not None:
@@ -274,6 +316,8 @@ def _describe(exc: BaseException, timeout: float) -> str:
         else exc
     if isinstance(exc, urllib.error.HTTPError):
         return f"the server answered HTTP {exc.code} {exc.reason}"
+    if isinstance(reason, DownloadDeadlineError):
+        return str(reason)
     if isinstance(reason, (TimeoutError, socket.timeout)):
         return f"the server sent nothing for {timeout:g} s (timed out)"
     if isinstance(reason, (ConnectionResetError, http.client.RemoteDisconnected, ConnectionAbortedError)):
