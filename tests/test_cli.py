@@ -138,3 +138,17 @@ def test_demo_end_to_end(cli, tmp_path):
     line = next(ln for ln in r.out.splitlines() if ln.startswith("labeled accuracy"))
     acc = float(line.split(".tflite ")[1].split("%")[0])
     assert acc > 90.0
+
+
+@pytest.mark.parametrize("argv, flag, value", [
+    (["convert", "m", "-o", "x.tflite", "--input-range", "-1,1"], "input_range", "-1,1"),
+    (["convert", "m", "-o", "x.tflite", "--mean", "-0.5,0,0.5", "--std", "1"], "mean", "-0.5,0,0.5"),
+    (["validate", "m", "x.tflite", "--min-snr", "-inf"], "min_snr", float("-inf")),
+    (["convert", "m", "-o", "x.tflite", "--input-range=-1,1"], "input_range", "-1,1"),
+])
+def test_documented_negative_values_parse(argv, flag, value):
+    """`--input-range -1,1` is the documented spelling; argparse alone rejects it as a second flag."""
+    from hub2lite.cli import _join_negative_values, build_parser
+
+    args = build_parser().parse_args(_join_negative_values(argv))
+    assert getattr(args, flag) == value

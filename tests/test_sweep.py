@@ -157,3 +157,17 @@ def test_sweep_refuses_bad_setups_before_any_work(cli, digits_model, tmp_path):
     r = cli("sweep", digits_model, "--modes", "float32", "-o", tmp_path / "c")
     assert r.code == errors.OutputError.exit_code and "--force" in r.err
     assert (tmp_path / "c" / "report.json").read_text() == "{}"
+
+
+def test_sweep_honours_the_input_range_it_accepts(cli, digits_model, digits_split, tmp_path):
+    """--input-range reaches calibration and validation data like in convert: digits in [0,1] calibrated
+    against a stated 0..255 range are refused in one line, before any conversion."""
+    import numpy as np
+
+    x_train, _, _, _ = digits_split
+    np.save(tmp_path / "calib.npy", x_train[:20] * 0.5)
+    r = cli("sweep", digits_model, "--modes", "float32,int8", "--calibration", tmp_path / "calib.npy",
+            "--input-range", "-1,-0.5", "-o", tmp_path / "s")
+    assert r.code == errors.CalibrationError.exit_code, r
+    assert "-0.5" in r.err and r.err.count("\n") == 1
+    assert not (tmp_path / "s" / "report.json").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -138,11 +139,30 @@ def _catch_sigterm() -> Any:
     return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
+_NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf\b)")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """argparse reads `--input-range -1,1` or `--min-snr -inf` as two flags; join such values to their flag
+    (`--input-range=-1,1`) so the documented spellings work."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token.startswith("--") and "=" not in token and i + 1 < len(argv) and _NEGATIVE_VALUE.match(argv[i + 1]):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     err = err or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_join_negative_values(list(sys.argv[1:] if argv is None else argv)))
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
     ui = UI(out, err, quiet=args.quiet)

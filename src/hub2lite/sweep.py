@@ -32,7 +32,8 @@ from .convert import Conversion, ConvertConfig, convert, plan_input_specs
 from .datasets import load_samples
 from .errors import CalibrationError, ConfigError, Hub2LiteError, OutputError
 from .feeds import synthetic_feeds
-from .load import EntryPoint, load
+from .load import EntryPoint, LoadOptions, load
+from .quantize.calibration import calibration_feeds, input_scalings, rescale_synthetic
 from .quantize.recipes import recipe_for
 from .report import versions
 from .resolve import resolve
@@ -92,6 +93,11 @@ class SweepConfig:
     force: bool = False
     cache_dir: str | None = None
     tags: tuple[str, ...] | None = None
+    timeout: float | None = None  # hub fetches: seconds a server may send nothing
+    load_options: LoadOptions = field(default_factory=LoadOptions)  # Keras / frozen-graph loading
+    input_range: str | None = None  # image input scaling, as for convert (flags > model > default [0,1])
+    mean: str | None = None
+    std: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "output_dir": self.output_dir, "modes": [m.value for m in self.modes],
@@ -131,27 +137,22 @@ def _check_calibration(cfg: SweepConfig) -> bool:
     return bool(needing)
 
 
-def _calibration(cfg: SweepConfig, specs: tuple[TensorSpec, ...]) -> tuple[list[dict[str, np.ndarray]] | None,
-                                                                          dict[str, Any] | None]:
+def _calibration(cfg: SweepConfig, specs: tuple[TensorSpec, ...], scalings: dict[str, Any]
+                 ) -> tuple[list[dict[str, np.ndarray]] | None, dict[str, Any] | None]:
     if not _check_calibration(cfg):
         return None, None
-    if cfg.calibration == "synthetic":
-        feeds = synthetic_feeds(specs, min(cfg.calibration_samples, 100), seed=1)
-        warning = "calibrated on random data: accuracy of the calibrated variants is UNVERIFIED"
-        log.warning(warning)
-        return feeds, {"source": "synthetic", "samples": len(feeds), "warning": warning}
-    samples = load_samples(cfg.calibration, specs, limit=cfg.calibration_samples, seed=1)
-    return list(samples.feeds), {"source": samples.source, "samples": len(samples), **samples.info,
-                                 "notes": list(samples.notes)}
+    assert cfg.calibration is not None
+    return calibration_feeds(cfg.calibration, specs, samples=cfg.calibration_samples, seed=1, scalings=scalings)
 
 
-def _validation_inputs(cfg: SweepConfig, specs: tuple[TensorSpec, ...]) -> _Inputs:
+def _validation_inputs(cfg: SweepConfig, specs: tuple[TensorSpec, ...], scalings: dict[str, Any]) -> _Inputs:
     path = cfg.data or (cfg.calibration if cfg.calibration not in (None, "synthetic") else None)
+    scaling = next(iter(scalings.values()), None) if len(specs) == 1 else None
     if path is None:
-        feeds = synthetic_feeds(specs, cfg.samples, seed=cfg.seed)
+        feeds = rescale_synthetic(synthetic_feeds(specs, cfg.samples, seed=cfg.seed), scalings)
         return _Inputs(feeds, None, {"source": f"synthetic (seed {cfg.seed})", "samples": len(feeds),
                                      "note": "no --data or calibration path: outputs compared on random inputs"})
-    samples = load_samples(path, specs, limit=cfg.samples, seed=cfg.seed)
+    samples = load_samples(path, specs, limit=cfg.samples, seed=cfg.seed, scaling=scaling)
     info: dict[str, Any] = {"source": samples.source, "samples": len(samples), "notes": list(samples.notes)}
     if cfg.data is None:
         info["note"] = "no --data: validated on samples of the calibration data (biased towards the calibrated variants)"
@@ -228,14 +229,15 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
         done += 1
 
     step("loading the original model")
-    resolved = resolve(cfg.source, cache_dir=cfg.cache_dir)
-    loaded = load(resolved, tags=cfg.tags)
+    resolved = resolve(cfg.source, cache_dir=cfg.cache_dir, timeout=cfg.timeout)
+    loaded = load(resolved, tags=cfg.tags, options=cfg.load_options)
     entry = loaded.choose(cfg.convert.signature)
     specs, shape_notes = plan_input_specs(entry.info, cfg.convert)
     notes.extend(shape_notes)
     step("reading calibration and validation data")
-    calibration, calib_info = _calibration(cfg, specs)
-    inputs = _validation_inputs(cfg, specs)
+    scalings = input_scalings(entry, specs, input_range=cfg.input_range, mean=cfg.mean, std=cfg.std)
+    calibration, calib_info = _calibration(cfg, specs, scalings)
+    inputs = _validation_inputs(cfg, specs, scalings)
     class_names = load_labels(cfg.labels) if cfg.labels else None
     step("running the original on the validation inputs")
     reference = [TFRunner(entry).infer(f) for f in inputs.feeds]

@@ -36,6 +36,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--io-type", choices=["int8", "uint8"], help="integer input/output type for int8-strict")
     _common.add_source_options(p)
     _common.add_shape_options(p)
+    _common.add_scaling_options(p)
     p.add_argument("--no-flex", action="store_true", help="TFLite builtin ops only; never fall back to Select TF ops")
     add_bench_options(p)
     p.set_defaults(rounds=3)  # a sweep compares models measured one after the other: pool 3 round-robin rounds
@@ -87,7 +88,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                               ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, io_type=args.io_type),
         bench=bench_config(args), tolerance_overrides=overrides,
         classification={"auto": None, "classification": True, "other": False}[args.task],
-        force=args.force, cache_dir=args.cache_dir, tags=_common.tags(args))
+        force=args.force, cache_dir=args.cache_dir, tags=_common.tags(args), timeout=args.timeout,
+        load_options=_common.load_options(args), input_range=args.input_range, mean=args.mean, std=args.std)
     with _progress_bar(ui) as progress:
         result = run_sweep(cfg, progress=progress)
     report = result.report
