@@ -147,3 +147,15 @@ def test_hub_archive_without_model(hub, tmp_path, hub_cache, cli):
 def test_timeout_must_be_positive(cli, hub_cache):
     res = cli("inspect", "https://tfhub.dev/google/x/1", "--cache-dir", hub_cache, "--timeout", "0")
     assert_one_line_error(res, ResolveError.exit_code, "timeout must be a positive")
+
+
+def test_bench_of_a_stalled_hub_handle_times_out(hub, archive_of, hub_cache, cli):
+    """`bench HANDLE` resolves in its measuring child: --timeout reaches it too."""
+    name = "google/stall-bench/1"
+    handle = hub.add(name, archive_of("simple"))
+    hub.fault(name, Fault(stall=30, times=None))
+    t0 = time.perf_counter()
+    res = cli("bench", handle, "--cache-dir", hub_cache, "--timeout", "1", "--runs", "2")
+    assert_one_line_error(res, ResolveError.exit_code, "timed out", "after 4 attempts")
+    assert time.perf_counter() - t0 < 25
+    assert_clean_then_good(hub, name, handle, hub_cache)

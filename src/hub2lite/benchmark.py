@@ -200,14 +200,14 @@ def benchmark_tflite(model: str | os.PathLike[str], config: BenchConfig = BenchC
 def benchmark_source(source: str, config: BenchConfig = BenchConfig(), *, signature: str | None = None,
                      input_shapes: Mapping[str, Sequence[int]] | None = None, batch_size: int = 1,
                      feed: Mapping[str, np.ndarray] | None = None, cache_dir: str | None = None,
-                     tags: Sequence[str] | None = None) -> LatencyStats:
+                     tags: Sequence[str] | None = None, timeout: float | None = None) -> LatencyStats:
     """Benchmark the original model (SavedModel folder, archive, model file or hub handle) in eager TensorFlow.
     Dynamic dims are fixed the way `convert` fixes them (batch `batch_size`, images 224x224, `input_shapes`)."""
     if config.xnnpack is False:
         log.info("--no-xnnpack applies to .tflite models only; TensorFlow runs its own kernels")
     spec = {"kind": "tensorflow", "model": source, "signature": signature,
             "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()}, "batch_size": batch_size,
-            "cache_dir": cache_dir, "tags": None if tags is None else list(tags)}
+            "cache_dir": cache_dir, "tags": None if tags is None else list(tags), "timeout": timeout}
     return _run_worker(spec, config, feed)
 
 
@@ -408,7 +408,7 @@ def _bench_tf_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     baseline = _rss_bytes()
     t0 = time.perf_counter()
-    resolved = resolve(spec["model"], cache_dir=spec.get("cache_dir"))
+    resolved = resolve(spec["model"], cache_dir=spec.get("cache_dir"), timeout=spec.get("timeout"))
     loaded = load(resolved, tags=None if spec.get("tags") is None else tuple(spec["tags"]))
     entry = loaded.choose(spec.get("signature"))
     init = time.perf_counter() - t0

@@ -37,6 +37,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--signature", help="signature to run (default: serving_default, else the only one)")
     p.add_argument("--tags", help="comma-separated SavedModel tags (original models)")
     p.add_argument("--cache-dir", help="hub download cache (original models)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="hub downloads (original models): give up on a server that sends nothing for this long")
     _common.add_shape_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic input (default 0)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON (with every latency sample)")
@@ -86,7 +88,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
             stats = benchmark_tflite(args.model, cfg, signature=args.signature)
         else:
             stats = benchmark_source(args.model, cfg, signature=args.signature, input_shapes=_common.input_shapes(args),
-                                     batch_size=args.batch_size, cache_dir=args.cache_dir, tags=_common.tags(args))
+                                     batch_size=args.batch_size, cache_dir=args.cache_dir, tags=_common.tags(args),
+                                     timeout=args.timeout)
     data = stats.to_dict(with_samples=args.json)
     ui.print(json.dumps(data, indent=2) if args.json else bench_text(data))
     return 0
