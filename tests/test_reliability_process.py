@@ -91,29 +91,29 @@ def _nothing_complete(folder: Path) -> None:
     assert all(n.startswith(".") and n.endswith(".part") for n in names), names  # only hidden temp files, if any
 
 
-@pytest.mark.slow
-def test_sigint_mid_conversion_exits_130_promptly(deep_model: Path, tmp_path: Path) -> None:
-    child, to_message, to_exit, rc = _kill_mid_conversion(deep_model, tmp_path / "m.tflite", signal.SIGINT)
-    assert rc == 130, "".join(child.err)
+def _assert_unwound(deep_model: Path, tmp_path: Path, sig: int, code: int, word: str) -> Child:
+    """A caught signal mid-conversion: prompt one-line message, exit `code`, no traceback, no file at all."""
+    child, to_message, to_exit, rc = _kill_mid_conversion(deep_model, tmp_path / "m.tflite", sig)
+    assert rc == code, "".join(child.err)
     # measured on 2 busy cores: message within 0.4 s, exit (TensorFlow's teardown) within 1.2-3.5 s
     assert to_message < 3.0 and to_exit < 10.0, (to_message, to_exit)
     ours = [ln.strip() for ln in child.err if ln.startswith("hub2lite:") and ": INFO:" not in ln]
-    assert ours == ["hub2lite: interrupted; no partial output was kept (fix: run the command again)"], child.err
-    assert child.err[-1].startswith("hub2lite: interrupted")
+    assert ours == [f"hub2lite: {word}; no partial output was kept (fix: run the command again)"], child.err
+    assert child.err[-1].startswith(f"hub2lite: {word}")
     assert "Traceback" not in "".join(child.err)
     assert list(tmp_path.iterdir()) == []
+    return child
+
+
+@pytest.mark.slow
+def test_sigint_mid_conversion_exits_130_promptly(deep_model: Path, tmp_path: Path) -> None:
+    _assert_unwound(deep_model, tmp_path, signal.SIGINT, 130, "interrupted")
 
 
 @pytest.mark.slow
 def test_sigterm_mid_conversion_exits_143_like_ctrl_c(deep_model: Path, tmp_path: Path) -> None:
     """`kill` / a cancelled CI job: unwound like Ctrl-C (temp files removed), exit 128 + 15."""
-    child, to_message, to_exit, rc = _kill_mid_conversion(deep_model, tmp_path / "m.tflite", signal.SIGTERM)
-    assert rc == 143, "".join(child.err)
-    assert to_message < 3.0 and to_exit < 10.0, (to_message, to_exit)
-    ours = [ln.strip() for ln in child.err if ln.startswith("hub2lite:") and ": INFO:" not in ln]
-    assert ours == ["hub2lite: terminated; no partial output was kept (fix: run the command again)"], child.err
-    assert "Traceback" not in "".join(child.err)
-    assert list(tmp_path.iterdir()) == []
+    _assert_unwound(deep_model, tmp_path, signal.SIGTERM, 143, "terminated")
 
 
 @pytest.mark.slow
