@@ -186,6 +186,13 @@ def test_frozen_graph_unknown_tensor_names(family_model, cli, tmp_path):
     assert r.code == 2 and "nope" in r.err, r
 
 
+def test_frozen_graph_counts_its_weight_constants_as_parameters(family_model, cli):
+    """The fixture's weights are w1 [6,5] and w2 [5,4]: 50 scalars, frozen into constants."""
+    r = cli("inspect", family_model("frozen_graph"), "--json", "--no-probe")
+    assert r.code == 0, r
+    assert json.loads(r.out)["parameters"] == 6 * 5 + 5 * 4
+
+
 def test_tf1_hub_loads_with_empty_tags_and_train_graph_on_request(family_model):
     from hub2lite.load import load
     from hub2lite.resolve import resolve

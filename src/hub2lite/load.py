@@ -109,6 +109,7 @@ class LoadedModel:
     entries: Mapping[str, EntryPoint]
     tags: tuple[str, ...] | None = None
     notes: tuple[str, ...] = ()
+    frozen_parameters: int | None = None  # frozen graphs: scalars in their weight constants (they have no variables)
 
     @property
     def signatures(self) -> tuple[SignatureInfo, ...]:
@@ -136,8 +137,11 @@ class LoadedModel:
                           hint=f"choose one with --signature (one of {names})")
 
     def parameter_count(self) -> int:
-        """Number of scalars in the model's variables (0 when it has none)."""
+        """Number of scalars in the model's variables (frozen graphs: in their float weight constants)."""
         import numpy as np
+
+        if self.frozen_parameters is not None:
+            return self.frozen_parameters
 
         variables = getattr(self.obj, "variables", None)
         if variables is not None:
@@ -473,7 +477,24 @@ def _load_frozen_graph(resolved: ResolvedModel, fmt: ModelFormat, tags: tuple[st
     # itself a function: hold the (weightless, frozen) graph in a plain tf.Module.
     holder = tf.Module()
     holder.graph_fn = fn
-    return LoadedModel(resolved, fmt, holder, {info.name: entry}, tags=None, notes=tuple(notes))
+    return LoadedModel(resolved, fmt, holder, {info.name: entry}, tags=None, notes=tuple(notes),
+                       frozen_parameters=_weight_constants(gdef))
+
+
+def _weight_constants(gdef: Any) -> int:
+    """Scalars in the floating-point Const nodes with more than one element: a frozen graph's weights."""
+    import tensorflow as tf
+
+    total = 0
+    for node in gdef.node:
+        if node.op != "Const" or not tf.as_dtype(node.attr["dtype"].type).is_floating:
+            continue
+        size = 1
+        for dim in node.attr["value"].tensor.tensor_shape.dim:
+            size *= int(dim.size)
+        if size > 1:
+            total += size
+    return total
 
 
 Loader = Callable[[ResolvedModel, ModelFormat, "tuple[str, ...] | None", LoadOptions], LoadedModel]
