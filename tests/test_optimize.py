@@ -108,3 +108,17 @@ def test_optimize_exits_3_naming_the_closest_when_nothing_meets_the_budget(cli, 
     assert report["data"]["mode"] == "split" and "split with seed 0" in report["data"]["note"]
     assert "no candidate meets the budget; closest: float16" in r.out
     assert "split with seed 0" in r.err  # said on the terminal too
+
+
+def test_class_folders_are_mapped_to_outputs_by_the_labels_file(tmp_path):
+    """Class folders are numbered in sorted-name order ('eight' < 'one' < 'zero'); --labels maps them by
+    name to output indices, as validate does (accuracy.label_indices), not folder number = output index."""
+    import numpy as np
+
+    from hub2lite.optimize import _labels, _Split
+
+    (tmp_path / "labels.txt").write_text("zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n")
+    folder_classes = ["eight", "one", "zero"]
+    split = _Split([], [{}] * 3, np.array([0, 1, 2]), {"mode": "separate", "classes": folder_classes})
+    assert list(_labels(split, str(tmp_path / "labels.txt"))) == [8, 1, 0]
+    assert list(_labels(split, None)) == [0, 1, 2]  # no labels file: folder i is output i (with a warning)

@@ -191,7 +191,8 @@ def split_data(data: str, calibration: str | None, specs: Sequence[TensorSpec], 
         labels = None if samples.labels is None else np.asarray(samples.labels)[eval_idx]
         return _Split([samples.feeds[i] for i in cal_idx], [samples.feeds[i] for i in eval_idx], labels,
                       {"mode": "split", "seed": seed, "source": str(dpath), "calibration_samples": int(n_cal),
-                       "evaluation_samples": int(len(eval_idx)), "note": note})
+                       "evaluation_samples": int(len(eval_idx)), "note": note,
+                       "classes": samples.info.get("classes")})
     cpath = Path(calibration)  # type: ignore[arg-type]
     if not cpath.exists():
         raise CalibrationError(f"--calibration {calibration!r} does not exist", hint="check the path")
@@ -206,26 +207,20 @@ def split_data(data: str, calibration: str | None, specs: Sequence[TensorSpec], 
     ev = load_samples(dpath, specs, limit=eval_samples, seed=seed)
     return _Split(list(cal.feeds), list(ev.feeds), None if ev.labels is None else np.asarray(ev.labels),
                   {"mode": "separate", "calibration": str(cpath), "data": str(dpath),
-                   "calibration_samples": len(cal), "evaluation_samples": len(ev)})
+                   "calibration_samples": len(cal), "evaluation_samples": len(ev), "classes": ev.info.get("classes")})
 
 
 def _labels(split: _Split, labels_path: str | None) -> np.ndarray | None:
     """Integer labels for the evaluation samples: the data's own (`y` of an .npz, class folders), or
     `--labels`: a .npy of integers (one per evaluation sample, in --data order) or a class-name file
-    (one name per line, line i = output index i) mapping the data's class names to indices."""
+    mapping the data's class names / class folders to output indices (accuracy.load_labels formats)."""
+    from .accuracy import label_indices, load_labels
+
     y = split.labels
-    if labels_path is None:
-        if y is None:
-            return None
-        y = np.asarray(y)
-        if y.dtype.kind not in "iu":
-            raise ConfigError("the data labels samples by class name, but no --labels file maps names to indices",
-                              hint="pass --labels FILE (one class name per line, line i = output index i)")
-        return y.astype(np.int64).reshape(-1)
-    p = Path(labels_path)
-    if not p.is_file():
-        raise ConfigError(f"--labels {labels_path!r} does not exist", hint="check the path")
-    if p.suffix.lower() == ".npy":
+    if labels_path is not None and Path(labels_path).suffix.lower() == ".npy":
+        p = Path(labels_path)
+        if not p.is_file():
+            raise ConfigError(f"--labels {labels_path!r} does not exist", hint="check the path")
         if split.info["mode"] == "split":
             raise ConfigError("a .npy of labels cannot follow a split of --data",
                               hint="store labels inside the .npz as 'y', or pass a separate --calibration")
@@ -234,19 +229,16 @@ def _labels(split: _Split, labels_path: str | None) -> np.ndarray | None:
             raise ConfigError(f"--labels {labels_path!r} must hold {len(split.evaluation)} integers, found "
                               f"{len(arr)} of {arr.dtype}", hint="one integer label per --data sample")
         return arr.astype(np.int64)
-    names = [line.strip() for line in p.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
     if y is None:
-        raise ConfigError("--labels names classes, but --data has no labels",
-                          hint="use an .npz with 'y' or a class_name/ image folder")
-    y = np.asarray(y)
-    if y.dtype.kind in "iu":
-        return y.astype(np.int64).reshape(-1)
-    index = {n.lower(): i for i, n in enumerate(names)}
-    values = [v.decode() if isinstance(v, bytes) else str(v) for v in y.reshape(-1)]
-    missing = sorted({v for v in values if v.lower() not in index})
-    if missing:
-        raise ConfigError(f"class {missing[0]!r} of --data is not in --labels", hint="name classes as the file does")
-    return np.asarray([index[v.lower()] for v in values], dtype=np.int64)
+        if labels_path is not None:
+            raise ConfigError("--labels names classes, but --data has no labels",
+                              hint="use an .npz with 'y' or a class_name/ image folder")
+        return None
+    class_names = load_labels(labels_path) if labels_path is not None else None
+    indices, notes = label_indices(y, class_names=class_names, folder_classes=split.info.get("classes"))
+    for note in notes:
+        log.warning(note)
+    return indices
 
 
 # --- measuring -------------------------------------------------------------------------------------------
