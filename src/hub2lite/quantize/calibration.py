@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets import DEFAULT_SCALING, ImageScaling, Samples, ValueRange, load_samples
-from ..errors import CalibrationError, ConfigError
+from ..errors import ConfigError
 from ..feeds import synthetic_feeds
 from ..specs import TensorSpec
 
