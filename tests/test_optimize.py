@@ -115,7 +115,8 @@ def test_class_folders_are_mapped_to_outputs_by_the_labels_file(tmp_path):
     name to output indices, as validate does (accuracy.label_indices), not folder number = output index."""
     import numpy as np
 
-    from hub2lite.optimize import _labels, _Split
+    from hub2lite.optimize import _labels
+    from hub2lite.prepare import DataSplit as _Split
 
     (tmp_path / "labels.txt").write_text("zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n")
     folder_classes = ["eight", "one", "zero"]

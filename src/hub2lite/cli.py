@@ -86,9 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(args: argparse.Namespace, ui: UI) -> logging.Handler:
-    if not args.debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the CLI owns TensorFlow's verbosity
-        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+    from ._tf import quiet_tensorflow
+
+    quiet_tensorflow(debug=args.debug)  # only where the user has not configured TensorFlow's logging
     lib = logging.getLogger("hub2lite")
     lib.setLevel(logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING)
     handler: logging.Handler
@@ -100,24 +100,6 @@ def _configure_logging(args: argparse.Namespace, ui: UI) -> logging.Handler:
     lib.addHandler(handler)
     lib.propagate = False
     return handler
-
-
-def _import_tensorflow_quietly() -> None:
-    """TensorFlow's import prints CUDA-plugin and CPU-feature chatter straight to fd 2; hide it (not with --debug)."""
-    import warnings
-
-    warnings.filterwarnings("ignore", message=r".*Please use the LiteRT interpreter.*")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 #: 128 + SIGTERM, as a shell reports a process ended by `kill`.
@@ -169,8 +151,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     handler = _configure_logging(args, ui)
     previous_term = _catch_sigterm()
     try:
+        check = getattr(args, "check", None)
+        if check is not None:  # flag combinations wrong whatever the model: refused before TensorFlow loads
+            check(args)
         if getattr(args, "needs_tensorflow", True) and not args.debug:
-            _import_tensorflow_quietly()
+            from ._tf import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
         return int(args.run(args, ui))
     except Hub2LiteError as exc:
         if args.debug:

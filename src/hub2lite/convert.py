@@ -21,9 +21,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError, ConversionError
+from .options import parse_input_shape
 from .load import EntryPoint, LoadedModel
 from .quantize.recipes import recipe_for
-from .specs import OpsPolicy, QuantMode, SignatureInfo, TensorSpec
+from .specs import OpsPolicy, QuantMode, SignatureInfo, TensorSpec, is_image_input
 from .tflite_file import add_signature, float_compute_ops, op_census, signature_keys
 
 __all__ = ["ConvertConfig", "Attempt", "Conversion", "SignaturePart", "convert", "plan_input_specs",
@@ -131,26 +132,6 @@ class Conversion:
                 "signatures": [p.to_dict() for p in self.parts]}
 
 
-_SHAPE_RE = re.compile(r"^\s*([^=\s][^=]*?)\s*=\s*(-?\d+(?:\s*[,x]\s*-?\d+)*)\s*$")
-
-
-def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
-    """Parse 'name=1,224,224,3' (or '1x224x224x3'). Raises ConfigError with the expected form."""
-    m = _SHAPE_RE.match(text or "")
-    if not m:
-        raise ConfigError(f"cannot parse --input-shape {text!r}", hint="write NAME=1,224,224,3")
-    dims = tuple(int(d) for d in re.split(r"\s*[,x]\s*", m.group(2).strip()))
-    if any(d <= 0 for d in dims):
-        raise ConfigError(f"--input-shape {text!r} has a non-positive dimension",
-                          hint="every dimension must be a positive integer, e.g. NAME=1,224,224,3")
-    return m.group(1), dims
-
-
-def _looks_like_image(spec: TensorSpec) -> bool:
-    return (spec.shape is not None and len(spec.shape) == 4 and spec.shape[-1] in (1, 3, 4)
-            and spec.dtype in ("float32", "float16", "uint8"))
-
-
 def plan_input_specs(info: SignatureInfo, config: ConvertConfig, *,
                      keep_dynamic_inputs: Sequence[str] = ()) -> tuple[tuple[TensorSpec, ...], tuple[str, ...]]:
     """The input specs to convert with, and notes on every dimension hub2lite chose itself.
@@ -192,7 +173,7 @@ def plan_input_specs(info: SignatureInfo, config: ConvertConfig, *,
         dims = list(spec.shape)
         if dims and dims[0] is None:
             dims[0] = config.batch_size
-        if _looks_like_image(spec) and dims[1] is None and dims[2] is None:
+        if is_image_input(spec) and dims[1] is None and dims[2] is None:
             dims[1] = dims[2] = DEFAULT_IMAGE_SIZE
             notes.append(f"input {spec.name!r}: dynamic height/width fixed to {DEFAULT_IMAGE_SIZE}x{DEFAULT_IMAGE_SIZE} "
                          f"(TF Hub convention); pass --input-shape to choose")

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .specs import SignatureInfo, TensorSpec
+from .specs import SignatureInfo, TensorSpec, is_image_input
 
 __all__ = ["Family", "FamilyPlan", "recognise", "recognise_model", "FAMILY_TABLE", "family_table_markdown",
            "NMS_BUILTIN", "NMS_SELECT", "RESOURCE_OPS", "TABLE_OPS", "audio_inputs", "AUDIO_VALIDATION_LENGTHS",
@@ -87,8 +87,7 @@ def audio_inputs(info: SignatureInfo) -> tuple[TensorSpec, ...]:
 
 
 def _image_input(info: SignatureInfo) -> TensorSpec | None:
-    images = [s for s in info.inputs if s.shape is not None and len(s.shape) == 4 and s.shape[-1] in (1, 3, 4)
-              and s.dtype in ("float32", "float16", "uint8")]
+    images = [s for s in info.inputs if is_image_input(s)]
     return images[0] if len(images) == 1 and len(info.inputs) == 1 else None
 
 

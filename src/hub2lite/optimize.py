@@ -38,9 +38,11 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
-from .convert import Conversion, ConvertConfig, convert, plan_input_specs
-from .errors import CalibrationError, ConfigError, ConversionError
-from .specs import QuantMode, TensorSpec
+from .convert import Conversion, ConvertConfig, convert
+from .errors import ConfigError, ConversionError
+from .options import ScalingFlags
+from .prepare import DataSplit, PrepareOptions, eval_labels, prepare, split_data
+from .specs import QuantMode
 
 __all__ = ["OptimizeConfig", "OptimizeJob", "Candidate", "OptimizeResult", "run_optimize", "split_data",
            "UNIFORM_ORDER", "OPTIMIZE_SCHEMA", "METRICS", "OBJECTIVES"]
@@ -104,6 +106,9 @@ class OptimizeJob:
     tags: tuple[str, ...] | None = None
     timeout: float | None = None
     load_options: Any = None  # load.LoadOptions (--unsafe-keras, --input-names, --output-names)
+    input_range: str | None = None  # image input scaling, as for convert (flags > model > default [0,1])
+    mean: str | None = None
+    std: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,95 +155,11 @@ class OptimizeResult:
 # --- data ------------------------------------------------------------------------------------------------
 
 
-def _files_under(path: Path) -> set[Path]:
-    if path.is_dir():
-        return {p.resolve() for p in path.rglob("*") if p.is_file()}
-    return {path.resolve()}
-
-
-@dataclass(frozen=True)
-class _Split:
-    calibration: list[dict[str, np.ndarray]]
-    evaluation: list[dict[str, np.ndarray]]
-    labels: np.ndarray | None
-    info: dict[str, Any]
-
-
-def split_data(data: str, calibration: str | None, specs: Sequence[TensorSpec], *, calibration_samples: int,
-               eval_samples: int | None, seed: int) -> _Split:
-    """Calibration and evaluation feeds that share no sample: distinct paths must share no file; one
-    path is split with a seeded permutation (calibration first, the rest evaluates)."""
-    from .datasets import load_samples
-
-    dpath = Path(data)
-    if not dpath.exists():
-        raise CalibrationError(f"--data {data!r} does not exist", hint="check the path")
-    same = calibration is None or (Path(calibration).exists() and Path(calibration).resolve() == dpath.resolve())
-    if same:
-        samples = load_samples(dpath, specs, limit=None, seed=seed)
-        n = len(samples)
-        if n < 4:
-            raise CalibrationError(f"--data {data!r} holds {n} samples: too few to split into calibration and "
-                                   "evaluation", hint="give more samples, or a separate --calibration PATH")
-        order = np.random.default_rng(seed).permutation(n)
-        n_cal = min(calibration_samples, n // 2)
-        cal_idx, eval_idx = order[:n_cal], np.sort(order[n_cal:])
-        if eval_samples is not None:
-            eval_idx = eval_idx[:eval_samples]
-        note = (f"--data {data!r} was split with seed {seed}: {n_cal} samples calibrate, the other "
-                f"{len(eval_idx)} evaluate (disjoint)")
-        log.warning(note)
-        labels = None if samples.labels is None else np.asarray(samples.labels)[eval_idx]
-        return _Split([samples.feeds[i] for i in cal_idx], [samples.feeds[i] for i in eval_idx], labels,
-                      {"mode": "split", "seed": seed, "source": str(dpath), "calibration_samples": int(n_cal),
-                       "evaluation_samples": int(len(eval_idx)), "note": note,
-                       "classes": samples.info.get("classes")})
-    cpath = Path(calibration)  # type: ignore[arg-type]
-    if not cpath.exists():
-        raise CalibrationError(f"--calibration {calibration!r} does not exist", hint="check the path")
-    shared = _files_under(cpath) & _files_under(dpath)
-    if shared:
-        example = sorted(shared)[0]
-        raise CalibrationError(
-            f"--calibration and --data share {len(shared)} file(s) (e.g. {str(example)!r}): the accuracy would be "
-            "measured on data the model was calibrated on",
-            hint="give disjoint files, or pass only --data (or the same path twice) to split it with --seed")
-    cal = load_samples(cpath, specs, limit=calibration_samples, seed=seed)
-    ev = load_samples(dpath, specs, limit=eval_samples, seed=seed)
-    return _Split(list(cal.feeds), list(ev.feeds), None if ev.labels is None else np.asarray(ev.labels),
-                  {"mode": "separate", "calibration": str(cpath), "data": str(dpath),
-                   "calibration_samples": len(cal), "evaluation_samples": len(ev), "classes": ev.info.get("classes")})
-
-
-def _labels(split: _Split, labels_path: str | None) -> np.ndarray | None:
-    """Integer labels for the evaluation samples: the data's own (`y` of an .npz, class folders), or
-    `--labels`: a .npy of integers (one per evaluation sample, in --data order) or a class-name file
-    mapping the data's class names / class folders to output indices (accuracy.load_labels formats)."""
-    from .accuracy import label_indices, load_labels
-
-    y = split.labels
-    if labels_path is not None and Path(labels_path).suffix.lower() == ".npy":
-        p = Path(labels_path)
-        if not p.is_file():
-            raise ConfigError(f"--labels {labels_path!r} does not exist", hint="check the path")
-        if split.info["mode"] == "split":
-            raise ConfigError("a .npy of labels cannot follow a split of --data",
-                              hint="store labels inside the .npz as 'y', or pass a separate --calibration")
-        arr = np.load(p, allow_pickle=False).reshape(-1)
-        if len(arr) != len(split.evaluation) or arr.dtype.kind not in "iu":
-            raise ConfigError(f"--labels {labels_path!r} must hold {len(split.evaluation)} integers, found "
-                              f"{len(arr)} of {arr.dtype}", hint="one integer label per --data sample")
-        return arr.astype(np.int64)
-    if y is None:
-        if labels_path is not None:
-            raise ConfigError("--labels names classes, but --data has no labels",
-                              hint="use an .npz with 'y' or a class_name/ image folder")
-        return None
-    class_names = load_labels(labels_path) if labels_path is not None else None
-    indices, notes = label_indices(y, class_names=class_names, folder_classes=split.info.get("classes"))
-    for note in notes:
-        log.warning(note)
-    return indices
+def _labels(split: DataSplit, labels_path: str | None) -> np.ndarray | None:
+    """Output indices for the evaluation samples' own labels (.npz `y`, class folders), mapped through
+    `--labels`, a class-names file: the one meaning of --labels (prepare.eval_labels)."""
+    classes = split.info.get("classes")
+    return eval_labels(split.labels, None if classes is None else tuple(classes), labels_path)
 
 
 # --- measuring -------------------------------------------------------------------------------------------
@@ -299,9 +220,7 @@ def _short(node: str) -> str:
 
 
 def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeResult:
-    from .load import load
     from .quantize.debugger import QuantDebugSession, layer_report_paths
-    from .resolve import resolve
     from .runners import TFRunner
 
     cfg = job.optimize
@@ -312,13 +231,12 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     layer_paths = layer_report_paths(out)
     for p in layer_paths:
         check_output_path(p, force=job.force)
-    progress("loading")
-    resolved = resolve(job.source, cache_dir=job.cache_dir, timeout=job.timeout)
-    loaded = load(resolved, tags=job.tags, options=job.load_options)
-    entry = loaded.choose(job.convert.signature)
-    specs, _ = plan_input_specs(entry.info, job.convert)
+    prepared = prepare(job.source, PrepareOptions(
+        convert=job.convert, scaling=ScalingFlags(job.input_range, job.mean, job.std), cache_dir=job.cache_dir,
+        tags=job.tags, timeout=job.timeout, load_options=job.load_options), progress=progress)
+    resolved, loaded, entry, specs = prepared.resolved, prepared.loaded, prepared.entry, prepared.specs
     split = split_data(job.data, job.calibration, specs, calibration_samples=cfg.calibration_samples,
-                       eval_samples=cfg.eval_samples, seed=cfg.seed)
+                       eval_samples=cfg.eval_samples, seed=cfg.seed, scaling=prepared.scaling)
     labels = _labels(split, job.labels)
     if cfg.metric == "top1" and labels is None:
         raise ConfigError("--metric top1 needs labels for --data",
@@ -460,7 +378,8 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
         from .quantize.debugger import write_layer_report
 
         written.extend(write_layer_report(layer_report, out, force=job.force))
-    report = _report(job, resolved.to_dict(), ref_value, candidates, winner, closest, search, split.info,
+    report = _report(job, resolved.to_dict(), ref_value, candidates, winner, closest, search,
+                     {**split.info, "input_scaling": {n: sc.to_dict() for n, sc in prepared.scalings.items()}},
                      layer_report, final_conversion, out if winner else None, notes, output)
     atomic_write_text(paths["json"], json.dumps(report, indent=2) + "\n")
     atomic_write_text(paths["md"], render_markdown(report))

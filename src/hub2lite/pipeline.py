@@ -11,25 +11,23 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
-from .convert import ALL_SIGNATURES, Conversion, ConvertConfig, convert, family_plan, plan_input_specs
-from .datasets import Samples, load_samples
-from .errors import CalibrationError, ConfigError
-from .feeds import synthetic_feeds
+from .convert import Conversion, ConvertConfig, convert
+from .errors import ConfigError
 from .inspect import ModelInfo, inspect_model
-from .load import EntryPoint, LoadedModel, LoadOptions, load
+from .load import EntryPoint, LoadedModel, LoadOptions
+from .options import (CalibrationOptions, DataOptions, ScalingFlags, check_data_options,
+                      check_quantized_validation, check_scaling_flags)
+from .prepare import PrepareOptions, open_model, prepare, scalings_for, validation_inputs
 from .quantize.recipes import recipe_for
 from .report import convert_report
-from .resolve import resolve
 from .runners import LiteRunner, TFRunner
-from .specs import QuantMode, TensorSpec
+from .specs import FLOAT_DTYPES, QuantMode, TensorSpec
 from .tflite_file import read_model_bytes
 from .validate import Tolerance, ValidationReport, compare_or_fail, default_tolerance, stack_outputs
 
@@ -104,7 +102,7 @@ def report_path_for(output: str | Path) -> Path:
 
 def load_source(source: str, *, cache_dir: str | None = None, tags: tuple[str, ...] | None = None,
                 timeout: float | None = None, options: LoadOptions | None = None) -> LoadedModel:
-    return load(resolve(source, cache_dir=cache_dir, timeout=timeout), tags=tags, options=options)
+    return open_model(source, cache_dir=cache_dir, tags=tags, timeout=timeout, options=options)[1]
 
 
 def run_inspect(source: str, *, signature: str | None = None, cache_dir: str | None = None,
@@ -115,67 +113,28 @@ def run_inspect(source: str, *, signature: str | None = None, cache_dir: str | N
                          signature, probe=probe, config=config)
 
 
-def _input_feeds(specs: Sequence[TensorSpec], cfg: ValidateConfig,
-                 scaling: Any = None) -> tuple[list[dict[str, np.ndarray]], Samples | None]:
-    if cfg.data:
-        samples = load_samples(cfg.data, specs, limit=cfg.samples, seed=cfg.seed, scaling=scaling)
-        return list(samples.feeds), samples
-    feeds = synthetic_feeds(specs, cfg.samples, seed=cfg.seed)
-    if scaling is not None and len(specs) == 1:  # synthetic images in the range the model expects
-        from .quantize.calibration import rescale_synthetic
-
-        feeds = rescale_synthetic(feeds, {specs[0].name: scaling})
-    return feeds, None
-
-
-def _scalings(job: ConvertJob, entry: EntryPoint, specs: tuple[TensorSpec, ...]) -> dict[str, Any]:
-    """Per-input image scaling (flags > model > default), worked out only when data will be loaded or made."""
-    from .quantize.calibration import input_scalings, scaling_from_flags
-
-    needs = (recipe_for(job.convert.quantize).needs_calibration and job.calibration) or job.validate.data
-    if not needs:
-        scaling_from_flags(job.input_range, job.mean, job.std)  # still reject bad flags
-        return {}
-    return input_scalings(entry, specs, input_range=job.input_range, mean=job.mean, std=job.std)
-
-
-def _calibration(job: ConvertJob, specs: tuple[TensorSpec, ...],
-                 scalings: dict[str, Any] | None = None) -> tuple[list[dict[str, np.ndarray]] | None,
-                                                                  dict[str, Any] | None]:
-    recipe = recipe_for(job.convert.quantize)
-    if not recipe.needs_calibration:
-        if job.calibration:
-            log.warning("--calibration is ignored: %s needs no calibration data", recipe.mode.value)
-        return None, None
-    if not job.calibration:
-        raise CalibrationError(f"--quantize {recipe.mode.value} needs calibration data",
-                               hint="pass --calibration PATH (image folder, .npy or .npz), or --calibration "
-                                    "synthetic to accept unverified accuracy")
-    from .quantize.calibration import calibration_feeds
-
-    return calibration_feeds(job.calibration, specs, samples=job.calibration_samples, seed=job.calibration_seed,
-                             scalings=scalings)
+def prepare_options(job: ConvertJob) -> PrepareOptions:
+    """What `prepare` needs from a convert job: shapes, scaling flags, calibration for its one recipe."""
+    mode = job.convert.quantize
+    needs = bool(recipe_for(mode).needs_calibration and job.calibration) or bool(job.validate.data)
+    return PrepareOptions(convert=job.convert, scaling=ScalingFlags(job.input_range, job.mean, job.std),
+                          calibration=CalibrationOptions(job.calibration, job.calibration_samples,
+                                                         job.calibration_seed),
+                          modes=(mode,), needs_scaling=needs, cache_dir=job.cache_dir, tags=job.tags,
+                          timeout=job.timeout, load_options=job.load_options)
 
 
 def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResult:
     mode = job.convert.quantize
-    if not job.validate.enabled and mode is not QuantMode.FLOAT32:
-        raise ConfigError("--no-validate cannot be used with --quantize: quantized models are always validated",
-                          hint="drop --no-validate")
+    check_quantized_validation(mode, job.validate.enabled)
+    check_scaling_flags(ScalingFlags(job.input_range, job.mean, job.std))
     out = check_output_path(job.output, force=job.force)
     report_path = check_output_path(report_path_for(out), force=job.force)
     if job.validate.enabled:
         _check_validation_outputs(job.validate, force=job.force)
-    progress("resolving")
-    resolved = resolve(job.source, cache_dir=job.cache_dir, timeout=job.timeout)
-    progress("loading")
-    loaded = load(resolved, tags=job.tags, options=job.load_options)
-    every = job.convert.signature == ALL_SIGNATURES  # one .tflite with every signature
-    entry = loaded.choose(None if every else job.convert.signature)
-    specs, _ = ((), ()) if every else plan_input_specs(
-        entry.info, job.convert, keep_dynamic_inputs=family_plan(loaded, entry).keep_dynamic_inputs)
-    scalings = _scalings(job, entry, specs)
-    calibration, calib_info = _calibration(job, specs, scalings)
+    prepared = prepare(job.source, prepare_options(job), progress=progress)
+    resolved, loaded, entry, scalings = prepared.resolved, prepared.loaded, prepared.entry, dict(prepared.scalings)
+    calibration, calib_info = prepared.calibration, prepared.calibration_info
     progress("converting")
     log.info("converting %r (%s)", entry.info.name, mode.value)
     conversion = convert(loaded, job.convert, calibration=calibration)
@@ -265,32 +224,13 @@ def _check_validation_outputs(cfg: ValidateConfig, *, force: bool) -> None:
     """Fail before any work when a folder for saved inputs / outputs cannot take the files."""
     from .inputs_io import prepare_folder
 
-    if cfg.load_inputs and cfg.data:
-        raise ConfigError("--load-inputs and --data both give the inputs", hint="pass only one of them")
+    check_data_options(DataOptions(cfg.data, cfg.samples, cfg.seed, cfg.load_inputs))
     if cfg.save_inputs:
         prepare_folder(cfg.save_inputs, ["inputs.npz", "inputs.json", "outputs-original.npz", "outputs-tflite.npz"],
                        force=force)
     if cfg.outputs_dir:
         prepare_folder(cfg.outputs_dir, ["outputs-original.npz", "outputs-tflite.npz"]
                        + ([] if cfg.save_inputs else ["inputs.npz", "inputs.json"]), force=force)
-
-
-def _validation_inputs(specs: Sequence[TensorSpec], cfg: ValidateConfig, scaling: Any = None
-                       ) -> tuple[list[dict[str, np.ndarray]], Samples | None, dict[str, Any]]:
-    """The feeds (saved inputs, --data or seeded synthetic), their labelled Samples if any, and where they came from."""
-    if cfg.load_inputs:
-        from .inputs_io import load_inputs
-
-        saved = load_inputs(cfg.load_inputs, specs)
-        info = {"source": "saved", "path": str(cfg.load_inputs), "samples": len(saved.feeds),
-                "saved_from": saved.info.get("source", {})}
-        return list(saved.feeds), Samples(saved.feeds, saved.labels, str(cfg.load_inputs), (),
-                                          {"classes": saved.info.get("classes")}), info
-    feeds, samples = _input_feeds(specs, cfg, scaling) if scaling is not None else _input_feeds(specs, cfg)
-    if samples is None:
-        return feeds, None, {"source": "synthetic", "seed": cfg.seed, "samples": len(feeds)}
-    return feeds, samples, {"source": "data", "path": samples.source, "seed": cfg.seed, "samples": len(feeds),
-                            "labels": samples.labels is not None, "notes": list(samples.notes)}
 
 
 def _compare_models(runner: TFRunner, lite: LiteRunner, specs: Sequence[TensorSpec], cfg: ValidateConfig,
@@ -303,9 +243,9 @@ def _compare_models(runner: TFRunner, lite: LiteRunner, specs: Sequence[TensorSp
     from .accuracy import accuracy_from_outputs
     from .inputs_io import save_inputs, save_outputs
 
-    feeds, samples, input_info = _validation_inputs(specs, cfg, scaling)
-    classes = (samples.info or {}).get("classes") if samples is not None else None
-    labels = samples.labels if samples is not None else None
+    inputs = validation_inputs(specs, DataOptions(cfg.data, cfg.samples, cfg.seed, cfg.load_inputs), scaling)
+    feeds, labels, input_info = inputs.feeds, inputs.labels, dict(inputs.info)
+    classes = None if inputs.classes is None else list(inputs.classes)
     artifacts: dict[str, str] = {}
     if cfg.save_inputs:
         artifacts.update(save_inputs(cfg.save_inputs, feeds, labels=labels, source=input_info, classes=classes,
@@ -343,7 +283,8 @@ class ValidateJob:
     signature: str | None = None
     tflite_signature: str | None = None
     validate: ValidateConfig = field(default_factory=ValidateConfig)
-    mode: QuantMode = QuantMode.FLOAT32
+    mode: QuantMode | None = None  # None: read from the .tflite (tflite_file.infer_quant_mode)
+    tolerance_overrides: Mapping[str, float | None] = field(default_factory=dict)  # with an inferred mode
     cache_dir: str | None = None
     timeout: float | None = None  # seconds a hub fetch may wait for the server
     tags: tuple[str, ...] | None = None
@@ -376,30 +317,57 @@ def _match_names(lite: LiteRunner, entry: EntryPoint) -> dict[str, str]:
     return mapping
 
 
+def check_inputs_fit(lite_specs: Sequence[TensorSpec], entry: EntryPoint) -> None:
+    """Names are matched; now dtypes and shapes: a .tflite of another model must fail here, not in TF's C++."""
+    for s in lite_specs:
+        o = entry.info.input(s.name)
+        what = f"the .tflite input {s.name!r} is {s.dtype}{s.shape_str} but the original's is {o.dtype}{o.shape_str}"
+        quantized_io = o.dtype in FLOAT_DTYPES and s.dtype in ("int8", "uint8", "int16")
+        if s.dtype != o.dtype and not quantized_io and not (o.dtype in FLOAT_DTYPES and s.dtype in FLOAT_DTYPES):
+            raise ConfigError(what, hint="check that the .tflite was converted from this model (and --signature)")
+        if o.shape is None or s.shape is None:
+            continue
+        if len(o.shape) != len(s.shape) or any(a is not None and b is not None and a != b
+                                               for a, b in zip(o.shape, s.shape)):
+            raise ConfigError(what, hint="check that the .tflite was converted from this model (and --signature)")
+
+
+def resolve_mode(job: ValidateJob, model: bytes) -> tuple[QuantMode, str]:
+    """--mode when given, else the mode read from the .tflite itself; with the reason."""
+    if job.mode is not None:
+        return job.mode, "--mode"
+    from .tflite_file import infer_quant_mode
+
+    value, evidence = infer_quant_mode(model)
+    return QuantMode(value), f"inferred from the .tflite: {evidence}"
+
+
 def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> ValidationReport:
     model = read_model_bytes(job.tflite)
     report_path = check_output_path(job.report, force=job.force) if job.report else None
     _check_validation_outputs(job.validate, force=job.force)
+    check_scaling_flags(ScalingFlags(job.input_range, job.mean, job.std))
+    mode, why = resolve_mode(job, model)
     progress("loading")
     loaded = load_source(job.source, cache_dir=job.cache_dir, tags=job.tags, timeout=job.timeout,
                          options=job.load_options)
     entry = loaded.choose(job.signature)
     lite = LiteRunner(model, signature_key=job.tflite_signature)
     lite = LiteRunner(model, signature_key=lite.signature_key, input_names=_match_names(lite, entry))
+    check_inputs_fit(lite.input_specs(), entry)
     progress("validating")
     # the .tflite's shapes, the original's dtypes: an integer-I/O model is fed float data it quantizes itself
     specs = tuple(replace(s, dtype=entry.info.input(s.name).dtype) for s in lite.input_specs())
-    from .quantize.calibration import input_scalings, scaling_from_flags
-
-    scaling = None
-    if job.validate.data and len(specs) == 1:
-        scaling = input_scalings(entry, specs, input_range=job.input_range, mean=job.mean, std=job.std).get(specs[0].name)
-    else:
-        scaling_from_flags(job.input_range, job.mean, job.std)  # still reject bad flags
-    report = _compare_models(TFRunner(entry), lite, specs, job.validate, job.mode, scaling=scaling, force=job.force,
+    needs = bool(job.validate.data) and len(specs) == 1
+    scalings = scalings_for(entry, specs, ScalingFlags(job.input_range, job.mean, job.std), needs)
+    scaling = scalings.get(specs[0].name) if needs else None
+    cfg = job.validate if job.validate.tolerance is not None else replace(
+        job.validate, tolerance=default_tolerance(mode, **dict(job.tolerance_overrides)))
+    report = _compare_models(TFRunner(entry), lite, specs, cfg, mode, scaling=scaling, force=job.force,
                              original={"source": job.source, "signature": entry.info.name},
                              tflite={"path": str(job.tflite), "size_bytes": len(model),
                                      "sha256": hashlib.sha256(model).hexdigest(), "signature": lite.signature_key})
+    report = replace(report, notes=report.notes + (f"mode {mode.value} ({why})",))
     if report_path is not None:
         atomic_write_text(report_path, json.dumps(validation_document(report), indent=2) + "\n")
     return report

@@ -6,7 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["QuantMode", "OpsPolicy", "OpSupport", "ModelFormat", "TensorSpec", "SignatureInfo"]
+__all__ = ["QuantMode", "OpsPolicy", "OpSupport", "ModelFormat", "TensorSpec", "SignatureInfo", "is_image_input",
+           "FLOAT_DTYPES"]
 
 
 class QuantMode(str, enum.Enum):
@@ -93,3 +94,16 @@ class SignatureInfo:
             "inputs": [s.to_dict() for s in self.inputs],
             "outputs": [s.to_dict() for s in self.outputs],
         }
+
+
+#: dtypes of float tensors (inputs that take a value range / scaling).
+FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
+_IMAGE_DTYPES = ("float16", "float32", "uint8")
+
+
+def is_image_input(spec: TensorSpec, *, float_only: bool = False) -> bool:
+    """The one "is this an image input" rule: a [batch, H, W, C] tensor with 1, 3 or 4 channels, float16/float32
+    or uint8 pixels (any float dtype with `float_only`). `float_only` narrows it to the float images that take a value range (input scaling)."""
+    if spec.shape is None or len(spec.shape) != 4 or spec.shape[-1] not in (1, 3, 4):
+        return False
+    return spec.dtype in (FLOAT_DTYPES if float_only else _IMAGE_DTYPES)

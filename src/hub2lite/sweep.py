@@ -28,18 +28,17 @@ import numpy as np
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
 from .accuracy import label_indices, load_labels
 from .benchmark import BenchConfig, LatencyStats, benchmark_source, benchmark_tflite, merge_rounds
-from .convert import Conversion, ConvertConfig, convert, plan_input_specs
-from .datasets import load_samples
+from .convert import Conversion, ConvertConfig, convert
 from .errors import CalibrationError, ConfigError, Hub2LiteError, OutputError
-from .feeds import synthetic_feeds
-from .load import EntryPoint, LoadOptions, load
-from .quantize.calibration import calibration_feeds, input_scalings, rescale_synthetic
+from .load import EntryPoint, LoadOptions
+from .options import CalibrationOptions, DataOptions, ScalingFlags, check_calibration, parse_modes
+from .prepare import PrepareOptions, Prepared, calibration_for, prepare, validation_inputs
+from .quantize.calibration import rescale_synthetic
 from .quantize.recipes import recipe_for
 from .report import versions
-from .resolve import resolve
 from .runners import LiteRunner, TFRunner
-from .specs import QuantMode, TensorSpec
-from .validate import ValidationReport, compare, default_tolerance
+from .specs import QuantMode
+from .validate import ValidationReport, compare, default_tolerance, output_kind, stack_outputs
 
 __all__ = ["SweepConfig", "SweepResult", "run_sweep", "parse_modes", "DEFAULT_MODES", "SWEEP_SCHEMA",
            "REPORT_FILES"]
@@ -56,23 +55,6 @@ SweepProgress = Callable[[str, int, int], None]
 
 def _quiet(_step: str, _done: int, _total: int) -> None:
     pass
-
-
-def parse_modes(text: str | Sequence[str]) -> tuple[QuantMode, ...]:
-    """'float32,float16,int8' (or a list) -> modes in the order given, duplicates removed."""
-    items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
-    if not items:
-        raise ConfigError("--modes is empty", hint=f"give a comma-separated list of {[m.value for m in QuantMode]}")
-    modes: list[QuantMode] = []
-    for item in items:
-        try:
-            mode = QuantMode(item)
-        except ValueError:
-            raise ConfigError(f"unknown mode {item!r} in --modes",
-                              hint=f"use some of {','.join(m.value for m in QuantMode)}") from None
-        if mode not in modes:
-            modes.append(mode)
-    return tuple(modes)
 
 
 @dataclass(frozen=True)
@@ -127,46 +109,36 @@ class _Inputs:
     classes: tuple[str, ...] | None = None  # class folder names of an image folder (labels index them)
 
 
-def _check_calibration(cfg: SweepConfig) -> bool:
-    """Whether calibration data is needed; raises (before any work) when it is needed and missing."""
-    needing = [m.value for m in cfg.modes if recipe_for(m).needs_calibration]
-    if needing and not cfg.calibration:
-        raise CalibrationError(f"modes {needing} need calibration data",
-                               hint="pass --calibration PATH (.npy/.npz or image folder), --calibration synthetic "
-                                    "to accept unverified accuracy, or leave those modes out of --modes")
-    return bool(needing)
+def _prepare_options(cfg: SweepConfig) -> PrepareOptions:
+    return PrepareOptions(convert=cfg.convert, scaling=ScalingFlags(cfg.input_range, cfg.mean, cfg.std),
+                          calibration=CalibrationOptions(cfg.calibration, cfg.calibration_samples, cfg.seed),
+                          modes=tuple(cfg.modes), cache_dir=cfg.cache_dir, tags=cfg.tags, timeout=cfg.timeout,
+                          load_options=cfg.load_options)
 
 
-def _calibration(cfg: SweepConfig, specs: tuple[TensorSpec, ...], scalings: dict[str, Any]
-                 ) -> tuple[list[dict[str, np.ndarray]] | None, dict[str, Any] | None]:
-    if not _check_calibration(cfg):
-        return None, None
-    assert cfg.calibration is not None
-    return calibration_feeds(cfg.calibration, specs, samples=cfg.calibration_samples, seed=1, scalings=scalings)
-
-
-def _validation_inputs(cfg: SweepConfig, specs: tuple[TensorSpec, ...], scalings: dict[str, Any]) -> _Inputs:
+def _validation_inputs(cfg: SweepConfig, prepared: Prepared) -> _Inputs:
     path = cfg.data or (cfg.calibration if cfg.calibration not in (None, "synthetic") else None)
-    scaling = next(iter(scalings.values()), None) if len(specs) == 1 else None
+    got = validation_inputs(prepared.specs, DataOptions(path, cfg.samples, cfg.seed), prepared.scaling)
     if path is None:
-        feeds = rescale_synthetic(synthetic_feeds(specs, cfg.samples, seed=cfg.seed), scalings)
+        feeds = got.feeds
+        if prepared.scaling is None:  # several inputs: each image input in its own range
+            feeds = rescale_synthetic(feeds, dict(prepared.scalings))
         return _Inputs(feeds, None, {"source": f"synthetic (seed {cfg.seed})", "samples": len(feeds),
                                      "note": "no --data or calibration path: outputs compared on random inputs"})
-    samples = load_samples(path, specs, limit=cfg.samples, seed=cfg.seed, scaling=scaling)
-    info: dict[str, Any] = {"source": samples.source, "samples": len(samples), "notes": list(samples.notes)}
+    info: dict[str, Any] = {"source": got.info["path"], "samples": len(got.feeds), "notes": got.info["notes"]}
     if cfg.data is None:
         info["note"] = "no --data: validated on samples of the calibration data (biased towards the calibrated variants)"
-    classes = samples.info.get("classes")
-    return _Inputs(list(samples.feeds), samples.labels, info, None if classes is None else tuple(classes))
+    return _Inputs(got.feeds, got.labels, info, got.classes)
 
 
 def _class_output(reference: list[dict[str, np.ndarray]], classification: bool | None) -> str | None:
-    """The output to score top-1 on: the first rank-2 floating output with 2+ columns (10+ when detecting)."""
+    """The output to score top-1 on: the first the one classifier rule (validate.output_kind) calls a classifier,
+    the same rule `validate` applies."""
     if classification is False or not reference:
         return None
-    for name, value in reference[0].items():
-        a = np.asarray(value)
-        if a.ndim == 2 and np.issubdtype(a.dtype, np.floating) and a.shape[-1] >= (2 if classification else 10):
+    task = "classification" if classification else "auto"
+    for name, value in stack_outputs(reference).items():
+        if output_kind(name, value, task) == "classifier":
             return name
     return None
 
@@ -181,6 +153,14 @@ def _conversion_summary(c: Conversion) -> dict[str, Any]:
             "attempts": [a.to_dict() for a in c.attempts], "notes": list(c.notes),
             "inputs": [s.to_dict() for s in c.inputs], "input_names": dict(c.input_names),
             "sha256": hashlib.sha256(c.model).hexdigest()}
+
+
+def _model_failures() -> tuple[type[BaseException], ...]:
+    """What a model's own failure raises (converter, interpreter, TensorFlow, our typed errors). Anything else
+    (TypeError, AttributeError, KeyError, ...) is a bug in hub2lite: it propagates (exit 1), never a row."""
+    import tensorflow as tf
+
+    return (Hub2LiteError, RuntimeError, ValueError, OSError, MemoryError, tf.errors.OpError)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -217,7 +197,7 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
         notes.append("float32 was added: it is the baseline of the size ratio and the speed-up")
     if cfg.samples <= 0:
         raise ConfigError("--samples must be positive")
-    _check_calibration(cfg)
+    check_calibration(CalibrationOptions(cfg.calibration), modes)
     directory = Path(cfg.output_dir)
     files = _check_outputs(directory, modes, cfg.force)
     total = 3 + len(modes) + cfg.bench.rounds * (1 + len(modes)) + 1
@@ -229,15 +209,13 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
         done += 1
 
     step("loading the original model")
-    resolved = resolve(cfg.source, cache_dir=cfg.cache_dir, timeout=cfg.timeout)
-    loaded = load(resolved, tags=cfg.tags, options=cfg.load_options)
-    entry = loaded.choose(cfg.convert.signature)
-    specs, shape_notes = plan_input_specs(entry.info, cfg.convert)
-    notes.extend(shape_notes)
+    prepared = prepare(cfg.source, replace(_prepare_options(cfg), modes=()))
+    resolved, loaded, entry, specs = prepared.resolved, prepared.loaded, prepared.entry, prepared.specs
+    notes.extend(prepared.notes)
     step("reading calibration and validation data")
-    scalings = input_scalings(entry, specs, input_range=cfg.input_range, mean=cfg.mean, std=cfg.std)
-    calibration, calib_info = _calibration(cfg, specs, scalings)
-    inputs = _validation_inputs(cfg, specs, scalings)
+    calibration, calib_info = calibration_for(CalibrationOptions(cfg.calibration, cfg.calibration_samples, cfg.seed), specs, modes, prepared.scalings,
+                                              warn_unused=False)
+    inputs = _validation_inputs(cfg, prepared)
     class_names = load_labels(cfg.labels) if cfg.labels else None
     step("running the original on the validation inputs")
     reference = [TFRunner(entry).infer(f) for f in inputs.feeds]
@@ -284,7 +262,7 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
                 continue
             try:
                 measured[name].append(measure())
-            except Exception as exc:  # noqa: BLE001 - reported, never hidden
+            except _model_failures() as exc:  # the model's failure is a row; a hub2lite bug propagates
                 failed[name] = _error_text(exc)
                 log.warning("benchmarking %s failed: %s", name, failed[name])
     original_bench = merge_rounds(measured["original"]) if "original" not in failed else None
@@ -343,7 +321,7 @@ def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
                      io_type=cfg.convert.io_type if mode is QuantMode.INT8_STRICT else None)
     try:
         conversion = convert(loaded, config, calibration=calibration if recipe.needs_calibration else None)
-    except Exception as exc:  # noqa: BLE001 - a failed variant is reported, not dropped
+    except _model_failures() as exc:  # a failed variant is reported, not dropped; a hub2lite bug propagates
         v["status"], v["error"] = "conversion failed", _error_text(exc)
         log.warning("%s: conversion failed: %s", mode.value, v["error"])
         return v
@@ -357,7 +335,7 @@ def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
         tolerance = default_tolerance(mode, **dict(cfg.tolerance_overrides))
         report: ValidationReport = compare(reference, got, tolerance, classification=cfg.classification,
                                            runtimes={"original": "tensorflow", "candidate": lite.runtime})
-    except Exception as exc:  # noqa: BLE001 - reported, never hidden
+    except _model_failures() as exc:  # reported, never hidden; a hub2lite bug propagates
         v["status"], v["error"] = "validation failed to run", _error_text(exc)
         log.warning("%s: validation failed to run: %s", mode.value, v["error"])
         return v

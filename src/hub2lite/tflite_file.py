@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import LoadError
 
-__all__ = ["read_model_bytes", "check_flatbuffer", "is_tflite", "op_census", "flex_ops", "float_compute_ops", "add_signature",
+__all__ = ["infer_quant_mode", "is_tflite_path", "read_model_bytes", "check_flatbuffer", "is_tflite", "op_census", "flex_ops", "float_compute_ops", "add_signature",
            "signature_keys", "FLEX_PREFIX"]
 
 FLEX_PREFIX = "Flex"
@@ -18,6 +18,18 @@ FLEX_PREFIX = "Flex"
 def is_tflite(data: bytes) -> bool:
     """TFLite flatbuffers carry the file identifier 'TFL3' at bytes 4..8."""
     return len(data) >= 8 and data[4:8] == b"TFL3"
+
+
+def is_tflite_path(path: str | os.PathLike[str]) -> bool:
+    """A .tflite file by its suffix or by its 'TFL3' identifier (a folder or a hub handle is not)."""
+    p = Path(path)
+    if p.suffix.lower() == ".tflite":
+        return True
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(8)[4:8] == b"TFL3"
+    except OSError:
+        return False
 
 
 def read_model_bytes(path: str | os.PathLike[str]) -> bytes:
@@ -100,6 +112,41 @@ def float_compute_ops(model: bytes) -> tuple[str, ...]:
 def flex_ops(model: bytes) -> tuple[str, ...]:
     """TF op names run through the Flex delegate (custom codes 'FlexXxx' -> 'Xxx')."""
     return tuple(sorted(name[len(FLEX_PREFIX):] for name in op_census(model) if name.startswith(FLEX_PREFIX)))
+
+
+def infer_quant_mode(model: bytes) -> tuple[str, str]:
+    """The quantization mode a .tflite was made with, read from its tensors: (mode value, evidence).
+
+    int16 activations -> int16x8; int8/uint8 activations -> int8 (int8-strict when the model's inputs are
+    integers too); float16 weights with DEQUANTIZE -> float16; int8 weights with float activations -> dynamic;
+    else float32."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    t = schema.TensorType
+    fb = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    ops = set(_op_names(fb))
+    weights: set[int] = set()
+    activations: set[int] = set()
+    strict = False
+    for sg in fb.subgraphs or []:
+        for tensor in sg.tensors or []:
+            buf = fb.buffers[tensor.buffer] if 0 <= tensor.buffer < len(fb.buffers or []) else None
+            constant = buf is not None and buf.data is not None and len(buf.data) > 0
+            (weights if constant else activations).add(int(tensor.type))
+        inputs = [sg.tensors[int(i)] for i in (sg.inputs if sg.inputs is not None else [])]
+        strict = strict or bool(inputs) and all(x.type in (t.INT8, t.UINT8) for x in inputs)
+    if t.INT16 in activations and t.INT8 in weights:
+        return "int16x8", "int16 activations with int8 weights"
+    if activations & {t.INT8, t.UINT8} and t.INT8 in weights:
+        if strict:
+            return "int8-strict", "int8 activations and integer model inputs"
+        return "int8", "int8 activations with float model inputs"
+    if t.FLOAT16 in weights and "DEQUANTIZE" in ops:
+        return "float16", "float16 weights dequantized at load"
+    if t.INT8 in weights and t.FLOAT32 in activations:
+        return "dynamic", "int8 weights with float activations"
+    return "float32", "float weights and activations"
 
 
 def signature_keys(model: bytes) -> tuple[str, ...]:

@@ -33,14 +33,37 @@ SYNTHETIC_SAMPLES = 8
 DATA_SAMPLES = 500
 
 
+#: --labels means one thing in every command.
+LABELS_HELP = ("class names by output index: one per line, or JSON; maps the data's own labels (.npz 'y' names, "
+               "class_name/ folders) to outputs. Per-sample labels travel with the data, never here")
+
+
+def add_input_options(p: argparse.ArgumentParser, *, data_help: str, data_required: bool = False,
+                      samples_help: str | None = None, samples_default: int | None = None,
+                      seed_help: str = "seed for synthetic inputs and sampling (default 0)") -> None:
+    """The input flags every command that reads data takes, from this one group: --data, --labels, --samples,
+    --seed, --input-range, --mean, --std (commands/_common.input_options turns them into options)."""
+    g = p.add_argument_group("input data (the same flags in convert, validate, sweep and optimize)")
+    g.add_argument("--data", required=data_required, help=data_help)
+    g.add_argument("--labels", metavar="FILE", help=LABELS_HELP)
+    if samples_help is not None:
+        g.add_argument("--samples", type=int, default=samples_default, help=samples_help)
+    g.add_argument("--seed", type=int, default=0, help=seed_help)
+    g.add_argument("--input-range", metavar="LOW,HIGH",
+                   help="value range of float image inputs: 0,1 | -1,1 | 0,255 (default: what the model's leading "
+                        "Rescaling/Normalization implies, else 0,1 as TF Hub image models)")
+    g.add_argument("--mean", metavar="M[,M,M]", help="image input = (pixel - mean) / std, pixels 0..255 (with --std)")
+    g.add_argument("--std", metavar="S[,S,S]", help="see --mean")
+
+
+VALIDATION_DATA_HELP = ("inputs for validation: .npy/.npz file or image folder (class_name/*.jpg or .npz x/y give "
+                        "labels: top-1/top-5 accuracy of both models) (default: seeded synthetic)")
+VALIDATION_SAMPLES_HELP = (f"validation samples (default {SYNTHETIC_SAMPLES} synthetic, or all of --data up to "
+                           f"{DATA_SAMPLES}, a seeded selection)")
+
+
 def add_validation_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", help="inputs for validation: .npy/.npz file or image folder (class_name/*.jpg or .npz "
-                                  "x/y give labels: top-1/top-5 accuracy of both models) (default: seeded synthetic)")
-    p.add_argument("--labels", metavar="FILE", help="class names by output index: one per line, or JSON")
-    p.add_argument("--samples", type=int,
-                   help=f"validation samples (default {SYNTHETIC_SAMPLES} synthetic, or all of --data up to "
-                        f"{DATA_SAMPLES}, a seeded selection)")
-    p.add_argument("--seed", type=int, default=0, help="seed for synthetic inputs and sampling (default 0)")
+    add_input_options(p, data_help=VALIDATION_DATA_HELP, samples_help=VALIDATION_SAMPLES_HELP)
     p.add_argument("--save-inputs", metavar="DIR", help="save the exact validation inputs (and, on failure, the "
                                                         "outputs of both models) to DIR")
     p.add_argument("--load-inputs", metavar="DIR", help="validate on inputs saved by --save-inputs")
@@ -63,12 +86,22 @@ def add_validation_options(p: argparse.ArgumentParser) -> None:
                         "auto decides per output from its name and values")
 
 
-def add_scaling_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input-range", metavar="LOW,HIGH",
-                   help="value range of float image inputs: 0,1 | -1,1 | 0,255 (default: what the model's leading "
-                        "Rescaling/Normalization implies, else 0,1 as TF Hub image models)")
-    p.add_argument("--mean", metavar="M[,M,M]", help="image input = (pixel - mean) / std, pixels 0..255 (with --std)")
-    p.add_argument("--std", metavar="S[,S,S]", help="see --mean")
+def scaling_flags(args: argparse.Namespace) -> Any:
+    from ..options import ScalingFlags
+
+    return ScalingFlags(args.input_range, args.mean, args.std)
+
+
+def check_input_options(args: argparse.Namespace) -> None:
+    """The shared input flags' checks that need no model (before TensorFlow is imported)."""
+    from ..errors import ConfigError
+    from ..options import check_scaling_flags
+
+    check_scaling_flags(scaling_flags(args))
+    if getattr(args, "samples", None) is not None and args.samples <= 0:
+        raise ConfigError("--samples must be positive")
+    for text in getattr(args, "input_shape", []) or []:
+        _parse_shape(text)
 
 
 def load_options(args: argparse.Namespace) -> Any:
@@ -87,33 +120,48 @@ def tags(args: argparse.Namespace) -> tuple[str, ...] | None:
     return tuple(t.strip() for t in args.tags.split(",") if t.strip())
 
 
+def _parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    from ..options import parse_input_shape
+
+    return parse_input_shape(text)
+
+
 def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
-    from ..convert import parse_input_shape
     from ..errors import ConfigError
 
     shapes: dict[str, tuple[int, ...]] = {}
     for text in args.input_shape:
-        name, dims = parse_input_shape(text)
+        name, dims = _parse_shape(text)
         if name in shapes:
             raise ConfigError(f"--input-shape given twice for {name!r}")
         shapes[name] = dims
     return shapes
 
 
-def validate_config(args: argparse.Namespace, mode: Any) -> Any:
+def tolerance_overrides(args: argparse.Namespace) -> dict[str, float | None]:
+    return dict(atol=args.atol, rtol=args.rtol, min_cosine=args.min_cosine,
+                min_top1_agreement=args.min_top1_agreement, min_snr_db=args.min_snr,
+                min_top5_overlap=args.min_top5_overlap, max_kl=args.max_kl,
+                max_accuracy_drop=args.max_accuracy_drop, sample_quantile=args.sample_quantile)
+
+
+def check_validation_flags(args: argparse.Namespace) -> None:
     from ..errors import ConfigError
-    from ..pipeline import ValidateConfig
-    from ..validate import default_tolerance
 
     if args.samples is not None and args.samples <= 0:
         raise ConfigError("--samples must be positive")
-    samples = args.samples or (DATA_SAMPLES if args.data else SYNTHETIC_SAMPLES)
-    tol = default_tolerance(mode, atol=args.atol, rtol=args.rtol, min_cosine=args.min_cosine,
-                            min_top1_agreement=args.min_top1_agreement, min_snr_db=args.min_snr,
-                            min_top5_overlap=args.min_top5_overlap, max_kl=args.max_kl,
-                            max_accuracy_drop=args.max_accuracy_drop, sample_quantile=args.sample_quantile)
-    if not 0.0 <= tol.sample_quantile < 0.5:
+    if args.sample_quantile is not None and not 0.0 <= args.sample_quantile < 0.5:
         raise ConfigError("--sample-quantile must be in [0, 0.5)", hint="0 judges the worst sample; 0.05 is typical")
+
+
+def validate_config(args: argparse.Namespace, mode: Any) -> Any:
+    """The validation config; `mode` None (validate without --mode): tolerances once the mode is read."""
+    from ..pipeline import ValidateConfig
+    from ..validate import default_tolerance
+
+    check_validation_flags(args)
+    samples = args.samples or (DATA_SAMPLES if args.data else SYNTHETIC_SAMPLES)
+    tol = None if mode is None else default_tolerance(mode, **tolerance_overrides(args))
     return ValidateConfig(enabled=not getattr(args, "no_validate", False), samples=samples, seed=args.seed,
                           data=args.data, tolerance=tol, task=args.task, labels=args.labels,
                           load_inputs=args.load_inputs, save_inputs=args.save_inputs, outputs_dir=args.outputs_dir)

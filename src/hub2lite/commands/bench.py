@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from . import _common
@@ -45,17 +44,6 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run, needs_tensorflow=False)  # the measuring child imports what it needs
 
 
-def _is_tflite(path: str) -> bool:
-    p = Path(path)
-    if p.suffix.lower() == ".tflite":
-        return True
-    try:
-        with open(p, "rb") as fh:
-            return fh.read(8)[4:8] == b"TFL3"
-    except OSError:
-        return False
-
-
 def bench_text(d: dict[str, Any]) -> str:
     from ..report import human_size
 
@@ -79,10 +67,11 @@ def bench_text(d: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace, ui: Any) -> int:
     from ..benchmark import benchmark_source, benchmark_tflite
+    from ..tflite_file import is_tflite_path
 
     cfg = bench_config(args)
     with ui.progress(f"benchmarking ({cfg.runs} runs)"):
-        if _is_tflite(args.model):
+        if is_tflite_path(args.model):
             if args.input_shape or args.keep_dynamic or args.batch_size != 1:
                 ui.warn("--input-shape/--batch-size apply to original models; a .tflite runs with its own shapes")
             stats = benchmark_tflite(args.model, cfg, signature=args.signature)

@@ -28,11 +28,24 @@ def add_parser(sub: Any) -> None:
                    help="calibration data (.npy/.npz/image folder) for int8/int16x8; 'synthetic' = random, unverified")
     p.add_argument("--calibration-samples", type=int, default=200,
                    help="calibration samples, a seeded (--seed) selection (default 200)")
-    _common.add_scaling_options(p)
     p.add_argument("--no-validate", action="store_true", help="skip validation (float32 only)")
     _common.add_validation_options(p)
     p.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, check=check)
+
+
+def check(args: argparse.Namespace) -> None:
+    """Flag combinations wrong whatever the model, refused before TensorFlow is imported."""
+    from ..options import (CalibrationOptions, DataOptions, check_calibration, check_data_options,
+                           check_quantized_validation)
+    from ..specs import QuantMode
+
+    mode = QuantMode(args.quantize)
+    check_quantized_validation(mode, not args.no_validate)
+    _common.check_input_options(args)
+    if not args.no_validate:
+        check_data_options(DataOptions(args.data, args.samples or 1, args.seed, args.load_inputs))
+    check_calibration(CalibrationOptions(args.calibration), (mode,), flag="--quantize")
 
 
 def job_from_args(args: argparse.Namespace) -> Any:

@@ -18,13 +18,9 @@ def add_parser(sub: Any) -> None:
                     "plus NAME.optimize.json/.md/.html. Exit 0 with a winner, 3 when nothing meets the budget.")
     p.add_argument("source", help="SavedModel folder, .tar.gz, .keras/.h5/.pb file, or hub handle/URL")
     p.add_argument("-o", "--output", required=True, help="output .tflite path (reports are written beside it)")
-    p.add_argument("--data", required=True,
-                   help="evaluation data (.npy/.npz/image folder); never used for calibration")
     p.add_argument("--calibration", metavar="PATH",
                    help="calibration data sharing no file with --data; omitted (or the same path): --data is split "
                         "with --seed into disjoint calibration and evaluation parts")
-    p.add_argument("--labels", metavar="FILE",
-                   help="labels for --data: a .npy of integers (one per sample) or class names (one per line)")
     p.add_argument("--max-drop", type=float, default=1.0,
                    help="budget: the largest drop of the metric vs the original, in points (default 1.0)")
     p.add_argument("--metric", choices=["top1", "agreement", "cosine"], default="top1",
@@ -37,27 +33,36 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--calibration-samples", type=int, default=200, help="calibration samples (default 200)")
     p.add_argument("--eval-samples", type=int, help="evaluation samples (default: all)")
     p.add_argument("--runs", type=int, default=50, help="timed benchmark runs per candidate (default 50)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the split and sampling (default 0)")
+    _common.add_input_options(p, data_required=True,
+                              data_help="evaluation data (.npy/.npz/image folder; labels from .npz 'y' or class "
+                                        "folders); never used for calibration",
+                              seed_help="seed for the split and sampling (default 0)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     _common.add_source_options(p)
     _common.add_shape_options(p)
     p.add_argument("--json", action="store_true", help="print the JSON report")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, check=check)
+
+
+def check(args: argparse.Namespace) -> None:
+    """Usage errors found from the flags alone (before TensorFlow is imported): the input flags and the
+    config's own checks."""
+    _common.check_input_options(args)
+    _config(args)
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:
     from ..convert import ConvertConfig
     from ..errors import EXIT_VALIDATION_FAILED
-    from ..optimize import OptimizeConfig, OptimizeJob, run_optimize
+    from ..optimize import OptimizeJob, run_optimize
 
-    cfg = OptimizeConfig(max_drop=args.max_drop, metric=args.metric, objective=args.objective, threads=args.threads,
-                         max_evals=args.max_evals, calibration_samples=args.calibration_samples,
-                         eval_samples=args.eval_samples, seed=args.seed, bench_runs=args.runs)
+    cfg = _config(args)
     conv = ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
                          keep_dynamic=args.keep_dynamic, batch_size=args.batch_size)
     job = OptimizeJob(source=args.source, output=args.output, data=args.data, calibration=args.calibration,
                       labels=args.labels, optimize=cfg, convert=conv, force=args.force, cache_dir=args.cache_dir,
-                      tags=_common.tags(args), timeout=args.timeout, load_options=_common.load_options(args))
+                      tags=_common.tags(args), timeout=args.timeout, load_options=_common.load_options(args),
+                      input_range=args.input_range, mean=args.mean, std=args.std)
     with ui.progress("optimizing") as p:
         result = run_optimize(job, progress=p.step)
     if args.json:
@@ -65,6 +70,14 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     else:
         ui.print(_summary(result.report, result.report_paths))
     return 0 if result.passed else EXIT_VALIDATION_FAILED
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from ..optimize import OptimizeConfig
+
+    return OptimizeConfig(max_drop=args.max_drop, metric=args.metric, objective=args.objective, threads=args.threads,
+                          max_evals=args.max_evals, calibration_samples=args.calibration_samples,
+                          eval_samples=args.eval_samples, seed=args.seed, bench_runs=args.runs)
 
 
 def _summary(report: dict[str, Any], paths: Any) -> str:

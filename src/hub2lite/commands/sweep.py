@@ -27,19 +27,16 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--calibration", metavar="PATH|synthetic",
                    help="calibration data (.npy/.npz/image folder) for int8/int8-strict/int16x8")
     p.add_argument("--calibration-samples", type=int, default=200, help="calibration samples (default 200)")
-    p.add_argument("--data", help="validation inputs (.npy/.npz/image folder; labels from .npz 'y' or class folders); "
-                                  "default: samples of --calibration")
-    p.add_argument("--labels", help="class names by output index (text: one per line; or JSON) to map the data's "
-                                    "class names / folders to outputs for labeled accuracy")
-    p.add_argument("--samples", type=int, default=100, help="validation samples (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="seed for sampling and synthetic inputs (default 0)")
+    _common.add_input_options(p, data_help="validation inputs (.npy/.npz/image folder; labels from .npz 'y' or "
+                                           "class folders); default: samples of --calibration",
+                              samples_help="validation samples (default 100)", samples_default=100,
+                              seed_help="seed for calibration and validation sampling and synthetic inputs (default 0)")
     p.add_argument("--io-type", choices=["int8", "uint8"], help="integer input/output type for int8-strict")
     _common.add_source_options(p)
     _common.add_shape_options(p)
-    _common.add_scaling_options(p)
     p.add_argument("--no-flex", action="store_true", help="TFLite builtin ops only; never fall back to Select TF ops")
     add_bench_options(p)
-    p.set_defaults(rounds=3)  # a sweep compares models measured one after the other: pool 3 round-robin rounds
+    p.set_defaults(rounds=3, check=check)  # a sweep compares models measured one after the other: pool 3 round-robin rounds
     p.add_argument("--atol", type=float, help="override every mode's absolute tolerance")
     p.add_argument("--rtol", type=float, help="override every mode's relative tolerance")
     p.add_argument("--min-cosine", type=float, help="override every mode's minimum cosine similarity")
@@ -68,6 +65,14 @@ def _progress_bar(ui: Any) -> Iterator[Callable[[str, int, int], None]]:
             bar.update(task, description=step, completed=done, total=total)
 
         yield update
+
+
+def check(args: argparse.Namespace) -> None:
+    """Usage errors found from the flags alone (before TensorFlow is imported)."""
+    from ..options import CalibrationOptions, check_calibration, parse_modes
+
+    _common.check_input_options(args)
+    check_calibration(CalibrationOptions(args.calibration), parse_modes(args.modes))
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:

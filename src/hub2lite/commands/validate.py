@@ -19,16 +19,23 @@ def add_parser(sub: Any) -> None:
     _common.add_source_options(p)
     p.add_argument("--tflite-signature", help="signature of the .tflite model (default: serving_default/only one)")
     p.add_argument("--mode", choices=["float32", "float16", "dynamic", "int8", "int8-strict", "int16x8"],
-                   default="float32", help="quantization mode the .tflite was made with (sets default tolerances)")
+                   help="quantization mode the .tflite was made with (sets default tolerances; default: read from "
+                        "the .tflite: float16 weights -> float16, int8 weights -> dynamic, int8 activations -> "
+                        "int8/int8-strict, int16 activations -> int16x8)")
     _common.add_validation_options(p)
-    _common.add_scaling_options(p)
     p.add_argument("--report", metavar="FILE", help="write the JSON report (schema hub2lite.validate/1) to FILE")
     p.add_argument("--force", action="store_true", help="overwrite --report and files in --save-inputs/--outputs-dir")
     p.add_argument("--json", action="store_true", help="print the JSON report (docs/report-schema.md)")
     p.add_argument("--per-layer", action="store_true",
                    help="int8 drill-down: TFLite QuantizationDebugger error per quantized layer, the worst ranked and "
                         "the layers to keep in float; NAME.layers.csv/.json in the report folder")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, check=check)
+
+
+def check(args: argparse.Namespace) -> None:
+    """Usage errors found from the flags alone (before TensorFlow is imported)."""
+    _common.check_validation_flags(args)
+    _common.check_input_options(args)
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:
@@ -37,9 +44,10 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     from ..report import validation_text
     from ..specs import QuantMode
 
-    mode = QuantMode(args.mode)
+    mode = None if args.mode is None else QuantMode(args.mode)
     job = ValidateJob(source=args.source, tflite=args.tflite, signature=args.signature,
                       tflite_signature=args.tflite_signature, validate=_common.validate_config(args, mode), mode=mode,
+                      tolerance_overrides=_common.tolerance_overrides(args),
                       cache_dir=args.cache_dir, timeout=args.timeout,
                       tags=_common.tags(args), report=args.report, force=args.force,
                       load_options=_common.load_options(args), input_range=args.input_range, mean=args.mean,
@@ -47,6 +55,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     with ui.progress("validating") as p:
         report = run_validate(job, progress=p.step)
     data = validation_document(report)
+    if not args.json:
+        ui.print(next((n for n in report.notes if n.startswith(f"mode {report.mode} (")), f"mode {report.mode}"))
     ui.print(json.dumps(data, indent=2) if args.json else "\n".join(validation_text(data)))
     if args.per_layer:
         from ..quantize.debugger import run_per_layer

@@ -27,8 +27,9 @@ import numpy as np
 
 from ..datasets import DEFAULT_SCALING, ImageScaling, Samples, ValueRange, load_samples
 from ..errors import ConfigError
+from ..options import ScalingFlags, parse_scaling
 from ..feeds import synthetic_feeds
-from ..specs import TensorSpec
+from ..specs import FLOAT_DTYPES, TensorSpec, is_image_input
 
 __all__ = ["parse_input_range", "scaling_from_flags", "model_input_scaling", "input_scalings",
            "expected_ranges", "calibration_feeds", "rescale_synthetic", "SYNTHETIC_WARNING", "is_image_input"]
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 SYNTHETIC_WARNING = "calibrated on random synthetic data: the accuracy of this model is UNVERIFIED"
 _MAX_SYNTHETIC = 100
 
-_FLOAT = ("float16", "float32", "float64", "bfloat16")
 # candidate input ranges a model may expect, and the ranges its leading affine ops would map them to
 _CANDIDATES: tuple[tuple[str, float, float], ...] = (("[0,1]", 0.0, 1.0), ("[-1,1]", -1.0, 1.0),
                                                      ("[0,255]", 0.0, 255.0))
@@ -48,46 +48,21 @@ _TARGETS: tuple[tuple[float, float], ...] = ((0.0, 1.0), (-1.0, 1.0), (-math.sqr
 _MATCH = 0.35  # max mismatch (relative to the target span) to accept a candidate
 
 
-def is_image_input(spec: TensorSpec) -> bool:
-    return (spec.shape is not None and len(spec.shape) == 4 and spec.shape[-1] in (1, 3)
-            and spec.dtype in _FLOAT)
-
-
-def _numbers(text: str, flag: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        values = ()
-    if not values or not all(math.isfinite(v) for v in values):
-        raise ConfigError(f"cannot parse {flag} {text!r}", hint=f"write numbers separated by commas, e.g. {flag} 127.5")
-    return values
-
-
 def parse_input_range(text: str) -> ImageScaling:
     """'0,1' / '-1,1' / '0,255' (any LOW,HIGH) -> the scaling mapping pixels 0..255 onto it."""
-    values = _numbers(text, "--input-range")
-    if len(values) != 2 or not values[1] > values[0]:
-        raise ConfigError(f"--input-range {text!r} must be LOW,HIGH with LOW < HIGH", hint="e.g. --input-range -1,1")
-    return ImageScaling.from_range(values[0], values[1], "flag", f"--input-range {text}")
+    scaling = scaling_from_flags(text)
+    assert scaling is not None
+    return scaling
 
 
 def scaling_from_flags(input_range: str | None = None, mean: str | None = None,
                        std: str | None = None) -> ImageScaling | None:
-    """The user's explicit scaling, or None. --input-range excludes --mean/--std; those two come together."""
-    if input_range is not None and (mean is not None or std is not None):
-        raise ConfigError("--input-range cannot be combined with --mean/--std", hint="give one or the other")
-    if input_range is not None:
-        return parse_input_range(input_range)
-    if mean is None and std is None:
+    """The user's explicit scaling, or None (parsed by options.parse_scaling, the one parser of these flags)."""
+    parsed = parse_scaling(ScalingFlags(input_range, mean, std))
+    if parsed is None:
         return None
-    if mean is None or std is None:
-        raise ConfigError("--mean and --std go together", hint="e.g. --mean 127.5 --std 127.5 for [-1, 1]")
-    m, s = _numbers(mean, "--mean"), _numbers(std, "--std")
-    if any(v <= 0 for v in s):
-        raise ConfigError(f"--std {std!r} must be positive")
-    if len(m) not in (1, 3) or len(s) not in (1, 3):
-        raise ConfigError("--mean/--std take 1 value or 3 (one per RGB channel)")
-    return ImageScaling(m, s, "flag", f"--mean {mean} --std {std} (input = (pixel - mean) / std)")
+    m, s, reason = parsed
+    return ImageScaling(m, s, "flag", reason)
 
 
 # --- what the model says ---------------------------------------------------------------------------
@@ -183,7 +158,7 @@ def _match(scale: np.ndarray, offset: np.ndarray) -> tuple[str, float, float, fl
 
 def model_input_scaling(entry: Any, specs: Sequence[TensorSpec]) -> dict[str, ImageScaling]:
     """Scalings the model itself implies for its float image inputs (leading Rescaling/Normalization ops)."""
-    targets = [s for s in specs if is_image_input(s)]
+    targets = [s for s in specs if is_image_input(s, float_only=True)]
     if not targets:
         return {}
     import tensorflow as tf
@@ -229,12 +204,12 @@ def input_scalings(entry: Any, specs: Sequence[TensorSpec], *, input_range: str 
     The flags apply to every float input; model inference and the default only to image inputs.
     """
     explicit = scaling_from_flags(input_range, mean, std)
-    floats = [s for s in specs if s.dtype in _FLOAT]
+    floats = [s for s in specs if s.dtype in FLOAT_DTYPES]
     if explicit is not None:
         return {s.name: explicit for s in floats}
     scalings = model_input_scaling(entry, specs) if entry is not None else {}
     for s in floats:
-        if is_image_input(s) and s.name not in scalings:
+        if is_image_input(s, float_only=True) and s.name not in scalings:
             scalings[s.name] = DEFAULT_SCALING
     return scalings
 

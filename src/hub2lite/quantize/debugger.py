@@ -436,9 +436,9 @@ class QuantDebugSession:
 
 def _make_converter(concrete: Any, loaded: Any) -> Any:
     """The converter `convert` would use (its `make_converter` when present), for the builtins strategy."""
-    from .. import convert as _convert
+    import importlib
 
-    make = getattr(_convert, "make_converter", None)
+    make = getattr(importlib.import_module("hub2lite.convert"), "make_converter", None)  # the module, not the API call
     if make is not None:
         return make(concrete)
     import tensorflow as tf

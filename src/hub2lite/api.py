@@ -1,0 +1,226 @@
+"""The Python API: one call per command, the CLI's options as typed keyword arguments.
+
+    hub2lite.convert(source, output, quantize="int8", calibration="photos/", input_range=(-1, 1)) -> ConvertResult
+    hub2lite.validate(source, tflite, data="photos/")                                       -> ValidationReport
+    hub2lite.sweep(source, output_dir, modes=("float32", "int8"), calibration="photos/")    -> SweepResult
+    hub2lite.optimize(source, output, data="photos/", max_drop=1.0)                         -> OptimizeResult
+    hub2lite.inspect(source)                                                                -> ModelInfo
+    hub2lite.bench(model)                                                                   -> LatencyStats
+
+Each runs the same code path as its command (the same `prepare`, the same checks), returns the result object
+with its report, and raises the typed errors of `hub2lite.errors` (never exits). TensorFlow's C++ log noise is
+quieted unless the user configured TF_CPP_MIN_LOG_LEVEL, or passes `debug=True`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .options import range_text
+
+if TYPE_CHECKING:
+    from .benchmark import LatencyStats
+    from .inspect import ModelInfo
+    from .optimize import OptimizeResult
+    from .pipeline import ConvertResult
+    from .sweep import SweepResult
+    from .validate import ValidationReport
+
+__all__ = ["convert", "validate", "sweep", "optimize", "inspect", "bench"]
+
+Progress = Callable[[str], None]
+
+
+def _start(debug: bool) -> None:
+    from ._tf import import_tensorflow_quietly
+
+    import_tensorflow_quietly(debug=debug)
+
+
+def _texts(values: str | Sequence[float] | None) -> str | None:
+    if values is None or isinstance(values, str):
+        return values
+    if isinstance(values, (int, float)):
+        return f"{float(values):g}"
+    return ",".join(f"{float(v):g}" for v in values)
+
+
+def _load_options(unsafe_keras: bool, input_names: Sequence[str], output_names: Sequence[str]) -> Any:
+    from .load import LoadOptions
+
+    return LoadOptions(unsafe_keras=unsafe_keras, input_names=tuple(input_names), output_names=tuple(output_names))
+
+
+def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequence[int]] | None, keep_dynamic: bool,
+                    batch_size: int, quantize: str = "float32", no_flex: bool = False, io_type: str | None = None,
+                    resource_variables: bool = False) -> Any:
+    from .convert import ConvertConfig
+    from .specs import OpsPolicy, QuantMode
+
+    return ConvertConfig(signature=signature, input_shapes={k: tuple(int(d) for d in v)
+                                                            for k, v in (input_shapes or {}).items()},
+                         keep_dynamic=keep_dynamic, batch_size=batch_size,
+                         ops_policy=OpsPolicy.BUILTINS if no_flex else OpsPolicy.AUTO, quantize=QuantMode(quantize),
+                         io_type=io_type, resource_variables=resource_variables)
+
+
+def _validate_config(mode: Any, *, validate: bool, data: str | None, labels: str | None, samples: int | None,
+                     seed: int, task: str, tolerances: Mapping[str, float | None]) -> Any:
+    from .errors import ConfigError
+    from .pipeline import ValidateConfig
+    from .validate import default_tolerance
+
+    if samples is not None and samples <= 0:
+        raise ConfigError("samples must be positive")
+    count = samples or (500 if data else 8)
+    tol = None if mode is None else default_tolerance(mode, **dict(tolerances))
+    return ValidateConfig(enabled=validate, samples=count, seed=seed, data=data, tolerance=tol, task=task,
+                          labels=labels)
+
+
+def convert(source: str, output: str, *, quantize: str = "float32", signature: str | None = None,
+            input_shapes: Mapping[str, Sequence[int]] | None = None, keep_dynamic: bool = False, batch_size: int = 1,
+            input_range: tuple[float, float] | str | None = None, mean: Sequence[float] | float | str | None = None,
+            std: Sequence[float] | float | str | None = None, calibration: str | None = None,
+            calibration_samples: int = 200, data: str | None = None, labels: str | None = None,
+            samples: int | None = None, seed: int = 0, validate: bool = True, task: str = "auto",
+            tolerances: Mapping[str, float | None] | None = None, no_flex: bool = False, io_type: str | None = None,
+            resource_variables: bool = False, force: bool = False, cache_dir: str | None = None,
+            tags: Sequence[str] | None = None, timeout: float | None = None, unsafe_keras: bool = False,
+            input_names: Sequence[str] = (), output_names: Sequence[str] = (), debug: bool = False,
+            progress: Progress | None = None) -> ConvertResult:
+    """`hub2lite convert`: convert, validate, write OUTPUT and OUTPUT.report.json. Returns the ConvertResult
+    (`.passed`, `.report`, `.conversion`, `.validation`)."""
+    from .options import check_quantized_validation
+    from .pipeline import ConvertJob, run_convert
+    from .specs import QuantMode
+
+    mode = QuantMode(quantize)
+    check_quantized_validation(mode, validate)
+    _start(debug)
+    cfg = _convert_config(signature=signature, input_shapes=input_shapes, keep_dynamic=keep_dynamic,
+                          batch_size=batch_size, quantize=quantize, no_flex=no_flex, io_type=io_type,
+                          resource_variables=resource_variables)
+    job = ConvertJob(source=source, output=str(output), convert=cfg,
+                     validate=_validate_config(mode, validate=validate, data=data, labels=labels, samples=samples,
+                                               seed=seed, task=task, tolerances=tolerances or {}),
+                     calibration=calibration, calibration_samples=calibration_samples, force=force,
+                     cache_dir=cache_dir, timeout=timeout, tags=None if tags is None else tuple(tags),
+                     input_range=range_text(input_range), mean=_texts(mean), std=_texts(std), calibration_seed=seed,
+                     load_options=_load_options(unsafe_keras, input_names, output_names))
+    return run_convert(job, progress=progress or (lambda _: None))
+
+
+def validate(source: str, tflite: str, *, mode: str | None = None, signature: str | None = None,
+             tflite_signature: str | None = None, input_range: tuple[float, float] | str | None = None,
+             mean: Sequence[float] | float | str | None = None, std: Sequence[float] | float | str | None = None,
+             data: str | None = None, labels: str | None = None, samples: int | None = None, seed: int = 0,
+             task: str = "auto", tolerances: Mapping[str, float | None] | None = None, report: str | None = None,
+             force: bool = False, cache_dir: str | None = None, tags: Sequence[str] | None = None,
+             timeout: float | None = None, unsafe_keras: bool = False, input_names: Sequence[str] = (),
+             output_names: Sequence[str] = (), debug: bool = False,
+             progress: Progress | None = None) -> ValidationReport:
+    """`hub2lite validate`: run the original and the .tflite on the same inputs; `mode` None reads the
+    quantization mode from the .tflite. Returns the ValidationReport (`.passed`, `.outputs`, `.to_dict()`)."""
+    from .pipeline import ValidateJob, run_validate
+    from .specs import QuantMode
+
+    quant = None if mode is None else QuantMode(mode)
+    _start(debug)
+    job = ValidateJob(source=source, tflite=str(tflite), signature=signature, tflite_signature=tflite_signature,
+                      validate=_validate_config(quant, validate=True, data=data, labels=labels, samples=samples,
+                                                seed=seed, task=task, tolerances=tolerances or {}),
+                      mode=quant, tolerance_overrides=dict(tolerances or {}), cache_dir=cache_dir, timeout=timeout,
+                      tags=None if tags is None else tuple(tags), report=report, force=force,
+                      load_options=_load_options(unsafe_keras, input_names, output_names),
+                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std))
+    return run_validate(job, progress=progress or (lambda _: None))
+
+
+def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float32", "float16", "dynamic", "int8"),
+          calibration: str | None = None, calibration_samples: int = 200, data: str | None = None,
+          labels: str | None = None, samples: int = 100, seed: int = 0, signature: str | None = None,
+          input_shapes: Mapping[str, Sequence[int]] | None = None, keep_dynamic: bool = False, batch_size: int = 1,
+          input_range: tuple[float, float] | str | None = None, mean: Sequence[float] | float | str | None = None,
+          std: Sequence[float] | float | str | None = None, task: str = "auto", no_flex: bool = False,
+          io_type: str | None = None, threads: int | None = None, runs: int = 50, warmup: int = 5,
+          rounds: int = 3, force: bool = False, cache_dir: str | None = None, tags: Sequence[str] | None = None,
+          timeout: float | None = None, unsafe_keras: bool = False, input_names: Sequence[str] = (),
+          output_names: Sequence[str] = (), debug: bool = False) -> SweepResult:
+    """`hub2lite sweep`: every quantization variant converted, validated and benchmarked; writes
+    OUTPUT_DIR/report.json/.md/.html. Returns the SweepResult (`.passed`, `.report`, `.files`)."""
+    from .benchmark import BenchConfig
+    from .sweep import SweepConfig, parse_modes, run_sweep
+
+    _start(debug)
+    cfg = SweepConfig(source=source, output_dir=str(output_dir), modes=parse_modes(modes), calibration=calibration,
+                      calibration_samples=calibration_samples, data=data, labels=labels, samples=samples, seed=seed,
+                      convert=_convert_config(signature=signature, input_shapes=input_shapes,
+                                              keep_dynamic=keep_dynamic, batch_size=batch_size, no_flex=no_flex,
+                                              io_type=io_type),
+                      bench=BenchConfig(runs=runs, warmup=warmup, threads=threads, seed=seed, rounds=rounds),
+                      classification={"auto": None, "classification": True}.get(task, False), force=force,
+                      cache_dir=cache_dir, tags=None if tags is None else tuple(tags), timeout=timeout,
+                      load_options=_load_options(unsafe_keras, input_names, output_names),
+                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std))
+    return run_sweep(cfg)
+
+
+def optimize(source: str, output: str, *, data: str, calibration: str | None = None, labels: str | None = None,
+             max_drop: float = 1.0, metric: str = "top1", objective: str = "size", max_evals: int = 12,
+             calibration_samples: int = 200, eval_samples: int | None = None, runs: int = 50,
+             threads: int | None = None, seed: int = 0, signature: str | None = None,
+             input_shapes: Mapping[str, Sequence[int]] | None = None, keep_dynamic: bool = False, batch_size: int = 1,
+             input_range: tuple[float, float] | str | None = None, mean: Sequence[float] | float | str | None = None,
+             std: Sequence[float] | float | str | None = None, force: bool = False, cache_dir: str | None = None,
+             tags: Sequence[str] | None = None, timeout: float | None = None, unsafe_keras: bool = False,
+             input_names: Sequence[str] = (), output_names: Sequence[str] = (), debug: bool = False,
+             progress: Progress | None = None) -> OptimizeResult:
+    """`hub2lite optimize`: the smallest (or fastest) .tflite within `max_drop` points of the original's metric.
+    Returns the OptimizeResult (`.passed`, `.report`, `.report_paths`)."""
+    from .optimize import OptimizeConfig, OptimizeJob, run_optimize
+
+    _start(debug)
+    cfg = OptimizeConfig(max_drop=max_drop, metric=metric, objective=objective, threads=threads,
+                         max_evals=max_evals, calibration_samples=calibration_samples, eval_samples=eval_samples,
+                         seed=seed, bench_runs=runs)
+    job = OptimizeJob(source=source, output=str(output), data=data, calibration=calibration, labels=labels,
+                      optimize=cfg, convert=_convert_config(signature=signature, input_shapes=input_shapes,
+                                                            keep_dynamic=keep_dynamic, batch_size=batch_size),
+                      force=force, cache_dir=cache_dir, tags=None if tags is None else tuple(tags), timeout=timeout,
+                      load_options=_load_options(unsafe_keras, input_names, output_names),
+                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std))
+    return run_optimize(job, progress=progress or (lambda _: None))
+
+
+def inspect(source: str, *, signature: str | None = None, probe: bool = True,
+            input_shapes: Mapping[str, Sequence[int]] | None = None, keep_dynamic: bool = False, batch_size: int = 1,
+            cache_dir: str | None = None, tags: Sequence[str] | None = None, timeout: float | None = None,
+            unsafe_keras: bool = False, input_names: Sequence[str] = (), output_names: Sequence[str] = (),
+            debug: bool = False) -> ModelInfo:
+    """`hub2lite inspect`: signatures, shapes, parameters and the op census. Returns the ModelInfo."""
+    from .pipeline import run_inspect
+
+    _start(debug)
+    config = _convert_config(signature=None, input_shapes=input_shapes, keep_dynamic=keep_dynamic,
+                             batch_size=batch_size)
+    return run_inspect(source, signature=signature, cache_dir=cache_dir, timeout=timeout,
+                       tags=None if tags is None else tuple(tags), probe=probe, config=config,
+                       load_options=_load_options(unsafe_keras, input_names, output_names))
+
+
+def bench(model: str, *, runs: int = 50, warmup: int = 5, threads: int | None = None, xnnpack: bool = True,
+          rounds: int = 1, seed: int = 0, signature: str | None = None,
+          input_shapes: Mapping[str, Sequence[int]] | None = None, batch_size: int = 1,
+          cache_dir: str | None = None, tags: Sequence[str] | None = None,
+          timeout: float | None = None) -> LatencyStats:
+    """`hub2lite bench`: latency, start-up and memory of a .tflite or of the original, in a child process."""
+    from .benchmark import BenchConfig, benchmark_source, benchmark_tflite
+    from .tflite_file import is_tflite_path
+
+    cfg = BenchConfig(runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack, seed=seed, rounds=rounds)
+    if is_tflite_path(model):
+        return benchmark_tflite(model, cfg, signature=signature)
+    return benchmark_source(model, cfg, signature=signature, input_shapes=input_shapes, batch_size=batch_size,
+                            cache_dir=cache_dir, tags=tags, timeout=timeout)
