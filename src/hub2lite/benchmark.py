@@ -302,19 +302,6 @@ def _vm_hwm_bytes() -> int:
     return _proc_status_bytes("VmHWM") or 0
 
 
-def _has_flex_ops(data: bytes) -> bool:
-    """Whether the flatbuffer has Select TF ('Flex...') custom ops, read without importing TensorFlow."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    model = schema.Model.GetRootAs(data, 0)
-    for i in range(model.OperatorCodesLength()):
-        code = model.OperatorCodes(i)
-        custom = code.CustomCode()
-        if custom and custom.decode("utf-8", "replace").startswith("Flex"):
-            return True
-    return False
-
-
 def _time_calls(fn: Callable[[], Any], warmup: int, runs: int) -> tuple[float, list[float]]:
     t0 = time.perf_counter()
     fn()
@@ -338,37 +325,23 @@ def _load_feed(spec: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
 
 def _bench_tflite_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
     from .feeds import synthetic_feeds
-    from .runners import lite_inputs
+    from .runners import lite_inputs, make_interpreter, signature_runner
     from .specs import TensorSpec
+    from .tflite_file import flex_ops
 
     path = spec["model"]
     data = Path(path).read_bytes()
-    flex = _has_flex_ops(data)
+    flex = bool(flex_ops(data))
     threads = int(cfg["threads"])
-    if flex:
-        import tensorflow as tf
-
-        baseline = _rss_bytes()
-        t0 = time.perf_counter()
-        interpreter = tf.lite.Interpreter(model_path=path, num_threads=threads)
-        runtime = "tf.lite.Interpreter (TensorFlow, with Flex delegate)"
+    if flex:  # the runtime itself is imported before the baseline: only the model's memory is "added"
+        import tensorflow  # noqa: F401 - pyflakes: the import is the point
     else:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        import ai_edge_litert.interpreter  # noqa: F401
 
-        baseline = _rss_bytes()
-        t0 = time.perf_counter()
-        resolver = OpResolverType.AUTO if cfg["xnnpack"] else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        interpreter = Interpreter(model_path=path, num_threads=threads, experimental_op_resolver_type=resolver)
-        runtime = "ai_edge_litert" + (" (XNNPACK)" if cfg["xnnpack"] else " (no delegates)")
-    signatures = interpreter.get_signature_list()
-    if not signatures:
-        raise ConfigError("the .tflite model has no signatures",
-                          hint="convert it with hub2lite (or TFLiteConverter from a SavedModel) to keep signatures")
-    key = spec.get("signature") or ("serving_default" if "serving_default" in signatures else next(iter(signatures)))
-    if key not in signatures:
-        raise ConfigError(f"the .tflite model has no signature {key!r}; it has {list(signatures)}",
-                          hint="choose one with --signature")
-    runner = interpreter.get_signature_runner(key)  # allocates tensors
+    baseline = _rss_bytes()
+    t0 = time.perf_counter()
+    interpreter, runtime = make_interpreter(path, threads=threads, xnnpack=bool(cfg["xnnpack"]), flex=flex)
+    _, runner = signature_runner(interpreter, spec.get("signature"))  # allocates tensors
     init = time.perf_counter() - t0
     details = runner.get_input_details()
     names = spec.get("input_names") or {n: n for n in details}
@@ -398,22 +371,23 @@ def _folder_size(path: Path) -> int:
 def _bench_tf_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
     import tensorflow as tf
 
-    from .convert import ConvertConfig, plan_input_specs
+    from .convert import ConvertConfig
     from .feeds import synthetic_feeds
-    from .load import load
-    from .resolve import resolve
+    from .prepare import PrepareOptions, prepare
 
     threads = int(cfg["threads"])
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     baseline = _rss_bytes()
     t0 = time.perf_counter()
-    resolved = resolve(spec["model"], cache_dir=spec.get("cache_dir"), timeout=spec.get("timeout"))
-    loaded = load(resolved, tags=None if spec.get("tags") is None else tuple(spec["tags"]))
-    entry = loaded.choose(spec.get("signature"))
-    init = time.perf_counter() - t0
     shapes = {k: tuple(v) for k, v in (spec.get("input_shapes") or {}).items()}
-    specs, _ = plan_input_specs(entry.info, ConvertConfig(input_shapes=shapes, batch_size=int(spec.get("batch_size") or 1)))
+    prepared = prepare(spec["model"], PrepareOptions(
+        convert=ConvertConfig(signature=spec.get("signature"), input_shapes=shapes,
+                              batch_size=int(spec.get("batch_size") or 1)),
+        needs_scaling=False, cache_dir=spec.get("cache_dir"), timeout=spec.get("timeout"),
+        tags=None if spec.get("tags") is None else tuple(spec["tags"])))
+    resolved, entry, specs = prepared.resolved, prepared.entry, prepared.specs
+    init = time.perf_counter() - t0
     given = _load_feed(spec)
     source = "given sample" if given is not None else f"synthetic (seed {cfg['seed']})"
     feed = given if given is not None else synthetic_feeds(specs, 1, seed=int(cfg["seed"]))[0]

@@ -22,7 +22,7 @@ from .load import EntryPoint
 from .specs import TensorSpec
 from .tflite_file import flex_ops
 
-__all__ = ["Runner", "TFRunner", "LiteRunner", "lite_inputs", "run_all"]
+__all__ = ["Runner", "TFRunner", "LiteRunner", "lite_inputs", "run_all", "make_interpreter", "signature_runner"]
 
 
 class Runner(Protocol):
@@ -86,6 +86,37 @@ def lite_inputs(details: Mapping[str, Mapping[str, Any]], names: Mapping[str, st
     return kwargs
 
 
+def make_interpreter(model: bytes | str, *, threads: int | None, xnnpack: bool, flex: bool) -> tuple[Any, str]:
+    """The interpreter for a .tflite (bytes, or a path: the benchmark loads from the file as a device would):
+    TensorFlow's with the Flex delegate for Select-TF-ops models, else ai-edge-litert (XNNPACK unless off).
+    Returns (interpreter, runtime description)."""
+    source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
+    if flex:
+        import tensorflow as tf
+
+        return (tf.lite.Interpreter(**source, num_threads=threads),
+                "tf.lite.Interpreter (TensorFlow, with Flex delegate)")
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    return (Interpreter(**source, num_threads=threads, experimental_op_resolver_type=resolver),
+            "ai_edge_litert" + (" (XNNPACK)" if xnnpack else " (no delegates)"))
+
+
+def signature_runner(interpreter: Any, key: str | None) -> tuple[str, Any]:
+    """(key, runner) of signature `key` (default serving_default, else the first); allocates tensors."""
+    signatures = interpreter.get_signature_list()
+    if not signatures:
+        raise ConfigError("the .tflite model has no signatures",
+                          hint="convert it with hub2lite (or TFLiteConverter from a SavedModel) to keep signatures")
+    if key is None:
+        key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
+    if key not in signatures:
+        raise ConfigError(f"the .tflite model has no signature {key!r}; it has {list(signatures)}",
+                          hint="choose one with --signature")
+    return key, interpreter.get_signature_runner(key)
+
+
 class LiteRunner:
     """Runs one signature of a .tflite model."""
 
@@ -97,32 +128,13 @@ class LiteRunner:
         self.threads = threads
         self.xnnpack = xnnpack
         self.dequantize = dequantize
-        if self.flex_ops:
-            import tensorflow as tf
-
-            self.interpreter = tf.lite.Interpreter(model_content=self.model, num_threads=threads)
-            self.runtime = "tf.lite.Interpreter (TensorFlow, with Flex delegate)"
-        else:
-            from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-            resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-            self.interpreter = Interpreter(model_content=self.model, num_threads=threads,
-                                           experimental_op_resolver_type=resolver)
-            self.runtime = "ai_edge_litert" + (" (XNNPACK)" if xnnpack else " (no delegates)")
-        signatures = self.interpreter.get_signature_list()
-        if not signatures:
-            raise ConfigError("the .tflite model has no signatures",
-                              hint="convert it with hub2lite (or TFLiteConverter from a SavedModel) to keep signatures")
-        if signature_key is None:
-            signature_key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
-        if signature_key not in signatures:
-            raise ConfigError(f"the .tflite model has no signature {signature_key!r}; it has {list(signatures)}")
-        self.signature_key = signature_key
-        self.runner = self.interpreter.get_signature_runner(signature_key)
+        self.interpreter, self.runtime = make_interpreter(self.model, threads=threads, xnnpack=xnnpack,
+                                                          flex=bool(self.flex_ops))
+        self.signature_key, self.runner = signature_runner(self.interpreter, signature_key)
         self._in = self.runner.get_input_details()
         self._out = self.runner.get_output_details()
         self.input_names = dict(input_names or {n: n for n in self._in})  # tflite name -> caller's name
-        self.name = f"tflite:{signature_key}"
+        self.name = f"tflite:{self.signature_key}"
 
     def input_details(self) -> dict[str, dict[str, Any]]:
         return dict(self._in)

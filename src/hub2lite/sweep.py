@@ -213,24 +213,13 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
     resolved, loaded, entry, specs = prepared.resolved, prepared.loaded, prepared.entry, prepared.specs
     notes.extend(prepared.notes)
     step("reading calibration and validation data")
-    calibration, calib_info = calibration_for(CalibrationOptions(cfg.calibration, cfg.calibration_samples, cfg.seed), specs, modes, prepared.scalings,
-                                              warn_unused=False)
+    calibration, calib_info = calibration_for(CalibrationOptions(cfg.calibration, cfg.calibration_samples, cfg.seed),
+                                              specs, modes, prepared.scalings, warn_unused=False)
     inputs = _validation_inputs(cfg, prepared)
-    class_names = load_labels(cfg.labels) if cfg.labels else None
     step("running the original on the validation inputs")
     reference = [TFRunner(entry).infer(f) for f in inputs.feeds]
     cls_output = _class_output(reference, cfg.classification)
-    truth = None
-    if inputs.labels is not None and cls_output is None:
-        notes.append("no labeled accuracy: no classifier-like output (rank 2; --task classification forces it)")
-    elif inputs.labels is not None:
-        truth, label_notes = label_indices(inputs.labels, class_names=class_names, folder_classes=inputs.classes)
-        notes.extend(label_notes)
-        if len(truth) != len(reference):
-            raise CalibrationError(f"{len(truth)} labels for {len(reference)} validation samples",
-                                   hint="give one label per sample")
-    elif cfg.labels:
-        notes.append("--labels given but the validation data has no labels (.npz 'y' or class folders)")
+    truth = _truth(cfg, inputs, cls_output, len(reference), notes)
     quality_metric = "accuracy" if truth is not None else ("top1_agreement" if cls_output else "cosine")
     original_accuracy = float(np.mean(_top1(reference, cls_output) == truth)) if truth is not None else None
 
@@ -241,7 +230,63 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
         variants.append(_variant(cfg, mode, loaded, entry, calibration, inputs, reference, cls_output, truth,
                                  directory, conversions))
 
-    bench_feed = inputs.feeds[0]
+    original_bench, original_error = _benchmark_all(cfg, prepared, variants, conversions, inputs.feeds[0],
+                                                    directory, step)
+
+    step("writing the report")
+    from .report_sweep import analyze, render_html, render_markdown
+
+    report = {
+        "schema": SWEEP_SCHEMA,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "machine": _machine(),
+        "source": resolved.to_dict(),
+        "format": loaded.format.value,
+        "signature": entry.info.to_dict(),
+        "inputs": [s.to_dict() for s in specs],
+        "config": cfg.to_dict(),
+        "calibration": calib_info,
+        "validation_data": {**inputs.info, "labeled": truth is not None, "class_output": cls_output,
+                            "class_names": None if not cfg.labels else len(load_labels(cfg.labels))},
+        "quality_metric": quality_metric,
+        "original": {"size_bytes": _tree_size(Path(resolved.path)), "accuracy": original_accuracy,
+                     "bench": None if original_bench is None else original_bench.to_dict(), "error": original_error},
+        "variants": variants,
+        "notes": notes,
+    }
+    report = analyze(report)
+    atomic_write_text(files["report.json"], json.dumps(report, indent=2) + "\n")
+    atomic_write_text(files["report.md"], render_markdown(report))
+    atomic_write_text(files["report.html"], render_html(report))
+    progress("done", total, total)
+    return SweepResult(directory, files, report)
+
+
+def _truth(cfg: SweepConfig, inputs: _Inputs, cls_output: str | None, count: int,
+           notes: list[str]) -> np.ndarray | None:
+    """Output indices of the validation labels (mapped through --labels), when there is a classifier."""
+    if inputs.labels is not None and cls_output is None:
+        notes.append("no labeled accuracy: no classifier-like output (rank 2; --task classification forces it)")
+        return None
+    if inputs.labels is None:
+        if cfg.labels:
+            notes.append("--labels given but the validation data has no labels (.npz 'y' or class folders)")
+        return None
+    class_names = load_labels(cfg.labels) if cfg.labels else None
+    truth, label_notes = label_indices(inputs.labels, class_names=class_names, folder_classes=inputs.classes)
+    notes.extend(label_notes)
+    if len(truth) != count:
+        raise CalibrationError(f"{len(truth)} labels for {count} validation samples", hint="give one label per sample")
+    return truth
+
+
+def _benchmark_all(cfg: SweepConfig, prepared: Prepared, variants: list[dict[str, Any]],
+                   conversions: dict[QuantMode, Conversion], bench_feed: dict[str, np.ndarray], directory: Path,
+                   step: Callable[[str], None]) -> tuple[LatencyStats | None, str | None]:
+    """The original and every converted variant, round-robin over `cfg.bench.rounds` rounds in alternating order
+    (drift hits every model alike); fills each variant's bench/status; returns the original's (stats, error)."""
+    resolved, specs = prepared.resolved, prepared.specs
     once = replace(cfg.bench, rounds=1)
     targets: list[tuple[str, Callable[[], LatencyStats]]] = [("original", lambda: benchmark_source(
         str(resolved.path), once, signature=cfg.convert.signature,
@@ -272,35 +317,7 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
             v["status"], v["error"] = "benchmark failed", failed[v["mode"]]
         elif measured.get(v["mode"]):
             v["bench"] = merge_rounds(measured[v["mode"]]).to_dict()
-
-    step("writing the report")
-    from .report_sweep import analyze, render_html, render_markdown
-
-    report = {
-        "schema": SWEEP_SCHEMA,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "versions": versions(),
-        "machine": _machine(),
-        "source": resolved.to_dict(),
-        "format": loaded.format.value,
-        "signature": entry.info.to_dict(),
-        "inputs": [s.to_dict() for s in specs],
-        "config": cfg.to_dict(),
-        "calibration": calib_info,
-        "validation_data": {**inputs.info, "labeled": truth is not None, "class_output": cls_output,
-                            "class_names": None if class_names is None else len(class_names)},
-        "quality_metric": quality_metric,
-        "original": {"size_bytes": _tree_size(Path(resolved.path)), "accuracy": original_accuracy,
-                     "bench": None if original_bench is None else original_bench.to_dict(), "error": original_error},
-        "variants": variants,
-        "notes": notes,
-    }
-    report = analyze(report)
-    atomic_write_text(files["report.json"], json.dumps(report, indent=2) + "\n")
-    atomic_write_text(files["report.md"], render_markdown(report))
-    atomic_write_text(files["report.html"], render_html(report))
-    progress("done", total, total)
-    return SweepResult(directory, files, report)
+    return original_bench, original_error
 
 
 def _tree_size(path: Path) -> int:

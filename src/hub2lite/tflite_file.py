@@ -110,8 +110,18 @@ def float_compute_ops(model: bytes) -> tuple[str, ...]:
 
 
 def flex_ops(model: bytes) -> tuple[str, ...]:
-    """TF op names run through the Flex delegate (custom codes 'FlexXxx' -> 'Xxx')."""
-    return tuple(sorted(name[len(FLEX_PREFIX):] for name in op_census(model) if name.startswith(FLEX_PREFIX)))
+    """TF op names run through the Flex delegate (custom codes 'FlexXxx' -> 'Xxx'), sorted, without duplicates.
+    Read with ai_edge_litert's schema: no TensorFlow import (the benchmark child measures memory without it)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    fb = schema.Model.GetRootAs(model, 0)
+    names = set()
+    for i in range(fb.OperatorCodesLength()):
+        custom = fb.OperatorCodes(i).CustomCode()
+        text = custom.decode("utf-8", "replace") if custom else ""
+        if text.startswith(FLEX_PREFIX):
+            names.add(text[len(FLEX_PREFIX):])
+    return tuple(sorted(names))
 
 
 def infer_quant_mode(model: bytes) -> tuple[str, str]:

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                 args.source, args.tflite, data=args.data, signature=args.signature, samples=args.samples,
                 seed=args.seed, cache_dir=args.cache_dir, tags=_common.tags(args), timeout=args.timeout,
                 report=getattr(args, "report", None), force=getattr(args, "force", False),
-                load_options=_common.load_options(args))
+                load_options=_common.load_options(args), scaling=_common.scaling_flags(args))
         if not args.json:
             ui.print("\n".join(layers.text() + [f"per-layer report: {csv_path}, {json_path}"]))
     return 0 if report.passed else EXIT_VALIDATION_FAILED

@@ -475,7 +475,8 @@ def selective_quantize(converter: Any, float_nodes: Sequence[str]) -> bytes:
 def run_per_layer(source: str, tflite: str, *, data: str | None, signature: str | None = None,
                   samples: int | None = None, seed: int = 0, cache_dir: str | None = None,
                   tags: tuple[str, ...] | None = None, timeout: float | None = None, report: str | None = None,
-                  force: bool = False, load_options: Any = None) -> tuple[LayerReport, Any, Any]:
+                  force: bool = False, load_options: Any = None,
+                  scaling: Any = None) -> tuple[LayerReport, Any, Any]:
     """`validate --per-layer`: the per-layer int8 error of `source`, written as NAME.layers.csv/.json in the
     report folder (beside `report` when given, else beside `tflite`).
 
@@ -486,27 +487,28 @@ def run_per_layer(source: str, tflite: str, *, data: str | None, signature: str 
     from pathlib import Path
 
     from .._files import check_output_path
-    from ..convert import ConvertConfig, plan_input_specs
-    from ..datasets import load_samples
-    from ..feeds import synthetic_feeds
-    from ..load import load
-    from ..resolve import resolve
+    from ..convert import ConvertConfig
+    from ..options import DataOptions, ScalingFlags
+    from ..prepare import PrepareOptions, prepare, validation_inputs
     from ..specs import QuantMode
 
     stem_path = Path(report).with_name(Path(tflite).name) if report else Path(tflite)
     csv_path, json_path = layer_report_paths(stem_path)
     check_output_path(csv_path, force=force)
     check_output_path(json_path, force=force)
-    loaded = load(resolve(source, cache_dir=cache_dir, timeout=timeout), tags=tags, options=load_options)
     config = ConvertConfig(signature=signature, quantize=QuantMode.INT8)
-    specs, _ = plan_input_specs(loaded.choose(signature).info, config)
+    prepared = prepare(source, PrepareOptions(convert=config, scaling=scaling or ScalingFlags(),
+                                              needs_scaling=bool(data), cache_dir=cache_dir, tags=tags,
+                                              timeout=timeout, load_options=load_options))
+    loaded = prepared.loaded
     notes = ["per-layer statistics from re-quantizing the original with the int8 recipe (TFLite's debugger "
              "instruments a model while quantizing it, not an existing .tflite)"]
+    inputs = validation_inputs(prepared.specs, DataOptions(data, samples or (200 if data else 32), seed),
+                               prepared.scaling)
+    feeds = inputs.feeds
     if data:
-        feeds = list(load_samples(data, specs, limit=samples or 200, seed=seed).feeds)
         notes.append(f"calibrated and measured on {len(feeds)} samples of {data}")
     else:
-        feeds = synthetic_feeds(specs, samples or 32, seed=seed)
         notes.append(f"calibrated and measured on {len(feeds)} seeded synthetic samples: pass --data for real ones")
     result = QuantDebugSession(loaded, config, feeds, feeds).layer_report()
     result = replace(result, notes=tuple(notes))
