@@ -436,9 +436,9 @@ class QuantDebugSession:
 
 def _make_converter(concrete: Any, loaded: Any) -> Any:
     """The converter `convert` would use (its `make_converter` when present), for the builtins strategy."""
-    import importlib
+    from .. import convert as _convert
 
-    make = getattr(importlib.import_module("hub2lite.convert"), "make_converter", None)  # the module, not the API call
+    make = getattr(_convert, "make_converter", None)
     if make is not None:
         return make(concrete)
     import tensorflow as tf
