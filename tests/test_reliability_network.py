@@ -157,5 +157,7 @@ def test_bench_of_a_stalled_hub_handle_times_out(hub, archive_of, hub_cache, cli
     t0 = time.perf_counter()
     res = cli("bench", handle, "--cache-dir", hub_cache, "--timeout", "1", "--runs", "2")
     assert_one_line_error(res, ResolveError.exit_code, "timed out", "after 4 attempts")
-    assert time.perf_counter() - t0 < 25
+    # not 4 x 30 s of stalls; the bound leaves room for the child's TensorFlow import on a loaded machine
+    # (it took 42-47 s at load average 8 on 2 cores, on main as well: a 25 s bound was a timing flake)
+    assert time.perf_counter() - t0 < 4 * 30
     assert_clean_then_good(hub, name, handle, hub_cache)
