@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.hub2lite-installed
 
-.PHONY: setup demo test bench clean chromium
+.PHONY: setup demo test bench bench-real clean chromium espeak
 
 setup: $(STAMP)
 
@@ -27,6 +27,14 @@ chromium:
 
 bench: setup
 	$(PY) bench/run_all.py
+
+# Real pretrained models from PyPI packages, every quantization variant side by side (bench/real_models.py).
+# The audio model's inputs are speech synthesized by Debian's espeak-ng (CI runs as root).
+bench-real: setup espeak
+	$(PY) bench/real_models.py --json bench-real.json --markdown bench-real.md
+
+espeak:
+	@command -v espeak-ng >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q espeak-ng)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

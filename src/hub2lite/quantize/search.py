@@ -1,0 +1,249 @@
+"""Sensitivity by effect: which ops to keep in float, chosen by what reverting them does to the model's outputs.
+
+A per-layer error statistic (the debugger's rmse/scale) says where rounding is large, not where it matters:
+an early layer with a small error can cost more accuracy than a late one with a large error. So, as NNCF's
+accuracy-controlled quantization does, each candidate op is *reverted to float* and the quantized model is
+scored on a ranking subset of the calibration data (never the evaluation data):
+
+1. rank: every candidate alone (in `ordering`'s order, the first `max_rank`), by the drop of a continuous loss
+   (output distance to the float model; agreement is too coarse to rank by);
+2. greedy: add the best-ranked candidate; re-score the next `rerank` candidates on top of what is already
+   float and take the best of them (re-ranking after each step); a step that does not lower the loss is undone
+   and its candidate dropped;
+3. stop as soon as the quality target is met, or at `max_float` ops, or when nothing helps any more.
+
+Every model the search builds comes from one calibrated flatbuffer (`flatgraph.finish`), so candidates are op
+names of that flatbuffer and always match.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .flatgraph import finish
+
+__all__ = ["Score", "SearchStep", "SearchResult", "score_outputs", "sensitivity_search", "KINDS"]
+
+log = logging.getLogger(__name__)
+
+KINDS = ("classifier", "tagger", "char", "dense")
+
+
+@dataclass(frozen=True)
+class Score:
+    """Quality of quantized outputs against the float reference: `loss` (continuous, lower is better, used to
+    rank) and `quality` (the kind's headline metric, higher is better)."""
+
+    loss: float
+    quality: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"loss": self.loss, "quality": self.quality, **self.metrics}
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a = a.reshape(len(a), -1).astype(np.float64)
+    b = b.reshape(len(b), -1).astype(np.float64)
+    num = (a * b).sum(1)
+    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return float(np.mean(np.where(den > 0, num / np.maximum(den, 1e-30), 1.0)))
+
+
+def score_outputs(kind: str, reference: np.ndarray, got: np.ndarray) -> Score:
+    """Metrics per kind: classifier/char = top-1 agreement; tagger = share of tag decisions (at 0.5) that agree,
+    plus cosine; dense = cosine and SNR (dB). The loss is the mean absolute output difference (dense: relative
+    mean squared error)."""
+    ref = np.asarray(reference, np.float64)
+    out = np.asarray(got, np.float64)
+    diff = float(np.mean(np.abs(out - ref)))
+    if kind in ("classifier", "char"):
+        agree = float(np.mean(out.reshape(len(out), -1).argmax(1) == ref.reshape(len(ref), -1).argmax(1)))
+        return Score(diff, agree, {"agreement": agree, "mean_abs_diff": diff})
+    if kind == "tagger":
+        agree = float(np.mean((out > 0.5) == (ref > 0.5)))
+        return Score(diff, agree, {"tag_agreement": agree, "cosine": _cosine(ref, out), "mean_abs_diff": diff})
+    if kind == "dense":
+        noise = float(np.mean((out - ref) ** 2))
+        power = float(np.mean(ref ** 2))
+        snr = 10 * np.log10(power / noise) if noise > 0 else 99.0
+        cos = _cosine(ref, out)
+        return Score(noise / max(power, 1e-30), cos, {"cosine": cos, "snr_db": float(snr), "mean_abs_diff": diff})
+    raise ValueError(f"unknown output kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class SearchStep:
+    node: str
+    loss: float
+    quality: float
+    kept: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "loss": self.loss, "quality": self.quality, "kept": self.kept}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    model: bytes
+    float_nodes: tuple[str, ...]
+    score: Score
+    base: Score
+    ranking: tuple[tuple[str, float], ...]  # candidate -> loss when reverted alone
+    steps: tuple[SearchStep, ...]
+    evaluations: int
+    reached_target: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"float_nodes": list(self.float_nodes), "score": self.score.to_dict(), "base": self.base.to_dict(),
+                "ranking": [[n, l] for n, l in self.ranking], "steps": [s.to_dict() for s in self.steps],
+                "evaluations": self.evaluations, "reached_target": self.reached_target,
+                "size_bytes": len(self.model)}
+
+
+def sensitivity_search(calibrated: bytes, evaluate: Callable[[bytes], Score], candidates: Sequence[str], *,
+                       target: float, max_float: int = 8, max_rank: int = 64, rerank: int = 4,
+                       max_size: int | None = None, integer_only: bool = False,
+                       progress: Callable[[str], None] | None = None) -> SearchResult:
+    """Greedy float fallback on `calibrated` (already range-chosen / bias-corrected) until `evaluate`'s quality
+    reaches `target`. `candidates` are op names of `calibrated`, in a first ordering (e.g. the debugger's)."""
+    say = progress or (lambda _m: None)
+    base_model = finish(calibrated, integer_only=integer_only)
+    base = evaluate(base_model)
+    evaluations = 1
+    if base.quality >= target or not candidates:
+        return SearchResult(base_model, (), base, base, (), (), evaluations, base.quality >= target)
+    ranking: dict[str, float] = {}
+    for node in list(candidates)[:max_rank]:
+        try:
+            model = finish(calibrated, float_nodes=[node], integer_only=integer_only)
+        except Exception as exc:  # noqa: BLE001 - a candidate the quantizer cannot keep float is skipped, logged
+            log.info("candidate %s skipped: %s", node, exc)
+            continue
+        ranking[node] = evaluate(model).loss
+        evaluations += 1
+    order = sorted(ranking, key=lambda n: ranking[n])
+    say(f"ranked {len(order)} ops by reverting each to float (base loss {base.loss:.4g})")
+    chosen: list[str] = []
+    current, current_model = base, base_model
+    steps: list[SearchStep] = []
+    gains = {n: base.loss - ranking[n] for n in order}
+    remaining = [n for n in order if gains[n] > 0]
+    while remaining and len(chosen) < max_float and current.quality < target:
+        remaining.sort(key=lambda n: -gains[n])
+        trial: list[tuple[Score, str, bytes]] = []
+        for node in remaining[:max(1, rerank)]:
+            model = finish(calibrated, float_nodes=[*chosen, node], integer_only=integer_only)
+            if max_size is not None and len(model) > max_size:
+                gains[node] = -1.0
+                continue
+            s = evaluate(model)
+            evaluations += 1
+            gains[node] = current.loss - s.loss  # re-ranked on top of what is float already
+            trial.append((s, node, model))
+        if not trial:
+            remaining = [n for n in remaining if gains[n] > 0]
+            continue
+        s, node, model = min(trial, key=lambda t: t[0].loss)
+        if s.loss < current.loss:
+            chosen.append(node)
+            current, current_model = s, model
+            steps.append(SearchStep(node, s.loss, s.quality, True))
+            say(f"float {node[:60]}: loss {s.loss:.4g}, quality {s.quality:.4f}")
+        else:
+            steps.append(SearchStep(node, s.loss, s.quality, False))
+            say(f"undo {node[:60]}: loss {s.loss:.4g} is no better than {current.loss:.4g}")
+            gains[node] = -1.0
+        remaining = [n for n in remaining if n not in chosen and gains[n] > 0]
+    return SearchResult(current_model, tuple(chosen), current, base, tuple((n, ranking[n]) for n in order),
+                        tuple(steps), evaluations, current.quality >= target)
+
+
+@dataclass(frozen=True)
+class Technique:
+    """One way of preparing the calibrated model before quantizing (ranges x bias correction), as scored."""
+
+    name: str  # e.g. "minmax", "mse+bias"
+    ranges: str
+    bias_correction: bool
+    score: Score
+    size_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ranges": self.ranges, "bias_correction": self.bias_correction,
+                "score": self.score.to_dict(), "size_bytes": self.size_bytes}
+
+
+@dataclass(frozen=True)
+class Int8Choice:
+    """What `accurate_int8` tried and chose: the techniques (all scored on the ranking subset), the one kept,
+    and the float-fallback search run on top of it (None when the technique alone met the target)."""
+
+    model: bytes
+    techniques: tuple[Technique, ...]
+    chosen: Technique
+    prepared: bytes  # the calibrated flatbuffer after the chosen technique (what the search quantizes)
+    search: SearchResult | None
+
+    @property
+    def float_nodes(self) -> tuple[str, ...]:
+        return self.search.float_nodes if self.search else ()
+
+    @property
+    def score(self) -> Score:
+        return self.search.score if self.search else self.chosen.score
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"techniques": [t.to_dict() for t in self.techniques], "chosen": self.chosen.name,
+                "search": self.search.to_dict() if self.search else None, "float_nodes": list(self.float_nodes),
+                "size_bytes": len(self.model)}
+
+
+def prepare_variants(calibrated: bytes, acts: Any, *, ranges: Sequence[str] = ("minmax", "mse"),
+                     bias: Sequence[bool] = (False, True)) -> dict[str, tuple[str, bool, bytes]]:
+    """{name: (range method, bias corrected, prepared calibrated flatbuffer)} for each combination."""
+    from .bias import correct_bias
+    from .flatgraph import CalibratedGraph
+    from .ranges import choose_ranges, rewrite_ranges
+
+    graph = CalibratedGraph(calibrated)
+    out: dict[str, tuple[str, bool, bytes]] = {}
+    for method in ranges:
+        ranged = calibrated if method == "minmax" else rewrite_ranges(calibrated, choose_ranges(graph, acts, method))
+        for b in bias:
+            model = correct_bias(ranged, acts).model if b else ranged
+            out[method + ("+bias" if b else "")] = (method, b, model)
+    return out
+
+
+def accurate_int8(calibrated: bytes, acts: Any, evaluate: Callable[[bytes], Score], *, target: float,
+                  ranges: Sequence[str] = ("minmax", "mse"), bias: Sequence[bool] = (False, True),
+                  max_float: int = 8, max_rank: int = 64, max_size: int | None = None,
+                  integer_only: bool = False, progress: Callable[[str], None] | None = None) -> Int8Choice:
+    """Range methods and bias correction first (scored on the ranking subset, the lowest loss kept); only if
+    the best of them misses `target`, the sensitivity search floats ops on top of it (never with
+    `integer_only`, whose contract is integer-only compute)."""
+    from .flatgraph import CalibratedGraph
+
+    say = progress or (lambda _m: None)
+    techniques: list[Technique] = []
+    models: dict[str, tuple[bytes, bytes]] = {}
+    for name, (method, b, prepared) in prepare_variants(calibrated, acts, ranges=ranges, bias=bias).items():
+        model = finish(prepared, integer_only=integer_only)
+        s = evaluate(model)
+        techniques.append(Technique(name, method, b, s, len(model)))
+        models[name] = (prepared, model)
+        say(f"int8 {name}: loss {s.loss:.4g}, quality {s.quality:.4f}")
+    chosen = min(techniques, key=lambda t: t.score.loss)
+    prepared, model = models[chosen.name]
+    if chosen.score.quality >= target or integer_only:
+        return Int8Choice(model, tuple(techniques), chosen, prepared, None)
+    candidates = [op.name for op in CalibratedGraph(prepared).compute_ops()]
+    result = sensitivity_search(prepared, evaluate, candidates, target=target, max_float=max_float,
+                                max_rank=max_rank, max_size=max_size, progress=progress)
+    return Int8Choice(result.model, tuple(techniques), chosen, prepared, result)

@@ -1,0 +1,210 @@
+"""hub2lite's int8 techniques on small models built here, with the real converter and interpreter:
+calibrate-only + finish, chosen ranges, bias correction, float fallback by the calibrated model's own op
+names, the sensitivity search, and the float16 guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hub2lite.quantize import flatgraph as fg
+from hub2lite.quantize.bias import correct_bias, weight_rounding_error
+from hub2lite.quantize.fp16 import guard_float16, unsafe_for_float16
+from hub2lite.quantize.ranges import choose_ranges, mse_range, quant_mse, rewrite_ranges
+from hub2lite.quantize.search import accurate_int8, score_outputs, sensitivity_search
+
+
+def _conv_net(seed: int = 0):
+    """A small conv net with real-looking trouble: a 3x3 depthwise conv whose per-channel weights round badly
+    (one large weight per filter) on inputs with a non-zero mean, then conv / pooling / dense / softmax."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(0, 0.3, (3, 3, 3, 8)).astype(np.float32)
+    dw = rng.normal(0, 0.02, (3, 3, 8, 1)).astype(np.float32)
+    dw[1, 1] = rng.uniform(1.0, 2.0, (8, 1))  # a large centre tap sets the scale; the others round coarsely
+    w2 = rng.normal(0, 0.3, (1, 1, 8, 16)).astype(np.float32)
+    wd = rng.normal(0, 0.3, (16, 5)).astype(np.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 16, 16, 3], tf.float32, name="x")])
+    def net(x):
+        h = tf.nn.relu6(tf.nn.conv2d(x, w1, 1, "SAME") + 0.1)
+        h = tf.nn.relu(tf.nn.depthwise_conv2d(h, dw, [1, 1, 1, 1], "SAME") + 0.05)
+        h = tf.nn.relu(tf.nn.conv2d(h, w2, 1, "SAME"))
+        h = tf.reduce_mean(h, axis=[1, 2])
+        return tf.nn.softmax(tf.matmul(h, wd) * 3.0)
+
+    return net.get_concrete_function()
+
+
+@pytest.fixture(scope="module")
+def conv_case():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    cal = rng.uniform(0, 1, (48, 1, 16, 16, 3)).astype(np.float32)
+    ev = rng.uniform(0, 1, (32, 1, 16, 16, 3)).astype(np.float32)
+    fn = _conv_net()
+    make = lambda: tf.lite.TFLiteConverter.from_concrete_functions([fn])  # noqa: E731
+    calibrated = fg.calibrate(make(), lambda: ([x] for x in cal))
+    acts = fg.collect_activations(calibrated, ([x] for x in cal))
+    return make, calibrated, acts, cal, ev
+
+
+def _run(model: bytes, xs: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=model)
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    out = []
+    (si, zi), (so, zo) = i["quantization"], o["quantization"]
+    for x in xs:
+        if i["dtype"] == np.int8:  # integer I/O (int8-strict): quantize in, dequantize out
+            x = np.clip(np.round(x / si + zi), -128, 127).astype(np.int8)
+        it.set_tensor(i["index"], x)
+        it.invoke()
+        y = it.get_tensor(o["index"])[0].copy()
+        out.append((y.astype(np.float32) - zo) * so if o["dtype"] == np.int8 else y)
+    return np.asarray(out)
+
+
+def test_calibrated_graph_names_every_op_and_range(conv_case):
+    _, calibrated, acts, cal, _ = conv_case
+    g = fg.CalibratedGraph(calibrated)
+    ops = [op.op for op in g.ops]
+    assert "DEPTHWISE_CONV_2D" in ops and "CONV_2D" in ops and "FULLY_CONNECTED" in ops
+    assert len({op.name for op in g.ops}) == len(g.ops)  # op names are unique: they are what the denylist matches
+    for i in g.calibrated_tensors():
+        if i in acts.samples:  # the calibrator's min/max are the observed float activations
+            lo, hi = g.activation_range(i)
+            assert acts.minimum[i] == pytest.approx(lo, rel=1e-4, abs=1e-5)
+            assert acts.maximum[i] == pytest.approx(hi, rel=1e-4, abs=1e-5)
+    assert acts.count == len(cal)
+
+
+def test_finish_without_changes_equals_the_bare_converter(conv_case):
+    import tensorflow as tf
+
+    make, calibrated, _, cal, ev = conv_case
+    c = make()
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.representative_dataset = lambda: ([x] for x in cal)
+    bare = _run(bytes(c.convert()), ev)
+    ours = _run(fg.finish(calibrated), ev)
+    np.testing.assert_allclose(ours, bare, atol=1e-6)
+
+
+def test_float_fallback_keeps_exactly_the_named_ops_float(conv_case):
+    _, calibrated, _, _, _ = conv_case
+    g = fg.CalibratedGraph(calibrated)
+    dw = next(op for op in g.ops if op.op == "DEPTHWISE_CONV_2D")
+    model = fg.finish(calibrated, float_nodes=[dw.name])
+    assert fg.float_ops(model) == [dw.name]
+    assert fg.float_ops(fg.finish(calibrated)) == []
+    with pytest.raises(fg.QuantizeBug, match="not ops of the calibrated model"):
+        fg.finish(calibrated, float_nodes=["no/such/op"])
+
+
+def test_mse_range_clips_heavy_tails_and_lowers_the_error():
+    rng = np.random.default_rng(0)
+    v = rng.laplace(0, 1, 200_000).astype(np.float32)  # 8-bit optimum clips a Laplace(1) near 10 (Banner et al.)
+    lo, hi = float(v.min()), float(v.max())
+    clo, chi = mse_range(v, lo, hi)
+    assert 8 < chi < hi and lo < clo < -8
+    assert quant_mse(v, clo, chi) < 0.8 * quant_mse(v, lo, hi)
+    relu = np.abs(v)
+    rlo, rhi = mse_range(relu, 0.0, float(relu.max()))
+    assert rlo == 0.0 and rhi < relu.max()  # one-sided ranges stay anchored at 0
+
+
+def test_rewritten_ranges_reach_the_quantized_model(conv_case):
+    _, calibrated, acts, _, _ = conv_case
+    g = fg.CalibratedGraph(calibrated)
+    ranges = choose_ranges(g, acts, "percentile", percentile=99.0)
+    rewritten = fg.CalibratedGraph(rewrite_ranges(calibrated, ranges))
+    narrowed = [i for i, (lo, hi) in ranges.items() if hi - lo < np.subtract(*g.activation_range(i)[::-1]) * 0.999]
+    assert narrowed
+    for i in narrowed:
+        assert rewritten.activation_range(i) == pytest.approx(ranges[i], rel=1e-6)
+    assert set(g.inputs).isdisjoint(ranges)  # model inputs keep their observed range
+
+
+def test_bias_correction_removes_the_mean_shift_of_rounded_weights(conv_case):
+    make, calibrated, acts, _, ev = conv_case
+    w = np.array([[1.0, 0.0113, -0.0041, 0.5]], np.float32)
+    err = weight_rounding_error(w, 0)
+    assert np.abs(err).max() <= (1.0 / 127) / 2 + 1e-7
+    fixed = correct_bias(calibrated, acts)
+    assert fixed.layers >= 3 and fixed.max_shift > 0
+    ref = _run(bytes(make().convert()), ev)
+    plain = _run(fg.finish(calibrated), ev)
+    corrected = _run(fg.finish(fixed.model), ev)
+    assert np.abs(corrected - ref).mean() < np.abs(plain - ref).mean()
+
+
+def test_search_floats_ops_until_the_target_and_undoes_nothing_useful(conv_case):
+    make, calibrated, _, cal, _ = conv_case
+    rank = cal[:24]
+    ref = _run(bytes(make().convert()), rank)
+    evaluate = lambda m: score_outputs("classifier", ref, _run(m, rank))  # noqa: E731
+    base = evaluate(fg.finish(calibrated))
+    names = [op.name for op in fg.CalibratedGraph(calibrated).compute_ops()]
+    result = sensitivity_search(calibrated, evaluate, names, target=1.01, max_float=2, rerank=2)
+    assert len(result.float_nodes) <= 2 and not result.reached_target
+    assert result.score.loss <= base.loss
+    assert [s.node for s in result.steps if s.kept] == list(result.float_nodes)
+    assert set(fg.float_ops(result.model)) == set(result.float_nodes)
+    assert {n for n, _ in result.ranking} <= set(names)
+
+
+def test_accurate_int8_tries_techniques_before_floating_anything(conv_case):
+    make, calibrated, acts, cal, _ = conv_case
+    rank = cal[:24]
+    ref = _run(bytes(make().convert()), rank)
+    evaluate = lambda m: score_outputs("classifier", ref, _run(m, rank))  # noqa: E731
+    easy = accurate_int8(calibrated, acts, evaluate, target=0.0)
+    assert easy.search is None and easy.float_nodes == ()
+    assert {t.name for t in easy.techniques} == {"minmax", "minmax+bias", "mse", "mse+bias"}
+    assert easy.chosen.score.loss == min(t.score.loss for t in easy.techniques)
+    strict = accurate_int8(calibrated, acts, evaluate, target=2.0, integer_only=True)
+    assert strict.search is None  # int8-strict never floats an op
+    assert fg.float_ops(strict.model) == []
+
+
+def test_score_outputs_per_kind():
+    ref = np.array([[0.9, 0.1], [0.4, 0.6]])
+    assert score_outputs("classifier", ref, np.array([[0.8, 0.2], [0.7, 0.3]])).quality == 0.5
+    tags = score_outputs("tagger", np.array([[0.9, 0.1, 0.6]]), np.array([[0.8, 0.2, 0.4]]))
+    assert tags.quality == pytest.approx(2 / 3) and 0 < tags.metrics["cosine"] <= 1
+    dense = score_outputs("dense", np.ones((2, 4, 4)), np.ones((2, 4, 4)) * 1.1)
+    assert dense.metrics["snr_db"] == pytest.approx(20.0, abs=0.01) and dense.quality == pytest.approx(1.0)
+
+
+def test_float16_guard_keeps_an_epsilon_float16_cannot_hold():
+    import tensorflow as tf
+
+    assert unsafe_for_float16(np.array([1e-10], np.float32))[0] == "underflows to 0"
+    assert unsafe_for_float16(np.array([1e6], np.float32))[0] == "overflows"
+    assert unsafe_for_float16(np.array([0.5, -2.0, 0.0], np.float32)) is None
+    eps = np.full((1, 64), 1e-10, np.float32)
+    w = np.random.default_rng(0).normal(0, 1, (64, 512)).astype(np.float32)  # weights dominate the size
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 64], tf.float32)])
+    def logspec(x):
+        return tf.matmul(tf.math.log(x * x + eps), w)
+
+    fn = logspec.get_concrete_function()
+    f32 = bytes(tf.lite.TFLiteConverter.from_concrete_functions([fn]).convert())
+    c = tf.lite.TFLiteConverter.from_concrete_functions([fn])
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.target_spec.supported_types = [tf.float16]
+    f16 = bytes(c.convert())
+    guard = guard_float16(f32, f16)
+    assert [k.reason for k in guard.kept_float32] == ["underflows to 0"]
+    x = np.zeros((1, 1, 64), np.float32)  # silence: log(0 + eps) needs the epsilon
+    ref, broken, fixed = _run(f32, x), _run(f16, x), _run(guard.model, x)
+    scale = np.abs(ref).max()
+    assert not np.all(np.abs(broken - ref) < 0.01 * scale)  # log(0) without the epsilon: -inf
+    assert np.abs(fixed - ref).max() < 0.01 * scale  # only float16 weight rounding left
+    assert len(guard.model) < 0.6 * len(f32)
