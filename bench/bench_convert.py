@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from hub2lite.benchmark import BenchConfig, benchmark_source, benchmark_tflite
-    from hub2lite.report_sweep import markdown_table
+    from hub2lite.report.sweep import markdown_table
     from hub2lite.runners import LiteRunner
     from hub2lite.sweep import SweepConfig, parse_modes, run_sweep
 

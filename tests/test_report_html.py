@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hub2lite.report_sweep import analyze, render_html
+from hub2lite.report.analysis import analyze
+from hub2lite.report.sweep import render_html
 from models_bench import digits_sweep
 
 # matplotlib's tab10 colours of the first two variants' markers (float32, float16): only the chart uses them

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import html
-import io
 import json
 import logging
 import tempfile
@@ -42,6 +40,7 @@ from .convert import Conversion, ConvertConfig, convert
 from .errors import ConfigError, ConversionError
 from .options import ScalingFlags
 from .prepare import DataSplit, PrepareOptions, eval_labels, prepare, split_data
+from .report.optimize import render_html, render_markdown
 from .specs import QuantMode
 
 __all__ = ["OptimizeConfig", "OptimizeJob", "Candidate", "OptimizeResult", "run_optimize", "split_data",
@@ -212,11 +211,6 @@ def _latency(model: bytes, cfg: OptimizeConfig, feed: Mapping[str, np.ndarray], 
 
 
 # --- the search ------------------------------------------------------------------------------------------
-
-
-def _short(node: str) -> str:
-    """A readable layer name: the first ';'-separated part of a fused op's tensor name."""
-    return node.split(";")[0]
 
 
 def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeResult:
@@ -396,7 +390,7 @@ def _report(job: OptimizeJob, source: dict[str, Any], ref_value: float, candidat
             winner: Candidate | None, closest: Candidate | None, search: dict[str, Any], split: dict[str, Any],
             layer_report: Any, conversion: Conversion | None, out: Path | None, notes: list[str],
             output: str) -> dict[str, Any]:
-    from .report import versions
+    from .report.format import versions
 
     return {
         "schema": OPTIMIZE_SCHEMA,
@@ -420,101 +414,3 @@ def _report(job: OptimizeJob, source: dict[str, Any], ref_value: float, candidat
                                             "sha256": hashlib.sha256(out.read_bytes()).hexdigest()},
         "notes": notes,
     }
-
-
-def _fmt(x: Any, spec: str) -> str:
-    return "-" if x is None else format(x, spec)
-
-
-def _rows(report: Mapping[str, Any]) -> list[list[str]]:
-    rows = []
-    for c in report["candidates"]:
-        mark = ("**winner**" if c["name"] == report["winner"] else "baseline" if c["stage"] == "baseline"
-                else "in" if c["in_budget"] else "out")
-        floats = ", ".join(_short(n) for n in c["float_nodes"]) or "-"
-        rows.append([c["name"], c["recipe"], f"{c['float_layers']} ({floats})" if c["float_layers"] else "0",
-                     _fmt(c["size_bytes"] and c["size_bytes"] / 1024, ".1f"), _fmt(c["latency_ms"], ".3f"),
-                     _fmt(c["value"], ".2f"), _fmt(c["drop"], "+.2f"), c["error"] or mark])
-    return rows
-
-
-_HEADER = ["candidate", "recipe", "float layers", "size KiB", "p50 ms", "metric", "drop", "budget"]
-
-
-def _data_line(data: Mapping[str, Any]) -> str:
-    if data.get("note"):
-        return str(data["note"])
-    return (f"{data['calibration_samples']} calibration samples from {data['calibration']}, "
-            f"{data['evaluation_samples']} evaluation samples from {data['data']} (no shared file)")
-
-
-def render_markdown(report: Mapping[str, Any]) -> str:
-    m = report["metric"]
-    lines = [f"# hub2lite optimize: {report['source'].get('source', '')}", "",
-             f"Metric **{m['name']}** on output `{m['output']}`: the original scores {m['reference']:.2f}; "
-             f"budget: drop <= {m['max_drop']} (floor {m['floor']:.2f}). Objective: {report['config']['objective']}.",
-             "", f"Data: {_data_line(report['data'])}", ""]
-    if report["winner"]:
-        lines.append(f"**Winner: {report['winner']}** -> `{report['output']['path']}`")
-    else:
-        lines.append(f"**No candidate meets the budget.** Closest: {report['closest']}")
-    s = report["search"]
-    lines += ["", f"Per-layer search: {'ran' if s['ran'] else 'not needed'}; {s['evaluations']} of at most "
-              f"{s['max_evals']} mixed candidates measured" + (f" ({s['stopped']})" if s.get("stopped") else ""), ""]
-    lines.append("| " + " | ".join(_HEADER) + " |")
-    lines.append("|" + "---|" * len(_HEADER))
-    for row in _rows(report):
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-    if report["layers"]:
-        lines += ["", "Worst int8 layers (QuantizationDebugger, calibration samples):", ""]
-        lines.append("| layer | op | rmse/scale | channel error | severity |")
-        lines.append("|---|---|---|---|---|")
-        by = {layer["name"]: layer for layer in report["layers"]["layers"]}
-        for name in report["layers"]["ranked"][:8]:
-            layer = by[name]
-            lines.append(f"| {_short(name)} | {layer['op']} | {_fmt(layer['rmse_scale'], '.3f')} | "
-                         f"{layer['channel_error']:.3f} | {_fmt(layer['severity'], '.2f')} |")
-    for note in report["notes"]:
-        lines.append(f"\nNote: {note}")
-    return "\n".join(lines) + "\n"
-
-
-def render_chart_svg(report: Mapping[str, Any]) -> str:
-    """Size (x) against the metric (y); latency in each label; green inside the budget. matplotlib, SVG."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.5, 4.5))
-    ax = fig.add_subplot()
-    for c in report["candidates"]:
-        if c["value"] is None:
-            continue
-        color = "#1a7f37" if c["in_budget"] else "#cf222e"
-        size = c["size_bytes"] / 1024
-        ax.scatter([size], [c["value"]], color=color, s=60 if c["name"] == report["winner"] else 30,
-                   marker="*" if c["name"] == report["winner"] else "o", zorder=3)
-        label = c["name"] + (f"\n{c['latency_ms']:.3f} ms" if c["latency_ms"] is not None else "")
-        ax.annotate(label, (size, c["value"]), textcoords="offset points", xytext=(5, 4), fontsize=7)
-    ax.axhline(report["metric"]["floor"], color="#888", linestyle="--", linewidth=1)
-    ax.set_xlabel("size (KiB)")
-    ax.set_ylabel(f"{report['metric']['name']} (reference {report['metric']['reference']:.2f})")
-    ax.set_title("size - latency - accuracy (green: inside the budget; dashed: the floor)")
-    ax.grid(alpha=0.3)
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    return buf.getvalue()
-
-
-def render_html(report: Mapping[str, Any]) -> str:
-    e = html.escape
-    head = "".join(f"<th>{e(h)}</th>" for h in _HEADER)
-    body = "".join("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in _rows(report))
-    svg = render_chart_svg(report)
-    svg = svg[svg.find("<svg"):]
-    md = render_markdown(report)
-    verdict = (f"Winner: {e(report['winner'])}" if report["winner"]
-               else f"No candidate meets the budget; closest: {e(str(report['closest']))}")
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>hub2lite optimize</title><style>"
-            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-            "padding:3px 8px;font-size:13px}</style></head><body>"
-            f"<h1>hub2lite optimize</h1><p><b>{verdict}</b></p>{svg}<table><tr>{head}</tr>{body}</table>"
-            f"<details><summary>Markdown report</summary><pre>{e(md)}</pre></details></body></html>\n")

@@ -376,7 +376,7 @@ def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> Validation
 def validation_document(report: ValidationReport) -> dict[str, Any]:
     """The standalone JSON report of `hub2lite validate` (docs/report-schema.md): the validation plus when and
     with which versions it ran."""
-    from .report import versions
+    from .report.format import versions
 
     data = report.to_dict()
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -35,7 +35,7 @@ from .options import CalibrationOptions, DataOptions, ScalingFlags, check_calibr
 from .prepare import PrepareOptions, Prepared, calibration_for, prepare, validation_inputs
 from .quantize.calibration import rescale_synthetic
 from .quantize.recipes import recipe_for
-from .report import versions
+from .report.format import versions
 from .runners import LiteRunner, TFRunner
 from .specs import QuantMode
 from .validate import ValidationReport, compare, default_tolerance, output_kind, stack_outputs
@@ -234,7 +234,8 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
                                                     directory, step)
 
     step("writing the report")
-    from .report_sweep import analyze, render_html, render_markdown
+    from .report.analysis import analyze
+    from .report.sweep import render_html, render_markdown
 
     report = {
         "schema": SWEEP_SCHEMA,

@@ -45,7 +45,7 @@ def add_parser(sub: Any) -> None:
 
 
 def bench_text(d: dict[str, Any]) -> str:
-    from ..report import human_size
+    from ..report.format import human_size
 
     def ms(x: float) -> str:
         return f"{x:.3f} ms" if x < 10 else f"{x:.1f} ms"

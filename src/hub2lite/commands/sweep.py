@@ -78,7 +78,7 @@ def check(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace, ui: Any) -> int:
     from ..convert import ConvertConfig
     from ..errors import EXIT_VALIDATION_FAILED
-    from ..report_sweep import markdown_table
+    from ..report.sweep import markdown_table
     from ..specs import OpsPolicy
     from ..sweep import SweepConfig, parse_modes, run_sweep
 

@@ -1,34 +1,16 @@
-"""Turn results into JSON-safe dicts and into text for people (pure formatting; no TensorFlow)."""
+"""convert, inspect and validate results as a JSON-safe report dict and as text for people (pure; no TensorFlow)."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.metadata as _md
-import platform
 from typing import Any
 
-__all__ = ["versions", "convert_report", "convert_summary", "calibration_text", "inspect_text", "validation_text", "human_size",
-           "CONVERT_SCHEMA"]
+from .format import fmt_num, human_size, versions
+
+__all__ = ["versions", "convert_report", "convert_summary", "calibration_text", "inspect_text", "validation_text",
+           "human_size", "CONVERT_SCHEMA"]
 
 CONVERT_SCHEMA = "hub2lite.convert/1"
-
-
-def versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in ("hub2lite", "tensorflow", "tensorflow-hub", "tf-keras", "keras", "ai-edge-litert", "numpy"):
-        try:
-            out[pkg] = _md.version(pkg)
-        except _md.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def human_size(n: int | float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
 
 
 def convert_report(*, resolved: dict[str, Any], model_format: str, config: dict[str, Any], conversion: dict[str, Any],
@@ -51,12 +33,8 @@ def convert_report(*, resolved: dict[str, Any], model_format: str, config: dict[
     }
 
 
-def _fmt(x: Any, spec: str = ".3g") -> str:
-    return "-" if x is None else format(x, spec)
-
-
 def _pct(x: Any) -> str:
-    return "-" if x is None else f"{x:.1%}"
+    return fmt_num(x, ".1%")
 
 
 def validation_text(v: dict[str, Any]) -> list[str]:
@@ -76,9 +54,9 @@ def validation_text(v: dict[str, Any]) -> list[str]:
             rows.append(("ok" if o["passed"] else "FAIL", name, o.get("kind", ""), f"equal {_pct(o['exact_match'])}",
                          "", "", "", "", "", "", ""))
             continue
-        rows.append(("ok" if o["passed"] else "FAIL", name, o.get("kind", ""), _fmt(o["max_abs"]), _fmt(o["mean_abs"]),
-                     _fmt(o.get("rmse")), _fmt(o["cosine"], ".6f"), _fmt(o["snr_db"], ".1f"),
-                     _pct(o.get("top1_agreement")), _pct(o.get("top5_overlap")), _fmt(o.get("kl_divergence"))))
+        rows.append(("ok" if o["passed"] else "FAIL", name, o.get("kind", ""), fmt_num(o["max_abs"]), fmt_num(o["mean_abs"]),
+                     fmt_num(o.get("rmse")), fmt_num(o["cosine"], ".6f"), fmt_num(o["snr_db"], ".1f"),
+                     _pct(o.get("top1_agreement")), _pct(o.get("top5_overlap")), fmt_num(o.get("kl_divergence"))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip())
