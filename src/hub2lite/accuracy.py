@@ -19,17 +19,29 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .errors import CalibrationError, ConfigError
 
 if TYPE_CHECKING:
-    from .validate import ValidationReport
+    from .metrics import OutputMetrics
+    from .tolerances import Tolerance
 
 __all__ = ["Accuracy", "load_labels", "label_indices", "choose_output", "measure_accuracy", "topk_accuracy",
            "accuracy_from_outputs"]
+
+
+class Compared(Protocol):
+    """What labeled accuracy needs of a finished comparison (validate.ValidationReport has it): the compared
+    outputs and the tolerance. A protocol, so accuracy sits below validate (whose report holds an Accuracy)."""
+
+    @property
+    def outputs(self) -> Sequence[OutputMetrics]: ...
+
+    @property
+    def tolerance(self) -> Tolerance: ...
 
 
 @dataclass(frozen=True)
@@ -198,7 +210,7 @@ def measure_accuracy(original: np.ndarray, tflite: np.ndarray, y: np.ndarray, *,
                     disagreement_count=int(len(differ)), notes=tuple(notes))
 
 
-def accuracy_from_outputs(report: ValidationReport, reference: Mapping[str, np.ndarray],
+def accuracy_from_outputs(report: Compared, reference: Mapping[str, np.ndarray],
                           candidate: Mapping[str, np.ndarray], labels: np.ndarray, *,
                           labels_file: str | None = None, folder_classes: Sequence[str] | None = None
                           ) -> tuple[Accuracy | None, tuple[str, ...]]:

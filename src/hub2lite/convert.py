@@ -8,18 +8,15 @@ by `input_shapes`), unless `keep_dynamic` keeps the unspecified dims dynamic.
 
 from __future__ import annotations
 
-import contextlib
-import inspect as _inspect
 import logging
-import os
 import re
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ._converter import (build_function, graph_op_counts, make_converter, native_stderr_to_log, output_names,
+                         representative_dataset)
 from .errors import ConfigError, ConversionError
 from .options import parse_input_shape
 from .load import EntryPoint, LoadedModel
@@ -187,41 +184,6 @@ def plan_input_specs(info: SignatureInfo, config: ConvertConfig, *,
     return tuple(planned), tuple(notes)
 
 
-def _identifier(name: str, used: set[str]) -> str:
-    ident = re.sub(r"\W", "_", name) or "input"
-    if ident[0].isdigit():
-        ident = "_" + ident
-    base, k = ident, 1
-    while ident in used:
-        ident, k = f"{base}_{k}", k + 1
-    used.add(ident)
-    return ident
-
-
-def build_function(entry: EntryPoint, specs: tuple[TensorSpec, ...]) -> tuple[Any, dict[str, str]]:
-    """A tf.function with one named, typed, shaped parameter per input, calling `entry` and returning a dict.
-
-    Returns the concrete function and {parameter (= TFLite input) name: original input name}.
-    """
-    import tensorflow as tf
-
-    used: set[str] = set()
-    params = [_identifier(s.name, used) for s in specs]
-    originals = [s.name for s in specs]
-
-    def call(*args: Any) -> dict[str, Any]:
-        return entry(dict(zip(originals, args)))
-
-    call.__signature__ = _inspect.Signature(  # type: ignore[attr-defined]
-        [_inspect.Parameter(p, _inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in params])
-    call.__name__ = re.sub(r"\W", "_", entry.info.name) or "entry"
-    tf_specs = [tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=p) for s, p in zip(specs, params)]
-    fn = tf.function(call, input_signature=tf_specs, autograph=False)
-    return fn.get_concrete_function(), dict(zip(params, originals))
-
-
-
-
 def _diagnose(exc: BaseException) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     """(ops needing Select TF ops, ops needing custom implementations, one-line summary) of a converter error."""
     flex: set[str] = set()
@@ -245,66 +207,6 @@ def _diagnose(exc: BaseException) -> tuple[tuple[str, ...], tuple[str, ...], str
     return tuple(sorted(flex)), tuple(sorted(custom)), summary
 
 
-@contextlib.contextmanager
-def _native_stderr_to_log() -> Iterator[None]:
-    """The converter's C++/MLIR diagnostics go straight to fd 2, bypassing Python logging. Capture them
-    (they are summarised in the Attempt) and replay them at DEBUG level, so the CLI stays readable."""
-    if log.isEnabledFor(logging.DEBUG):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            text = capture.read().decode("utf-8", "replace")
-            if text.strip():
-                log.debug("converter output:\n%s", text)
-
-
-def output_names(concrete: Any) -> list[str]:
-    """Output names of a function built by `build_function`, in the order of its graph outputs
-    (tf.nest flattens dicts in sorted-key order)."""
-    return sorted(concrete.structured_outputs)
-
-
-def make_converter(concrete: Any, route: str = "frozen", keep: Any = None) -> Any:
-    """A TFLiteConverter for a function built by `build_function`.
-
-    route "frozen": variables are folded into constants in-process (fast: no SavedModel round trip);
-    route "saved_model": the function and exactly the variables it captures are exported to a temporary
-    SavedModel first (needed for resource variables and hash tables). Exporting a minimal module instead
-    of the whole restored model keeps this route fast and working for Keras-3 exports, whose restored
-    objects TensorFlow cannot re-save. `keep` (the loaded model) is exported along when the function uses
-    resources that are not variables (lookup tables): without it they are dropped and the .tflite fails at
-    run time ("You must feed a value for placeholder tensor ... with dtype resource").
-    """
-    import tensorflow as tf
-
-    if route == "frozen":
-        # TF logs "Please consider providing the trackable_obj ..." for this (deliberate) route: not for users
-        loggers = [logging.getLogger(name) for name in ("tensorflow", "absl")]
-        levels = [lg.level for lg in loggers]
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        try:
-            return tf.lite.TFLiteConverter.from_concrete_functions([concrete])
-        finally:
-            for lg, level in zip(loggers, levels):
-                lg.setLevel(level)
-    holder = tf.Module()
-    holder.fn = concrete
-    holder.captured_variables = list(concrete.variables)
-    if keep is not None:
-        holder.source = keep
-    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
-
-
 def _check_integer_only(model: bytes, mode: QuantMode, attempts: list[Attempt]) -> None:
     """int8-strict promises integer-only compute, but the converter keeps an op with no int8 kernel in float
     (wrapped in DEQUANTIZE/QUANTIZE) instead of failing: refuse such a model rather than mislabel it."""
@@ -322,27 +224,6 @@ def _ladder(policy: OpsPolicy) -> list[tuple[str, bool]]:
     if policy is OpsPolicy.AUTO:
         steps.append(("builtins+select", True))
     return steps
-
-
-def _representative_dataset(feeds: Sequence[Mapping[str, Any]] | None, name_map: Mapping[str, str], *,
-                            by_position: bool = False) -> Callable[[], Iterator[Any]] | None:
-    """Calibration samples keyed by the converted function's input names, so inputs can never be
-    fed in the wrong order (the classic positional representative-dataset bug). The frozen route has no
-    SignatureDef while it calibrates (TFLite's calibrator then rejects dicts), so there each sample is a list
-    in the function's own parameter order (name_map's order = the model's input tensors), still looked up
-    by name; tests/test_quantize.py proves it with a 2-input model whose inputs differ 255x in scale."""
-    if feeds is None:
-        return None
-    import numpy as np
-
-    def dataset() -> Iterator[Any]:
-        for feed in feeds:
-            if by_position:
-                yield [np.asarray(feed[orig]) for orig in name_map.values()]
-            else:
-                yield {param: np.asarray(feed[orig]) for param, orig in name_map.items()}
-
-    return dataset
 
 
 def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
@@ -373,8 +254,8 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
         base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
         while True:
             converter = make_converter(concrete, route, keep=loaded.obj if plan.resource_variables else None)
-            representative_dataset = _representative_dataset(calibration, name_map, by_position=route == "frozen")
-            settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=representative_dataset,
+            dataset = representative_dataset(calibration, name_map, by_position=route == "frozen")
+            settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=dataset,
                                     io_type=config.io_type)
             if config.resource_variables:
                 converter.experimental_enable_resource_variables = True
@@ -384,9 +265,9 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                 settings["float_nodes"] = list(config.float_nodes)
             t0 = time.perf_counter()
             try:
-                with _native_stderr_to_log():
+                with native_stderr_to_log():
                     if config.float_nodes:  # TFLite's documented route: debugger options with denylisted_nodes
-                        from .quantize.debugger import selective_quantize
+                        from .quantize.selective import selective_quantize
 
                         model = selective_quantize(converter, config.float_nodes)
                     else:
@@ -440,7 +321,6 @@ def _failure(attempts: list[Attempt], config: ConvertConfig) -> ConversionError:
 
 def _entry_op_counts(entry: EntryPoint) -> dict[str, int]:
     """Op census of an entry point's own graph (and the functions it calls); {} when it has no graph."""
-    from .inspect import graph_op_counts  # inspect imports this module: import at call time
 
     if getattr(entry.fn, "graph", None) is None:
         return {}
@@ -506,7 +386,7 @@ def _convert_all(loaded: LoadedModel, config: ConvertConfig,
                         signatures=[p.key for p in parts])
         t0 = time.perf_counter()
         try:
-            with _native_stderr_to_log():
+            with native_stderr_to_log():
                 model = converter.convert()
         except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
             flex, custom, summary = _diagnose(exc)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .convert import ALL_SIGNATURES, ConvertConfig, build_function, convert, family_plan, plan_input_specs
+from ._converter import PLUMBING_OPS, build_function, graph_op_counts
+from .convert import ALL_SIGNATURES, ConvertConfig, convert, family_plan, plan_input_specs
 from .errors import ConfigError, ConversionError
 from .load import LoadedModel
 from .specs import OpSupport, SignatureInfo
@@ -21,13 +21,6 @@ from .specs import OpSupport, SignatureInfo
 __all__ = ["OpInfo", "ModelInfo", "inspect_model", "graph_op_counts", "PLUMBING_OPS"]
 
 log = logging.getLogger(__name__)
-
-#: Graph plumbing that never becomes a TFLite op; left out of the census.
-PLUMBING_OPS = frozenset({
-    "Placeholder", "_Arg", "_Retval", "NoOp", "Identity", "IdentityN", "Const", "PartitionedCall",
-    "StatefulPartitionedCall", "ReadVariableOp", "VarHandleOp", "AssignVariableOp", "StopGradient",
-})
-
 
 @dataclass(frozen=True)
 class OpInfo:
@@ -63,16 +56,6 @@ class ModelInfo:
                 "blocking_ops": list(self.blocking_ops), "probe_error": self.probe_error,
                 "suggested_command": self.suggested_command, "notes": list(self.notes),
                 "provenance": dict(self.provenance), "family": dict(self.family)}
-
-
-def graph_op_counts(concrete_fn: Any) -> Counter[str]:
-    """Op types in a concrete function's graph and every function it calls (its library)."""
-    gdef = concrete_fn.graph.as_graph_def()
-    counts: Counter[str] = Counter(n.op for n in gdef.node)
-    for fdef in gdef.library.function:
-        counts.update(n.op for n in fdef.node_def)
-    library = {f.signature.name for f in gdef.library.function}
-    return Counter({op: c for op, c in counts.items() if op not in PLUMBING_OPS and op not in library})
 
 
 def _suggest(source: str, loaded: LoadedModel, chosen: SignatureInfo, config: ConvertConfig) -> tuple[str, tuple[str, ...]]:

@@ -9,8 +9,8 @@ from typing import Any
 
 from .errors import LoadError
 
-__all__ = ["infer_quant_mode", "is_tflite_path", "read_model_bytes", "check_flatbuffer", "is_tflite", "op_census", "flex_ops", "float_compute_ops", "add_signature",
-           "signature_keys", "FLEX_PREFIX"]
+__all__ = ["infer_quant_mode", "is_tflite_path", "read_model_bytes", "check_flatbuffer", "is_tflite", "op_census",
+           "flex_ops", "float_compute_ops", "add_signature", "signature_keys", "op_graph", "FLEX_PREFIX"]
 
 FLEX_PREFIX = "Flex"
 
@@ -195,3 +195,26 @@ def add_signature(model: bytes, key: str, inputs: list[str], outputs: list[str])
     sd.outputs = [tensor_map(n, i) for n, i in zip(outputs, sg.outputs)]
     fb.signatureDefs = [sd]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(fb))
+
+
+def op_graph(model: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    """[{op, inputs, outputs}] in execution order of subgraph 0 (op: builtin or custom name; inputs and
+    outputs: tensor indices), and the tensor names."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    fb = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    sg = fb.subgraphs[0]
+    tensor_names = [t.name.decode() if isinstance(t.name, bytes) else str(t.name) for t in sg.tensors]
+    ops = []
+    for op in sg.operators or []:
+        oc = fb.operatorCodes[op.opcodeIndex]
+        code = max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))
+        name = names.get(code, f"BUILTIN_{code}")
+        if code == schema.BuiltinOperator.CUSTOM and oc.customCode:
+            name = oc.customCode.decode() if isinstance(oc.customCode, bytes) else str(oc.customCode)
+        inputs = [int(i) for i in (op.inputs if op.inputs is not None else []) if int(i) >= 0]
+        outputs = [int(i) for i in (op.outputs if op.outputs is not None else [])]
+        ops.append({"op": name, "inputs": inputs, "outputs": outputs})
+    return ops, tensor_names

@@ -13,7 +13,7 @@ The expected range of a float image input is decided in this order, and the repo
 3. the documented default, float32 in [0, 1] (TF Hub image models).
 
 uint8 image inputs always take raw pixels. Calibration samples are fed to the converter keyed by
-input name (see `convert._representative_dataset`), so their order can never be mixed up.
+input name (see `_converter.representative_dataset`), so their order can never be mixed up.
 """
 
 from __future__ import annotations
@@ -164,11 +164,11 @@ def model_input_scaling(entry: Any, specs: Sequence[TensorSpec]) -> dict[str, Im
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    from ..convert import _native_stderr_to_log, build_function
+    from .._converter import build_function, native_stderr_to_log
 
     try:
         concrete, name_map = build_function(entry, tuple(specs))
-        with _native_stderr_to_log():  # grappler prints to fd 2 while freezing
+        with native_stderr_to_log():  # grappler prints to fd 2 while freezing
             frozen = convert_variables_to_constants_v2(concrete)
         graph = tf.Graph()
         with graph.as_default():
