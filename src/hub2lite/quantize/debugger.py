@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .._converter import build_function, make_converter, native_stderr_to_log, representative_dataset
+from .._converter import build_function, native_stderr_to_log, representative_dataset
 from ..errors import ConfigError, ConversionError
 from ..tflite_file import op_graph
 from .layers import (CHANNEL_ERROR_THRESHOLD, LAYER_REPORT_SCHEMA, RMSE_SCALE_THRESHOLD, LayerError, LayerReport,
@@ -68,7 +68,8 @@ class QuantDebugSession:
         entry = loaded.choose(config.signature)
         specs, _ = plan_input_specs(entry.info, config)
         concrete, self.name_map = build_function(entry, specs)
-        converter = make_converter(concrete)
+        # the restored model as the converter's trackable keeps the SignatureDef the debugger runs through
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], loaded.obj)
         recipe_for(QuantMode.INT8).apply(converter, base_ops=[tf.lite.OpsSet.TFLITE_BUILTINS],
                                          representative_dataset=representative_dataset(calibration, self.name_map))
         self.samples = list(samples if samples is not None else calibration)
