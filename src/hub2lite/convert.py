@@ -9,20 +9,21 @@ by `input_shapes`), unless `keep_dynamic` keeps the unspecified dims dynamic.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from ._converter import (build_function, graph_op_counts, make_converter, native_stderr_to_log, output_names,
                          representative_dataset)
+from .conversion import (ALL_SIGNATURES, Attempt, Conversion, ConvertConfig, SignaturePart, check_integer_only,
+                         diagnose, failure, ladder)
 from .errors import ConfigError, ConversionError
-from .options import parse_input_shape
 from .load import EntryPoint, LoadedModel
+from .options import parse_input_shape
 from .quantize.recipes import recipe_for
-from .specs import OpsPolicy, QuantMode, SignatureInfo, TensorSpec, is_image_input
-from .tflite_file import add_signature, float_compute_ops, op_census, signature_keys
+from .specs import QuantMode, SignatureInfo, TensorSpec, is_image_input
+from .tflite_file import add_signature, op_census, signature_keys
 
 __all__ = ["ConvertConfig", "Attempt", "Conversion", "SignaturePart", "convert", "plan_input_specs",
            "parse_input_shape", "build_function", "make_converter", "output_names", "DEFAULT_IMAGE_SIZE",
@@ -32,101 +33,6 @@ log = logging.getLogger(__name__)
 
 #: The TF Hub convention for image models with dynamic height/width.
 DEFAULT_IMAGE_SIZE = 224
-#: `--signature all`: export every signature into one .tflite.
-ALL_SIGNATURES = "all"
-
-
-@dataclass(frozen=True)
-class ConvertConfig:
-    signature: str | None = None
-    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    keep_dynamic: bool = False
-    batch_size: int = 1
-    ops_policy: OpsPolicy = OpsPolicy.AUTO
-    quantize: QuantMode = QuantMode.FLOAT32
-    io_type: str | None = None  # int8 | uint8, with int8-strict
-    resource_variables: bool = False
-    float_nodes: tuple[str, ...] = ()  # int8 only: op output tensors kept in float (see quantize/debugger.py)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
-                "keep_dynamic": self.keep_dynamic, "batch_size": self.batch_size,
-                "ops_policy": self.ops_policy.value, "quantize": self.quantize.value, "io_type": self.io_type,
-                "resource_variables": self.resource_variables, "float_nodes": list(self.float_nodes)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
-        return cls(signature=d.get("signature"),
-                   input_shapes={k: tuple(v) for k, v in (d.get("input_shapes") or {}).items()},
-                   keep_dynamic=bool(d.get("keep_dynamic", False)), batch_size=int(d.get("batch_size", 1)),
-                   ops_policy=OpsPolicy(d.get("ops_policy", "auto")), quantize=QuantMode(d.get("quantize", "float32")),
-                   io_type=d.get("io_type"), resource_variables=bool(d.get("resource_variables", False)),
-                   float_nodes=tuple(d.get("float_nodes") or ()))
-
-
-@dataclass(frozen=True)
-class Attempt:
-    strategy: str  # "builtins" | "builtins+select"
-    ok: bool
-    seconds: float
-    flex_ops: tuple[str, ...] = ()  # ops the converter said need Select TF ops
-    custom_ops: tuple[str, ...] = ()  # ops with neither a builtin nor a Select TF kernel
-    error: str | None = None
-    route: str = "frozen"  # "frozen" (variables folded in-process) | "saved_model" (exported first)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "ok": self.ok, "seconds": round(self.seconds, 3),
-                "flex_ops": list(self.flex_ops), "custom_ops": list(self.custom_ops), "error": self.error,
-                "route": self.route}
-
-
-@dataclass(frozen=True)
-class SignaturePart:
-    """One signature of a multi-signature .tflite (`--signature all`)."""
-
-    key: str  # the .tflite signature key
-    signature: SignatureInfo
-    inputs: tuple[TensorSpec, ...]
-    input_names: Mapping[str, str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "signature": self.signature.to_dict(), "inputs": [s.to_dict() for s in self.inputs],
-                "input_names": dict(self.input_names)}
-
-
-@dataclass(frozen=True)
-class Conversion:
-    model: bytes = field(repr=False)
-    signature: SignatureInfo  # the source entry point as the model declares it
-    inputs: tuple[TensorSpec, ...]  # inputs as converted (fixed shapes), original names
-    input_names: Mapping[str, str]  # TFLite signature input name -> original input name
-    strategy: str
-    attempts: tuple[Attempt, ...]
-    tflite_ops: Mapping[str, int]
-    recipe: Mapping[str, Any]
-    converter_settings: Mapping[str, Any]
-    notes: tuple[str, ...] = ()
-    seconds: float = 0.0
-    family: Mapping[str, Any] = field(default_factory=dict)  # families.FamilyPlan.to_dict()
-    parts: tuple[SignaturePart, ...] = ()  # every exported signature (`--signature all`); empty otherwise
-
-    @property
-    def size_bytes(self) -> int:
-        return len(self.model)
-
-    @property
-    def flex_ops(self) -> tuple[str, ...]:
-        """The ops that forced Select TF ops (empty for a builtins-only model)."""
-        return next((a.flex_ops for a in self.attempts if not a.ok and a.flex_ops), ())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"signature": self.signature.to_dict(), "inputs": [s.to_dict() for s in self.inputs],
-                "input_names": dict(self.input_names), "strategy": self.strategy,
-                "attempts": [a.to_dict() for a in self.attempts], "forced_select_by": list(self.flex_ops),
-                "tflite_ops": dict(self.tflite_ops), "recipe": dict(self.recipe),
-                "converter_settings": dict(self.converter_settings), "notes": list(self.notes),
-                "size_bytes": self.size_bytes, "seconds": round(self.seconds, 3), "family": dict(self.family),
-                "signatures": [p.to_dict() for p in self.parts]}
 
 
 def plan_input_specs(info: SignatureInfo, config: ConvertConfig, *,
@@ -184,46 +90,17 @@ def plan_input_specs(info: SignatureInfo, config: ConvertConfig, *,
     return tuple(planned), tuple(notes)
 
 
-def _diagnose(exc: BaseException) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    """(ops needing Select TF ops, ops needing custom implementations, one-line summary) of a converter error."""
-    flex: set[str] = set()
-    custom: set[str] = set()
-    for err in getattr(exc, "errors", None) or []:
-        op = getattr(getattr(err, "operator", None), "name", "") or ""
-        op = op[3:] if op.startswith("tf.") else op
-        code = getattr(err, "error_code", 0)
-        if op and code == 1:  # ERROR_NEEDS_FLEX_OPS
-            flex.add(op)
-        elif op and code == 2:  # ERROR_NEEDS_CUSTOM_OPS
-            custom.add(op)
-    text = str(exc)
-    if not flex and not custom:
-        for m in re.finditer(r"^\s*(TF Select ops|Flex ops|Custom ops):\s*(.+)$", text, re.MULTILINE):
-            names = {n.strip().removeprefix("Flex") for n in m.group(2).split(",") if n.strip()}
-            (custom if m.group(1) == "Custom ops" else flex).update(names)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(("<unknown>", "loc("))]
-    summary = next((ln for ln in lines if "error:" in ln), lines[0] if lines else type(exc).__name__)
-    summary = re.sub(r"^.*?error:\s*", "", summary)[:300]
-    return tuple(sorted(flex)), tuple(sorted(custom)), summary
-
-
-def _check_integer_only(model: bytes, mode: QuantMode, attempts: list[Attempt]) -> None:
-    """int8-strict promises integer-only compute, but the converter keeps an op with no int8 kernel in float
-    (wrapped in DEQUANTIZE/QUANTIZE) instead of failing: refuse such a model rather than mislabel it."""
-    if mode is not QuantMode.INT8_STRICT:
-        return
-    floats = float_compute_ops(model)
-    if floats:
-        raise ConversionError(f"--quantize int8-strict: ops {list(floats)} have no int8 kernel and would run in float",
-                              hint="use --quantize int8 (float fallback for those ops), or remove them from the model",
-                              attempts=tuple(attempts))
-
-
-def _ladder(policy: OpsPolicy) -> list[tuple[str, bool]]:
-    steps = [("builtins", False)]
-    if policy is OpsPolicy.AUTO:
-        steps.append(("builtins+select", True))
-    return steps
+def _configure(converter: Any, recipe: Any, config: ConvertConfig, base_ops: list[Any], dataset: Any,
+               route: str) -> dict[str, Any]:
+    """Apply the recipe and the config's converter switches; return every setting, as recorded."""
+    settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=dataset, io_type=config.io_type)
+    if config.resource_variables:
+        converter.experimental_enable_resource_variables = True
+        settings["experimental_enable_resource_variables"] = True
+    settings["route"] = route
+    if config.float_nodes:
+        settings["float_nodes"] = list(config.float_nodes)
+    return settings
 
 
 def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
@@ -250,19 +127,12 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
     recipe = recipe_for(config.quantize)
     attempts: list[Attempt] = []
     route = "saved_model" if config.resource_variables or plan.resource_variables else "frozen"
-    for strategy, select in _ladder(config.ops_policy):
+    for strategy, select in ladder(config.ops_policy):
         base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
         while True:
             converter = make_converter(concrete, route, keep=loaded.obj if plan.resource_variables else None)
             dataset = representative_dataset(calibration, name_map, by_position=route == "frozen")
-            settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=dataset,
-                                    io_type=config.io_type)
-            if config.resource_variables:
-                converter.experimental_enable_resource_variables = True
-                settings["experimental_enable_resource_variables"] = True
-            settings["route"] = route
-            if config.float_nodes:
-                settings["float_nodes"] = list(config.float_nodes)
+            settings = _configure(converter, recipe, config, base_ops, dataset, route)
             t0 = time.perf_counter()
             try:
                 with native_stderr_to_log():
@@ -275,7 +145,7 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
             except ConfigError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
-                flex, custom, summary = _diagnose(exc)
+                flex, custom, summary = diagnose(exc)
                 attempts.append(Attempt(strategy, False, time.perf_counter() - t0, flex, custom, summary, route))
                 log.info("conversion with %s (%s route) failed: %s", strategy, route, summary)
                 if not flex and not custom and route == "frozen":
@@ -288,7 +158,7 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                 log.warning("converted with Select TF ops because of %s", ", ".join(attempts[0].flex_ops))
             if not signature_keys(model):
                 model = add_signature(model, "serving_default", list(name_map), output_names(concrete))
-            _check_integer_only(model, recipe.mode, attempts)
+            check_integer_only(model, recipe.mode, attempts)
             return Conversion(model=model, signature=entry.info, inputs=specs, input_names=name_map,
                               strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
                               recipe=recipe.to_dict(), converter_settings=settings, notes=notes,
@@ -296,27 +166,7 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
         last = attempts[-1]
         if last.custom_ops or not last.flex_ops:
             break  # Select TF ops cannot help
-    raise _failure(attempts, config)
-
-
-def _failure(attempts: list[Attempt], config: ConvertConfig) -> ConversionError:
-    last = attempts[-1]
-    custom = sorted({op for a in attempts for op in a.custom_ops})
-    flex = sorted({op for a in attempts for op in a.flex_ops})
-    if custom:
-        msg = f"ops {custom} have neither a TFLite builtin nor a Select TF kernel"
-        hint = ("move the preprocessing that uses them out of the model (run it in your app) and convert the rest, "
-                "or implement them as TFLite custom ops")
-    elif flex and config.ops_policy is OpsPolicy.BUILTINS:
-        msg = f"ops {flex} are not TFLite builtins and --no-flex forbids Select TF ops"
-        hint = "drop --no-flex to run them through the Flex delegate (bigger runtime), or remove these ops"
-    elif "control flow v1" in (last.error or "").lower() or "functionalize" in (last.error or "").lower():
-        msg = f"the graph uses TF1 control flow (Switch/Merge): {last.error}"
-        hint = "freeze training switches to their defaults (placeholder_with_default) before converting"
-    else:
-        msg = f"conversion failed: {last.error}"
-        hint = "fix dynamic shapes with --input-shape, try --resource-variables, or --debug for the converter log"
-    return ConversionError(msg, hint=hint, attempts=tuple(attempts))
+    raise failure(attempts, config)
 
 
 def _entry_op_counts(entry: EntryPoint) -> dict[str, int]:
@@ -339,22 +189,10 @@ def family_plan(loaded: LoadedModel, entry: EntryPoint | None = None, signature:
     return recognise_model(loaded, signature, _entry_op_counts)
 
 
-def _convert_all(loaded: LoadedModel, config: ConvertConfig,
-                 calibration: Sequence[Mapping[str, Any]] | None) -> Conversion:
-    """`--signature all`: every signature of `loaded` in one .tflite, one TFLite signature (runner) each."""
-    import tensorflow as tf
-
-    from .families import distinct_signatures
-    from .tflite_file import signature_keys
-
-    start = time.perf_counter()
-    names = distinct_signatures(loaded.entries)
-    if not names:
-        loaded.choose(None)  # raises the no-signature LoadError
-    recipe = recipe_for(config.quantize)
-    if recipe.needs_calibration:
-        raise ConfigError(f"--signature all cannot be combined with --quantize {config.quantize.value}",
-                          hint="calibrate one signature at a time with --signature NAME")
+def _build_all(loaded: LoadedModel, config: ConvertConfig,
+               names: Sequence[str]) -> tuple[Any, list[SignaturePart], list[Any], list[str]]:
+    """`--signature all`: the model's family plan, and every signature's planned inputs and typed function,
+    with the planning notes."""
     known = {s.name for n in names for s in loaded.entries[n].info.inputs}
     unknown = sorted(set(config.input_shapes) - known)
     if unknown:
@@ -373,11 +211,31 @@ def _convert_all(loaded: LoadedModel, config: ConvertConfig,
         notes += [f"{name}: {n}" for n in planned]
         concretes.append(concrete)
         parts.append(SignaturePart(concrete.graph.name, entry.info, specs, name_map))
+    return plan, parts, concretes, notes
+
+
+def _convert_all(loaded: LoadedModel, config: ConvertConfig,
+                 calibration: Sequence[Mapping[str, Any]] | None) -> Conversion:
+    """`--signature all`: every signature of `loaded` in one .tflite, one TFLite signature (runner) each."""
+    import tensorflow as tf
+
+    from .families import distinct_signatures
+    from .tflite_file import signature_keys
+
+    start = time.perf_counter()
+    names = distinct_signatures(loaded.entries)
+    if not names:
+        loaded.choose(None)  # raises the no-signature LoadError
+    recipe = recipe_for(config.quantize)
+    if recipe.needs_calibration:
+        raise ConfigError(f"--signature all cannot be combined with --quantize {config.quantize.value}",
+                          hint="calibrate one signature at a time with --signature NAME")
+    plan, parts, concretes, notes = _build_all(loaded, config, names)
     holder = tf.Module()  # the functions and exactly their variables: keeps every SignatureDef
     holder.fns = concretes
     holder.captured_variables = [v for c in concretes for v in c.variables]
     attempts: list[Attempt] = []
-    for strategy, select in _ladder(config.ops_policy):
+    for strategy, select in ladder(config.ops_policy):
         converter = tf.lite.TFLiteConverter.from_concrete_functions(concretes, holder)
         base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
         settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=None, io_type=config.io_type)
@@ -389,7 +247,7 @@ def _convert_all(loaded: LoadedModel, config: ConvertConfig,
             with native_stderr_to_log():
                 model = converter.convert()
         except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
-            flex, custom, summary = _diagnose(exc)
+            flex, custom, summary = diagnose(exc)
             attempts.append(Attempt(strategy, False, time.perf_counter() - t0, flex, custom, summary, "saved_model"))
             if custom or not flex:
                 break
@@ -405,4 +263,4 @@ def _convert_all(loaded: LoadedModel, config: ConvertConfig,
                           strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
                           recipe=recipe.to_dict(), converter_settings=settings, notes=tuple(notes),
                           seconds=time.perf_counter() - start, family=plan.to_dict(), parts=tuple(parts))
-    raise _failure(attempts, config)
+    raise failure(attempts, config)

@@ -80,6 +80,22 @@ def _suggest(source: str, loaded: LoadedModel, chosen: SignatureInfo, config: Co
     return " ".join(shlex.quote(p) if p not in ("N",) else p for p in parts), tuple(notes)
 
 
+def _probe(loaded: LoadedModel, config: ConvertConfig, specs: Any
+           ) -> tuple[str | None, str | None, set[str], set[str], bool]:
+    """Run the converter ladder once: (strategy, error, ops needing Select TF ops, ops with no kernel, converted)."""
+    try:
+        conversion = convert(loaded, replace(config, keep_dynamic=config.keep_dynamic or any(
+            s.is_dynamic for s in specs)))
+        attempts, strategy, error, succeeded = conversion.attempts, conversion.strategy, None, True
+    except ConversionError as exc:
+        attempts, strategy, error, succeeded = exc.attempts, None, str(exc), False
+    except ConfigError as exc:
+        attempts, strategy, error, succeeded = (), None, str(exc), False
+    flex = {op for a in attempts for op in a.flex_ops}
+    custom = {op for a in attempts for op in a.custom_ops}
+    return strategy, error, flex, custom, succeeded
+
+
 def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: bool = True,
                   config: ConvertConfig | None = None) -> ModelInfo:
     """Describe `loaded`. With `probe`, run the converter ladder once to mark op support truthfully."""
@@ -108,21 +124,7 @@ def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: b
         custom: set[str] = set()
         succeeded = False
         if probe:
-            try:
-                conversion = convert(loaded, replace(config, keep_dynamic=config.keep_dynamic or any(
-                    s.is_dynamic for s in specs)))
-                attempts = conversion.attempts
-                strategy = conversion.strategy
-                succeeded = True
-            except ConversionError as exc:
-                attempts = exc.attempts
-                probe_error = str(exc)
-            except ConfigError as exc:
-                attempts = ()
-                probe_error = str(exc)
-            for a in attempts:
-                flex.update(a.flex_ops)
-                custom.update(a.custom_ops)
+            strategy, probe_error, flex, custom, succeeded = _probe(loaded, config, specs)
             blocking = tuple(sorted(flex | custom))
 
         def support(op: str) -> OpSupport:

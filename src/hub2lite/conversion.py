@@ -1,0 +1,175 @@
+"""What a conversion is asked and what it gives back: `ConvertConfig`, every `Attempt` on the strategy ladder,
+the `Conversion` (bytes, ops, recipe, attempts) and its `SignaturePart`s; and how the ladder reads the
+converter: its steps, the ops a failed attempt names, the error a failed ladder raises. No TensorFlow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConversionError
+from .specs import OpsPolicy, QuantMode, SignatureInfo, TensorSpec
+from .tflite_file import float_compute_ops
+
+__all__ = ["ConvertConfig", "Attempt", "SignaturePart", "Conversion", "ALL_SIGNATURES", "ladder", "diagnose",
+           "failure", "check_integer_only"]
+
+#: `--signature all`: export every signature into one .tflite.
+ALL_SIGNATURES = "all"
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    signature: str | None = None
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    keep_dynamic: bool = False
+    batch_size: int = 1
+    ops_policy: OpsPolicy = OpsPolicy.AUTO
+    quantize: QuantMode = QuantMode.FLOAT32
+    io_type: str | None = None  # int8 | uint8, with int8-strict
+    resource_variables: bool = False
+    float_nodes: tuple[str, ...] = ()  # int8 only: op output tensors kept in float (see quantize/debugger.py)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
+                "keep_dynamic": self.keep_dynamic, "batch_size": self.batch_size,
+                "ops_policy": self.ops_policy.value, "quantize": self.quantize.value, "io_type": self.io_type,
+                "resource_variables": self.resource_variables, "float_nodes": list(self.float_nodes)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
+        return cls(signature=d.get("signature"),
+                   input_shapes={k: tuple(v) for k, v in (d.get("input_shapes") or {}).items()},
+                   keep_dynamic=bool(d.get("keep_dynamic", False)), batch_size=int(d.get("batch_size", 1)),
+                   ops_policy=OpsPolicy(d.get("ops_policy", "auto")), quantize=QuantMode(d.get("quantize", "float32")),
+                   io_type=d.get("io_type"), resource_variables=bool(d.get("resource_variables", False)),
+                   float_nodes=tuple(d.get("float_nodes") or ()))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    strategy: str  # "builtins" | "builtins+select"
+    ok: bool
+    seconds: float
+    flex_ops: tuple[str, ...] = ()  # ops the converter said need Select TF ops
+    custom_ops: tuple[str, ...] = ()  # ops with neither a builtin nor a Select TF kernel
+    error: str | None = None
+    route: str = "frozen"  # "frozen" (variables folded in-process) | "saved_model" (exported first)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "flex_ops": list(self.flex_ops), "custom_ops": list(self.custom_ops), "error": self.error,
+                "route": self.route}
+
+
+@dataclass(frozen=True)
+class SignaturePart:
+    """One signature of a multi-signature .tflite (`--signature all`)."""
+
+    key: str  # the .tflite signature key
+    signature: SignatureInfo
+    inputs: tuple[TensorSpec, ...]
+    input_names: Mapping[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "signature": self.signature.to_dict(), "inputs": [s.to_dict() for s in self.inputs],
+                "input_names": dict(self.input_names)}
+
+
+@dataclass(frozen=True)
+class Conversion:
+    model: bytes = field(repr=False)
+    signature: SignatureInfo  # the source entry point as the model declares it
+    inputs: tuple[TensorSpec, ...]  # inputs as converted (fixed shapes), original names
+    input_names: Mapping[str, str]  # TFLite signature input name -> original input name
+    strategy: str
+    attempts: tuple[Attempt, ...]
+    tflite_ops: Mapping[str, int]
+    recipe: Mapping[str, Any]
+    converter_settings: Mapping[str, Any]
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+    family: Mapping[str, Any] = field(default_factory=dict)  # families.FamilyPlan.to_dict()
+    parts: tuple[SignaturePart, ...] = ()  # every exported signature (`--signature all`); empty otherwise
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.model)
+
+    @property
+    def flex_ops(self) -> tuple[str, ...]:
+        """The ops that forced Select TF ops (empty for a builtins-only model)."""
+        return next((a.flex_ops for a in self.attempts if not a.ok and a.flex_ops), ())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"signature": self.signature.to_dict(), "inputs": [s.to_dict() for s in self.inputs],
+                "input_names": dict(self.input_names), "strategy": self.strategy,
+                "attempts": [a.to_dict() for a in self.attempts], "forced_select_by": list(self.flex_ops),
+                "tflite_ops": dict(self.tflite_ops), "recipe": dict(self.recipe),
+                "converter_settings": dict(self.converter_settings), "notes": list(self.notes),
+                "size_bytes": self.size_bytes, "seconds": round(self.seconds, 3), "family": dict(self.family),
+                "signatures": [p.to_dict() for p in self.parts]}
+
+
+def diagnose(exc: BaseException) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """(ops needing Select TF ops, ops needing custom implementations, one-line summary) of a converter error."""
+    flex: set[str] = set()
+    custom: set[str] = set()
+    for err in getattr(exc, "errors", None) or []:
+        op = getattr(getattr(err, "operator", None), "name", "") or ""
+        op = op[3:] if op.startswith("tf.") else op
+        code = getattr(err, "error_code", 0)
+        if op and code == 1:  # ERROR_NEEDS_FLEX_OPS
+            flex.add(op)
+        elif op and code == 2:  # ERROR_NEEDS_CUSTOM_OPS
+            custom.add(op)
+    text = str(exc)
+    if not flex and not custom:
+        for m in re.finditer(r"^\s*(TF Select ops|Flex ops|Custom ops):\s*(.+)$", text, re.MULTILINE):
+            names = {n.strip().removeprefix("Flex") for n in m.group(2).split(",") if n.strip()}
+            (custom if m.group(1) == "Custom ops" else flex).update(names)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(("<unknown>", "loc("))]
+    summary = next((ln for ln in lines if "error:" in ln), lines[0] if lines else type(exc).__name__)
+    summary = re.sub(r"^.*?error:\s*", "", summary)[:300]
+    return tuple(sorted(flex)), tuple(sorted(custom)), summary
+
+
+def check_integer_only(model: bytes, mode: QuantMode, attempts: list[Attempt]) -> None:
+    """int8-strict promises integer-only compute, but the converter keeps an op with no int8 kernel in float
+    (wrapped in DEQUANTIZE/QUANTIZE) instead of failing: refuse such a model rather than mislabel it."""
+    if mode is not QuantMode.INT8_STRICT:
+        return
+    floats = float_compute_ops(model)
+    if floats:
+        raise ConversionError(f"--quantize int8-strict: ops {list(floats)} have no int8 kernel and would run in float",
+                              hint="use --quantize int8 (float fallback for those ops), or remove them from the model",
+                              attempts=tuple(attempts))
+
+
+def ladder(policy: OpsPolicy) -> list[tuple[str, bool]]:
+    steps = [("builtins", False)]
+    if policy is OpsPolicy.AUTO:
+        steps.append(("builtins+select", True))
+    return steps
+
+
+def failure(attempts: list[Attempt], config: ConvertConfig) -> ConversionError:
+    last = attempts[-1]
+    custom = sorted({op for a in attempts for op in a.custom_ops})
+    flex = sorted({op for a in attempts for op in a.flex_ops})
+    if custom:
+        msg = f"ops {custom} have neither a TFLite builtin nor a Select TF kernel"
+        hint = ("move the preprocessing that uses them out of the model (run it in your app) and convert the rest, "
+                "or implement them as TFLite custom ops")
+    elif flex and config.ops_policy is OpsPolicy.BUILTINS:
+        msg = f"ops {flex} are not TFLite builtins and --no-flex forbids Select TF ops"
+        hint = "drop --no-flex to run them through the Flex delegate (bigger runtime), or remove these ops"
+    elif "control flow v1" in (last.error or "").lower() or "functionalize" in (last.error or "").lower():
+        msg = f"the graph uses TF1 control flow (Switch/Merge): {last.error}"
+        hint = "freeze training switches to their defaults (placeholder_with_default) before converting"
+    else:
+        msg = f"conversion failed: {last.error}"
+        hint = "fix dynamic shapes with --input-shape, try --resource-variables, or --debug for the converter log"
+    return ConversionError(msg, hint=hint, attempts=tuple(attempts))
