@@ -34,7 +34,8 @@ SIZES = {"hed": (24, 12, 32)}  # calibration, ranking, evaluation samples for th
 
 
 def _converter(m: corpus.CorpusModel) -> tuple[Any, Any]:
-    from hub2lite import load, resolve
+    from hub2lite.load import load
+    from hub2lite.resolve import resolve
     from hub2lite.convert import ConvertConfig, build_function, make_converter, plan_input_specs
     from hub2lite.load import LoadOptions
 

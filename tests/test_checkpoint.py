@@ -84,7 +84,8 @@ def test_checkpoint_freezes_with_is_training_constant(ckpt):
 def test_checkpoint_converts_and_matches(ckpt, tmp_path):
     import tensorflow as tf
 
-    from hub2lite import load, resolve
+    from hub2lite.load import load
+    from hub2lite.resolve import resolve
     from hub2lite.convert import ConvertConfig, convert
     from hub2lite.load import LoadOptions
 

@@ -39,7 +39,8 @@ def test_nudity_mobilenet_int8_end_to_end():
     import corpus
     import tensorflow as tf
 
-    from hub2lite import load, resolve
+    from hub2lite.load import load
+    from hub2lite.resolve import resolve
     from hub2lite.convert import ConvertConfig, build_function, make_converter, plan_input_specs
     from hub2lite.load import LoadOptions
     from hub2lite.quantize import flatgraph as fg
