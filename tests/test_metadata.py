@@ -161,6 +161,30 @@ def test_labels_found_in_hub_assets(tmp_path: Path) -> None:
     assert find_asset_labels(tmp_path / "missing") is None
 
 
+def test_embed_takes_labels_from_the_hub_assets(metadata_support, photo_tflite: Path, tmp_path: Path) -> None:
+    from hub2lite.datasets import ImageScaling
+    from hub2lite.metadata.stage import embed_metadata
+
+    hub_dir = tmp_path / "hub_model"
+    (hub_dir / "assets").mkdir(parents=True)
+    (hub_dir / "assets" / "labels.txt").write_text("\n".join(CLASSES) + "\n")
+    model, result = embed_metadata(photo_tflite.read_bytes(), name="photo", model_dir=hub_dir,
+                                   scalings={"image": ImageScaling.from_range(-1.0, 1.0, "flag", "--input-range -1,1")},
+                                   family="image-classifier", provenance={"source": "photo"})
+    assert result.labels_source == f"hub assets: {hub_dir / 'assets' / 'labels.txt'}" and result.notes == ()
+    assert read_metadata(model) == result.metadata and result.metadata.labels == CLASSES
+    summary = result.to_dict()
+    assert summary["outputs"][0]["labels_count"] == 4 and summary["outputs"][0]["first_labels"] == list(CLASSES)
+    # --labels wins over the assets; a count that fits no output is refused with both numbers
+    other = tmp_path / "names.txt"
+    other.write_text("a\nb\nc\nd\n")
+    _, chosen = embed_metadata(photo_tflite.read_bytes(), name="photo", model_dir=hub_dir, labels_file=other)
+    assert chosen.metadata.labels == ("a", "b", "c", "d") and chosen.labels_source == f"--labels {other}"
+    other.write_text("a\nb\n")
+    with pytest.raises(ConfigError, match="2 names, but no output has that many classes: output_0 \\(4 classes\\)"):
+        embed_metadata(photo_tflite.read_bytes(), name="photo", labels_file=other, family="image-classifier")
+
+
 def test_recorded_normalization_feeds_image_folders(metadata_support, photo_tflite: Path, tmp_path: Path) -> None:
     written = write_metadata(photo_tflite.read_bytes(), _photo_metadata())
     scaling = scaling_from_metadata(read_metadata(written))

@@ -126,11 +126,7 @@ def metadata_summary(model: bytes) -> dict[str, Any] | None:
         return {"present": True, "readable": False, "error": str(exc)}
     if meta is None:
         return None
-    data = meta.to_dict()
-    for out in data["outputs"]:
-        labels = out.pop("labels")
-        out["labels_count"] = 0 if labels is None else len(labels)
-        out["first_labels"] = [] if labels is None else labels[:5]
+    data = meta.summary()
     data.update(present=True, readable=True, mediapipe_notes=list(mediapipe_notes(meta)))
     return data
 

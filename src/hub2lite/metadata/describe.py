@@ -99,6 +99,14 @@ def describe_model(*, name: str, inputs: Sequence[TensorSpec], outputs: Sequence
         ins.append(InputMetadata(spec.name, _input_description(spec, image, scaling), image))
     kinds = {o.name: output_kind_of(o, family=family, validated=(validated_kinds or {}).get(o.name),
                                     probabilities=(probabilities or {}).get(o.name)) for o in outputs}
+    if labels and not any(k in (OutputKind.PROBABILITIES, OutputKind.LOGITS, OutputKind.CLASSES)
+                          for k in kinds.values()):
+        # labels name the classes of the one plain rank-2 float output they fit
+        fitting = [o for o in outputs if kinds[o.name] is OutputKind.VALUES and o.dtype.startswith("float")
+                   and o.shape is not None and len(o.shape) == 2 and _classes(o) == len(labels)]
+        if len(fitting) == 1:
+            kinds[fitting[0].name] = output_kind_of(fitting[0], validated="classifier",
+                                                    probabilities=(probabilities or {}).get(fitting[0].name))
     owner = _label_owner(outputs, kinds, labels)
     outs = tuple(OutputMetadata(o.name, kinds[o.name], "", tuple(labels) if o.name == owner and labels else None)
                  for o in outputs)

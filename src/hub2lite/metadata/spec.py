@@ -198,6 +198,15 @@ class ModelMetadata:
                 "license": self.license, "provenance": dict(self.provenance),
                 "inputs": [i.to_dict() for i in self.inputs], "outputs": [o.to_dict() for o in self.outputs]}
 
+    def summary(self, first: int = 5) -> dict[str, Any]:
+        """`to_dict()` with each output's labels shortened to a count and the first names (for reports)."""
+        data = self.to_dict()
+        for out in data["outputs"]:
+            labels = out.pop("labels")
+            out["labels_count"] = 0 if labels is None else len(labels)
+            out["first_labels"] = [] if labels is None else labels[:first]
+        return data
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelMetadata:
         return cls(d["name"], d.get("description", ""), d.get("version", ""), d.get("author", ""),

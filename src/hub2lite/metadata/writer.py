@@ -21,11 +21,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError
+from ..specs import TensorSpec
 from .spec import (AXIS_LABEL_KINDS, ColorSpace, ImageInput, InputMetadata, ModelMetadata, OutputKind,
                    OutputMetadata)
 from .support import load_tflite_support
 
-__all__ = ["write_metadata", "read_metadata", "has_metadata", "tensor_names", "HUB2LITE_FILE", "METADATA_FORMAT"]
+__all__ = ["write_metadata", "read_metadata", "has_metadata", "tensor_names", "tensor_specs", "HUB2LITE_FILE",
+           "METADATA_FORMAT"]
 
 HUB2LITE_FILE = "hub2lite.json"
 METADATA_FORMAT = "hub2lite.metadata/1"
@@ -64,6 +66,21 @@ def tensor_names(model: bytes) -> tuple[list[tuple[str, int, str]], list[tuple[s
 
     return (listing([sg.Inputs(i) for i in range(sg.InputsLength())]),
             listing([sg.Outputs(i) for i in range(sg.OutputsLength())]))
+
+
+def tensor_specs(model: bytes) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """Subgraph 0's inputs and outputs as TensorSpecs named as in `tensor_names` (dynamic dims as None)."""
+    schema = load_tflite_support().schema_fb
+    sg = schema.Model.GetRootAsModel(model, 0).Subgraphs(0)
+
+    def spec(name: str, index: int, dtype: str) -> TensorSpec:
+        t = sg.Tensors(index)
+        dims = t.ShapeSignatureAsNumpy() if t.ShapeSignatureLength() else (
+            t.ShapeAsNumpy() if t.ShapeLength() else [])
+        return TensorSpec(name, dtype, tuple(None if int(d) < 0 else int(d) for d in dims))
+
+    ins, outs = tensor_names(model)
+    return tuple(spec(*i) for i in ins), tuple(spec(*o) for o in outs)
 
 
 def _match(names: list[tuple[str, int, str]], given: Sequence[InputMetadata | OutputMetadata], what: str,
