@@ -19,7 +19,7 @@ from typing import Any
 from .metadata.spec import ModelMetadata
 from .specs import TensorSpec
 
-__all__ = ["ModelCard", "render_model_card", "model_card_path", "command_line"]
+__all__ = ["ModelCard", "render_model_card", "model_card_path", "command_line", "card_from_report"]
 
 
 def model_card_path(model: str | os.PathLike[str]) -> Path:
@@ -207,3 +207,29 @@ def render_model_card(card: ModelCard) -> str:
     if card.command:
         lines += ["## Reproduce", "", "```bash", card.command, "```", ""]
     return "\n".join(lines)
+
+
+def card_from_report(report: Mapping[str, Any], *, metadata: ModelMetadata | None = None,
+                     metadata_notes: Sequence[str] = (), command: str = "",
+                     latency: Mapping[str, Any] | None = None, name: str | None = None) -> ModelCard:
+    """The card of a model described by a `hub2lite.convert/1` report (also what sweep and optimize record per
+    model: the same keys under "source", "conversion", "validation", "output", "versions")."""
+    conversion = report.get("conversion") or {}
+    output = report.get("output") or {}
+    validation = report.get("validation")
+    sig = conversion.get("signature") or {}
+    inputs = tuple(TensorSpec.from_dict(s) for s in conversion.get("inputs") or sig.get("inputs") or ())
+    outputs = tuple(TensorSpec.from_dict(s) for s in sig.get("outputs") or ())
+    family = (conversion.get("family") or {}).get("family")
+    path = str(output.get("path", ""))
+    notes = tuple(conversion.get("notes") or ()) + tuple(report.get("notes") or ())
+    return ModelCard(name=name or Path(path).stem, model_path=path, size_bytes=int(output.get("size_bytes", 0)),
+                     sha256=str(output.get("sha256", "")), source=dict(report.get("source") or {}),
+                     signature=sig.get("name"), inputs=inputs, outputs=outputs, family=family,
+                     recipe=dict(conversion.get("recipe") or {}),
+                     converter_settings=dict(conversion.get("converter_settings") or {}),
+                     ops=dict(conversion.get("tflite_ops") or {}), validation=validation,
+                     accuracy=(validation or {}).get("accuracy"), latency=latency, metadata=metadata,
+                     metadata_notes=tuple(metadata_notes),
+                     versions={k: v for k, v in (report.get("versions") or {}).items() if v},
+                     command=command, notes=notes)

@@ -28,9 +28,11 @@ class ScalingFlags:
     input_range: str | None = None
     mean: str | None = None
     std: str | None = None
+    normalization_from: str | None = None  # a .tflite whose TFLite metadata records the normalization
 
     def to_dict(self) -> dict[str, Any]:
-        return {"input_range": self.input_range, "mean": self.mean, "std": self.std}
+        return {"input_range": self.input_range, "mean": self.mean, "std": self.std,
+                "normalization_from": self.normalization_from}
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,10 @@ def parse_scaling(flags: ScalingFlags) -> tuple[tuple[float, ...], tuple[float, 
 
 
 def check_scaling_flags(flags: ScalingFlags) -> None:
-    parse_scaling(flags)
+    explicit = parse_scaling(flags)
+    if flags.normalization_from is not None and explicit is not None:
+        raise ConfigError("--normalization-from cannot be combined with --input-range/--mean/--std",
+                          hint="give the normalization one way")
 
 
 def check_calibration(options: CalibrationOptions, modes: Sequence[QuantMode], *, flag: str = "--modes") -> None:

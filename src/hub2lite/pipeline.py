@@ -21,10 +21,15 @@ from .convert import Conversion, ConvertConfig, convert
 from .errors import ConfigError
 from .inspect import ModelInfo, inspect_model
 from .load import EntryPoint, LoadedModel, LoadOptions
+from .metadata.describe import recorded_scaling
+from .metadata.stage import MetadataResult
+from .metadata.support import check_metadata_support
+from .model_card import card_from_report, command_line, model_card_path, render_model_card
 from .options import (CalibrationOptions, DataOptions, ScalingFlags, check_data_options,
                       check_quantized_validation, check_scaling_flags)
 from .prepare import PrepareOptions, open_model, prepare, scalings_for, validation_inputs
 from .quantize.recipes import recipe_for
+from .resolve import ResolvedModel
 from .report import convert_report
 from .runners import LiteRunner, TFRunner
 from .specs import FLOAT_DTYPES, QuantMode, TensorSpec
@@ -80,6 +85,9 @@ class ConvertJob:
     mean: str | None = None  # "127.5" or "123.7,116.3,103.5": input = (pixel - mean) / std
     std: str | None = None
     calibration_seed: int = 0  # seeded selection of the calibration samples
+    metadata: bool = False  # embed TFLite metadata (labels from validate.labels or the hub assets)
+    normalization_from: str | None = None  # a .tflite whose metadata gives the input normalization
+    command: str | None = None  # the command line the model card shows (default: rebuilt from the job)
 
 
 @dataclass(frozen=True)
@@ -116,20 +124,82 @@ def run_inspect(source: str, *, signature: str | None = None, cache_dir: str | N
 def prepare_options(job: ConvertJob) -> PrepareOptions:
     """What `prepare` needs from a convert job: shapes, scaling flags, calibration for its one recipe."""
     mode = job.convert.quantize
-    needs = bool(recipe_for(mode).needs_calibration and job.calibration) or bool(job.validate.data)
-    return PrepareOptions(convert=job.convert, scaling=ScalingFlags(job.input_range, job.mean, job.std),
+    needs = bool(recipe_for(mode).needs_calibration and job.calibration) or bool(job.validate.data) or job.metadata
+    return PrepareOptions(convert=job.convert, scaling=_scaling_flags(job),
                           calibration=CalibrationOptions(job.calibration, job.calibration_samples,
                                                          job.calibration_seed),
                           modes=(mode,), needs_scaling=needs, cache_dir=job.cache_dir, tags=job.tags,
                           timeout=job.timeout, load_options=job.load_options)
 
 
+def _scaling_flags(job: ConvertJob) -> ScalingFlags:
+    return ScalingFlags(job.input_range, job.mean, job.std, job.normalization_from)
+
+
+def convert_command(job: ConvertJob) -> str:
+    """The `hub2lite convert` command that reproduces `job` (for the model card)."""
+    c, v = job.convert, job.validate
+    argv = [job.source, "-o", job.output]
+    if c.signature:
+        argv += ["--signature", c.signature]
+    for name, dims in c.input_shapes.items():
+        argv += ["--input-shape", f"{name}={','.join(map(str, dims))}"]
+    flags = [("--quantize", c.quantize.value if c.quantize is not QuantMode.FLOAT32 else None),
+             ("--io-type", c.io_type), ("--calibration", job.calibration),
+             ("--input-range", job.input_range), ("--mean", job.mean), ("--std", job.std),
+             ("--normalization-from", job.normalization_from), ("--data", v.data if v.enabled else None),
+             ("--labels", v.labels)]
+    for flag, value in flags:
+        if value is not None:
+            argv += [flag, str(value)]
+    if job.calibration and job.calibration_samples != 200:
+        argv += ["--calibration-samples", str(job.calibration_samples)]
+    if c.ops_policy.value == "builtins":
+        argv.append("--no-flex")
+    if not v.enabled:
+        argv.append("--no-validate")
+    if job.metadata:
+        argv.append("--metadata")
+    return command_line(["convert", *argv])
+
+
+def embed_model_metadata(model: bytes, *, name: str, resolved: ResolvedModel, family: Mapping[str, Any],
+                         scalings: Mapping[str, Any], labels: str | None, recipe: Mapping[str, Any],
+                         signature: str | None) -> tuple[bytes, MetadataResult]:
+    """`model` with TFLite metadata from what hub2lite knows (provenance, scaling, labels, family)."""
+    from . import __version__
+    from .metadata.stage import embed_metadata
+    from .report import versions
+
+    model_dir = resolved.path if Path(resolved.path).is_dir() else None
+    facts = {"source": resolved.source, "resolved": resolved.handle or resolved.path,
+             "hub2lite_version": __version__, "tensorflow_version": versions().get("tensorflow"),
+             "signature": signature, "recipe": recipe.get("name") or recipe.get("mode"),
+             **{f"provenance_{k}": v for k, v in sorted(resolved.provenance.items()) if isinstance(v, (str, int))}}
+    return embed_metadata(model, name=name, scalings=scalings, labels_file=labels, model_dir=model_dir,
+                          family=family.get("family"), provenance=facts)
+
+
+def write_model_card(report: Mapping[str, Any], *, metadata: MetadataResult | None, command: str,
+                     latency: Mapping[str, Any] | None = None) -> Path:
+    """NAME.md beside the model the report describes (atomically); returns its path."""
+    card = card_from_report(report, metadata=None if metadata is None else metadata.metadata,
+                            metadata_notes=() if metadata is None else metadata.notes, command=command,
+                            latency=latency)
+    path = model_card_path(report["output"]["path"])
+    atomic_write_text(path, render_model_card(card))
+    return path
+
+
 def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResult:
     mode = job.convert.quantize
     check_quantized_validation(mode, job.validate.enabled)
-    check_scaling_flags(ScalingFlags(job.input_range, job.mean, job.std))
+    check_scaling_flags(_scaling_flags(job))
+    if job.metadata:
+        check_metadata_support()
     out = check_output_path(job.output, force=job.force)
     report_path = check_output_path(report_path_for(out), force=job.force)
+    card_path = check_output_path(model_card_path(out), force=job.force)
     if job.validate.enabled:
         _check_validation_outputs(job.validate, force=job.force)
     prepared = prepare(job.source, prepare_options(job), progress=progress)
@@ -138,23 +208,36 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     progress("converting")
     log.info("converting %r (%s)", entry.info.name, mode.value)
     conversion = convert(loaded, job.convert, calibration=calibration)
+    metadata = None
+    if job.metadata:
+        progress("writing metadata")
+        model, metadata = embed_model_metadata(conversion.model, name=out.stem, resolved=resolved,
+                                               family=conversion.family, scalings=scalings, labels=job.validate.labels,
+                                               recipe=conversion.recipe, signature=entry.info.name)
+        conversion = replace(conversion, model=model)
     validation = None
     if job.validate.enabled:
         progress("validating")
-        validation = _validate(entry, conversion, job.validate, mode, scalings, force=job.force, source=job.source,
+        vcfg = job.validate
+        if job.metadata and not (vcfg.data or vcfg.load_inputs):
+            vcfg = replace(vcfg, labels=None)  # the labels are for the metadata; synthetic inputs have none
+        validation = _validate(entry, conversion, vcfg, mode, scalings, force=job.force, source=job.source,
                                output=str(out), loaded=loaded)
     progress("writing")
     if job.force:  # never leave the new model next to the old report (a crash between the two writes)
         report_path.unlink(missing_ok=True)
+        card_path.unlink(missing_ok=True)
     atomic_write_bytes(out, conversion.model)
-    output = {"path": str(out), "report": str(report_path), "size_bytes": conversion.size_bytes,
-              "sha256": hashlib.sha256(conversion.model).hexdigest()}
+    output = {"path": str(out), "report": str(report_path), "model_card": str(card_path),
+              "size_bytes": conversion.size_bytes, "sha256": hashlib.sha256(conversion.model).hexdigest(),
+              "metadata": None if metadata is None else metadata.to_dict()}
     report = convert_report(resolved=resolved.to_dict(), model_format=loaded.format.value,
                             config={"convert": job.convert.to_dict(), "validate": job.validate.to_dict(),
                                     "calibration": job.calibration, "calibration_samples": job.calibration_samples,
                                     "input_scaling": {n: sc.to_dict() for n, sc in scalings.items()}},
                             conversion=conversion.to_dict(), validation=None if validation is None else validation.to_dict(),
                             output=output, calibration=calib_info, notes=list(loaded.notes))
+    write_model_card(report, metadata=metadata, command=job.command or convert_command(job))
     atomic_write_text(report_path, json.dumps(report, indent=2, sort_keys=False) + "\n")
     return ConvertResult(out, report_path, conversion, validation, report)
 
@@ -294,6 +377,7 @@ class ValidateJob:
     input_range: str | None = None  # image input scaling, as for convert (flags > model > default [0,1])
     mean: str | None = None
     std: str | None = None
+    normalization_from: str | None = None  # default: the checked .tflite's metadata, when it records one
 
 
 def _match_names(lite: LiteRunner, entry: EntryPoint) -> dict[str, str]:
@@ -346,7 +430,8 @@ def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> Validation
     model = read_model_bytes(job.tflite)
     report_path = check_output_path(job.report, force=job.force) if job.report else None
     _check_validation_outputs(job.validate, force=job.force)
-    check_scaling_flags(ScalingFlags(job.input_range, job.mean, job.std))
+    flags = ScalingFlags(job.input_range, job.mean, job.std, job.normalization_from)
+    check_scaling_flags(flags)
     mode, why = resolve_mode(job, model)
     progress("loading")
     loaded = load_source(job.source, cache_dir=job.cache_dir, tags=job.tags, timeout=job.timeout,
@@ -359,7 +444,9 @@ def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> Validation
     # the .tflite's shapes, the original's dtypes: an integer-I/O model is fed float data it quantizes itself
     specs = tuple(replace(s, dtype=entry.info.input(s.name).dtype) for s in lite.input_specs())
     needs = bool(job.validate.data) and len(specs) == 1
-    scalings = scalings_for(entry, specs, ScalingFlags(job.input_range, job.mean, job.std), needs)
+    if needs and flags == ScalingFlags() and recorded_scaling(model, where=str(job.tflite)) is not None:
+        flags = replace(flags, normalization_from=str(job.tflite))  # no flag given: what the .tflite records
+    scalings = scalings_for(entry, specs, flags, needs)
     scaling = scalings.get(specs[0].name) if needs else None
     cfg = job.validate if job.validate.tolerance is not None else replace(
         job.validate, tolerance=default_tolerance(mode, **dict(job.tolerance_overrides)))

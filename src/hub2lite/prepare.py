@@ -25,11 +25,13 @@ from .datasets import ImageScaling, Samples, load_samples
 from .errors import CalibrationError, ConfigError
 from .feeds import synthetic_feeds
 from .load import EntryPoint, LoadedModel, LoadOptions, load
+from .metadata.describe import recorded_scaling
 from .options import (CalibrationOptions, DataOptions, ScalingFlags, check_calibration, check_scaling_flags)
 from .quantize.calibration import calibration_feeds, input_scalings, rescale_synthetic
 from .quantize.recipes import recipe_for
 from .resolve import ResolvedModel, resolve
-from .specs import QuantMode, TensorSpec
+from .specs import QuantMode, TensorSpec, is_image_input
+from .tflite_file import read_model_bytes
 
 __all__ = ["PrepareOptions", "Prepared", "ValidationInputs", "DataSplit", "open_model", "prepare",
            "validation_inputs", "calibration_for", "scalings_for", "split_data", "eval_labels"]
@@ -92,10 +94,22 @@ def open_model(source: str, *, cache_dir: str | None = None, tags: tuple[str, ..
 
 def scalings_for(entry: EntryPoint, specs: Sequence[TensorSpec], flags: ScalingFlags,
                  needed: bool = True) -> dict[str, ImageScaling]:
-    """Per-input image scaling (flags > model > default), worked out only when data will be loaded or made."""
+    """Per-input image scaling (flags > a .tflite's metadata (--normalization-from) > model > default), worked out
+    only when data will be loaded or made."""
+    check_scaling_flags(flags)
     if not needed:
-        check_scaling_flags(flags)  # still reject bad flags
         return {}
+    if flags.normalization_from is not None:
+        recorded = recorded_scaling(read_model_bytes(flags.normalization_from),
+                                    where=str(flags.normalization_from), required=True)
+        assert recorded is not None
+        images = [s for s in specs if is_image_input(s, float_only=True)]
+        if len(images) != 1:
+            raise ConfigError(f"--normalization-from applies to one float image input; this model has "
+                              f"{[s.name for s in images] or 'none'}", hint="give --input-range or --mean/--std")
+        scalings = input_scalings(entry, [s for s in specs if s is not images[0]])
+        scalings[images[0].name] = recorded
+        return scalings
     return input_scalings(entry, specs, input_range=flags.input_range, mean=flags.mean, std=flags.std)
 
 

@@ -54,6 +54,25 @@ def add_input_options(p: argparse.ArgumentParser, *, data_help: str, data_requir
                         "Rescaling/Normalization implies, else 0,1 as TF Hub image models)")
     g.add_argument("--mean", metavar="M[,M,M]", help="image input = (pixel - mean) / std, pixels 0..255 (with --std)")
     g.add_argument("--std", metavar="S[,S,S]", help="see --mean")
+    g.add_argument("--normalization-from", metavar="MODEL.tflite",
+                   help="take the image normalization recorded in this .tflite's TFLite metadata (validate: the "
+                        ".tflite it checks, when no scaling flag is given)")
+
+
+def add_metadata_option(p: argparse.ArgumentParser) -> None:
+    """--metadata, for every command that writes models."""
+    p.add_argument("--metadata", action="store_true",
+                   help="embed TFLite metadata in each written model: name, description, version, provenance, "
+                        "image properties and normalization, labels (--labels, else a labels file in the hub "
+                        "model's assets), output descriptions (needs `hub2lite setup-metadata` once)")
+
+
+def check_metadata_flag(args: argparse.Namespace) -> None:
+    """--metadata needs tflite-support: refuse before any work (and before TensorFlow is imported)."""
+    if getattr(args, "metadata", False):
+        from ..metadata.support import check_metadata_support
+
+        check_metadata_support()
 
 
 VALIDATION_DATA_HELP = ("inputs for validation: .npy/.npz file or image folder (class_name/*.jpg or .npz x/y give "
@@ -89,7 +108,7 @@ def add_validation_options(p: argparse.ArgumentParser) -> None:
 def scaling_flags(args: argparse.Namespace) -> Any:
     from ..options import ScalingFlags
 
-    return ScalingFlags(args.input_range, args.mean, args.std)
+    return ScalingFlags(args.input_range, args.mean, args.std, getattr(args, "normalization_from", None))
 
 
 def check_input_options(args: argparse.Namespace) -> None:

@@ -30,6 +30,7 @@ def add_parser(sub: Any) -> None:
                    help="calibration samples, a seeded (--seed) selection (default 200)")
     p.add_argument("--no-validate", action="store_true", help="skip validation (float32 only)")
     _common.add_validation_options(p)
+    _common.add_metadata_option(p)
     p.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     p.set_defaults(run=run, check=check)
 
@@ -46,6 +47,7 @@ def check(args: argparse.Namespace) -> None:
     if not args.no_validate:
         check_data_options(DataOptions(args.data, args.samples or 1, args.seed, args.load_inputs))
     check_calibration(CalibrationOptions(args.calibration), (mode,), flag="--quantize")
+    _common.check_metadata_flag(args)
 
 
 def job_from_args(args: argparse.Namespace) -> Any:
@@ -62,7 +64,8 @@ def job_from_args(args: argparse.Namespace) -> Any:
                       validate=_common.validate_config(args, mode), calibration=args.calibration,
                       calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir, timeout=args.timeout,
                       tags=_common.tags(args), input_range=args.input_range, mean=args.mean, std=args.std,
-                      calibration_seed=args.seed, load_options=_common.load_options(args))
+                      calibration_seed=args.seed, load_options=_common.load_options(args), metadata=args.metadata,
+                      normalization_from=args.normalization_from)
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:

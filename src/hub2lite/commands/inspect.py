@@ -13,7 +13,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("inspect", help="show signatures, shapes, parameters and the op census with TFLite support",
                        description="Describe a model: format, signatures (dynamic dims as ?), parameter count, the "
                                    "op census of the chosen signature with TFLite support, and a convert command.")
-    p.add_argument("source", help="SavedModel folder, .tar.gz, .keras/.h5/.pb file, or hub handle/URL")
+    p.add_argument("source", help="SavedModel folder, .tar.gz, .keras/.h5/.pb file, hub handle/URL, or a .tflite "
+                                  "(signatures, op census, quantization and TFLite metadata)")
     _common.add_source_options(p)
     _common.add_shape_options(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -22,6 +23,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:
+    from ..tflite_file import is_tflite_path
+
+    if is_tflite_path(args.source):
+        from ..inspect_tflite import inspect_tflite, tflite_text
+
+        data = inspect_tflite(args.source).to_dict()
+        ui.print(json.dumps(data, indent=2) if args.json else tflite_text(data))
+        return 0
     from ..convert import ConvertConfig
     from ..pipeline import run_inspect
     from ..report import inspect_text

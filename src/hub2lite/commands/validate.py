@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                       cache_dir=args.cache_dir, timeout=args.timeout,
                       tags=_common.tags(args), report=args.report, force=args.force,
                       load_options=_common.load_options(args), input_range=args.input_range, mean=args.mean,
-                      std=args.std)
+                      std=args.std, normalization_from=args.normalization_from)
     with ui.progress("validating") as p:
         report = run_validate(job, progress=p.step)
     data = validation_document(report)

@@ -8,6 +8,7 @@ validation saw, provenance facts) and decides each output's kind and which outpu
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,10 +16,14 @@ from typing import Any
 
 from ..datasets import ImageScaling
 from ..errors import ConfigError
-from ..specs import TensorSpec
+from ..specs import TensorSpec, is_image_input
+from .support import MetadataUnavailableError
 from .spec import ColorSpace, ImageInput, InputMetadata, ModelMetadata, OutputKind, OutputMetadata
 
-__all__ = ["describe_model", "output_kind_of", "find_asset_labels", "scaling_from_metadata", "image_input_of"]
+__all__ = ["describe_model", "output_kind_of", "find_asset_labels", "scaling_from_metadata", "image_input_of",
+           "recorded_scaling"]
+
+log = logging.getLogger(__name__)
 
 _DETECTION = (("box", OutputKind.BOXES), ("score", OutputKind.SCORES), ("class", OutputKind.CLASSES),
               ("num", OutputKind.COUNT), ("count", OutputKind.COUNT))
@@ -53,12 +58,10 @@ def output_kind_of(spec: TensorSpec, *, family: str | None = None, validated: st
 def image_input_of(spec: TensorSpec, scaling: ImageScaling | None) -> ImageInput | None:
     """Image properties of an NHWC input with 1 or 3 channels and a fixed size, else None."""
     shape = spec.shape
-    if shape is None or len(shape) != 4 or shape[3] not in (1, 3) or shape[1] is None or shape[2] is None:
-        return None
-    if spec.dtype not in ("float32", "float16", "uint8", "int8"):
+    if not is_image_input(spec) or shape is None or shape[3] not in (1, 3) or shape[1] is None or shape[2] is None:
         return None
     color = ColorSpace.GRAYSCALE if shape[3] == 1 else ColorSpace.RGB
-    if spec.dtype in ("uint8", "int8") and scaling is None:
+    if spec.dtype == "uint8" and scaling is None:
         mean, std = (0.0,), (1.0,)
     else:
         mean, std = ((0.0,), (255.0,)) if scaling is None else (scaling.mean, scaling.std)
@@ -182,3 +185,30 @@ def scaling_from_metadata(meta: ModelMetadata | None, input_name: str | None = N
     assert image is not None
     return ImageScaling(image.mean, image.std, "metadata",
                         "the .tflite's TFLite metadata (NormalizationOptions)")
+
+
+def recorded_scaling(model: bytes, *, where: str = "the .tflite", required: bool = False) -> ImageScaling | None:
+    """The image normalization `model`'s metadata records, or None (no metadata, no image input, or - unless
+    `required` - metadata that cannot be read here). `required`: raise ConfigError naming what is missing."""
+    from .writer import has_metadata, read_metadata
+
+    if not has_metadata(model):
+        if required:
+            raise ConfigError(f"{where} has no TFLite metadata to take the input normalization from",
+                              hint="give --input-range or --mean/--std instead")
+        return None
+    try:
+        meta = read_metadata(model)
+    except MetadataUnavailableError as exc:
+        if required:
+            raise
+        log.warning("%s carries TFLite metadata, but it cannot be read here (%s); its normalization is not used",
+                    where, exc.message)
+        return None
+    scaling = scaling_from_metadata(meta)
+    if scaling is None and required:
+        raise ConfigError(f"{where}'s metadata records no image normalization",
+                          hint="give --input-range or --mean/--std instead")
+    if scaling is not None:
+        scaling = ImageScaling(scaling.mean, scaling.std, "metadata", f"the TFLite metadata of {where}")
+    return scaling

@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import ConfigError
 
 __all__ = ["TFLITE_SUPPORT_VERSION", "MetadataUnavailableError", "check_python", "metadata_support_available",
+           "check_metadata_support",
            "load_tflite_support", "install_metadata_support", "InstallResult", "wheel_cache_dir"]
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,22 @@ def metadata_support_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def check_metadata_support() -> None:
+    """Raise MetadataUnavailableError (one line naming the fix) unless --metadata can work here; imports nothing
+    heavy (tflite-support's metadata module would import TensorFlow), so it runs before any work."""
+    import importlib.util
+
+    check_python()
+    try:
+        found = importlib.util.find_spec(
+            "tensorflow_lite_support.metadata.python.metadata_writers.metadata_writer") is not None
+    except ImportError:
+        found = False
+    if not found:
+        raise MetadataUnavailableError(f"--metadata needs tflite-support {TFLITE_SUPPORT_VERSION}, which is not "
+                                       "installed", hint=_SETUP_HINT)
 
 
 def load_tflite_support() -> Any:
