@@ -144,9 +144,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     err = err or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(_join_negative_values(list(sys.argv[1:] if argv is None else argv)))
+        given = list(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(_join_negative_values(given))
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
+    args.argv = given  # the command as typed, for the model cards
     ui = UI(out, err, quiet=args.quiet)
     handler = _configure_logging(args, ui)
     previous_term = _catch_sigterm()

@@ -175,11 +175,13 @@ def _accuracy_section(card: ModelCard) -> list[str]:
     a = card.accuracy or ((card.validation or {}).get("accuracy"))
     if not a:
         return []
-    return ["## Labeled accuracy", "",
-            f"On {a.get('samples')} labeled samples (output `{_cell(a.get('output'))}`, {a.get('classes')} classes): "
+    classes = f", {a['classes']} classes" if a.get("classes") else ""
+    text = (f"On {a.get('samples')} labeled samples (output `{_cell(a.get('output'))}`{classes}): "
             f"top-1 {_pct(a.get('top1_original'))} original → {_pct(a.get('top1_tflite'))} .tflite "
-            f"(drop {_pct(a.get('top1_drop'))}); top-{a.get('k', 5)} {_pct(a.get('top5_original'))} → "
-            f"{_pct(a.get('top5_tflite'))}.", ""]
+            f"(drop {_pct(a.get('top1_drop'))})")
+    if a.get("top5_original") is not None:
+        text += f"; top-{a.get('k', 5)} {_pct(a.get('top5_original'))} → {_pct(a.get('top5_tflite'))}"
+    return ["## Labeled accuracy", "", text + ".", ""]
 
 
 def _cost_section(card: ModelCard) -> list[str]:

@@ -36,8 +36,12 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
+from .artifacts import embed_model_metadata, model_name, write_model_card
 from .convert import Conversion, ConvertConfig, convert
 from .errors import ConfigError, ConversionError
+from .metadata.stage import MetadataResult
+from .metadata.support import check_metadata_support
+from .model_card import command_line, model_card_path
 from .options import ScalingFlags
 from .prepare import DataSplit, PrepareOptions, eval_labels, prepare, split_data
 from .report.optimize import render_html, render_markdown
@@ -108,6 +112,9 @@ class OptimizeJob:
     input_range: str | None = None  # image input scaling, as for convert (flags > model > default [0,1])
     mean: str | None = None
     std: str | None = None
+    normalization_from: str | None = None  # a .tflite whose TFLite metadata gives the image normalization
+    metadata: bool = False  # embed TFLite metadata in the winner
+    command: str | None = None  # the command line its model card shows (default: rebuilt from the job)
 
 
 @dataclass(frozen=True)
@@ -223,10 +230,13 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     paths = {ext: check_output_path(out.with_name(f"{stem}.optimize.{ext}"), force=job.force)
              for ext in ("json", "md", "html")}
     layer_paths = layer_report_paths(out)
-    for p in layer_paths:
+    for p in (*layer_paths, model_card_path(out)):
         check_output_path(p, force=job.force)
+    if job.metadata:
+        check_metadata_support()
     prepared = prepare(job.source, PrepareOptions(
-        convert=job.convert, scaling=ScalingFlags(job.input_range, job.mean, job.std), cache_dir=job.cache_dir,
+        convert=job.convert, scaling=ScalingFlags(job.input_range, job.mean, job.std, job.normalization_from),
+        cache_dir=job.cache_dir,
         tags=job.tags, timeout=job.timeout, load_options=job.load_options), progress=progress)
     resolved, loaded, entry, specs = prepared.resolved, prepared.loaded, prepared.entry, prepared.specs
     split = split_data(job.data, job.calibration, specs, calibration_samples=cfg.calibration_samples,
@@ -346,6 +356,7 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
 
     notes: list[str] = [split.info.get("note", "")] if split.info.get("note") else []
     final_conversion = None
+    metadata: MetadataResult | None = None
     if winner is not None:
         progress("writing the winner")
         if winner.stage == "mixed":
@@ -366,6 +377,15 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
         else:
             final_conversion = conversions[QuantMode(winner.recipe)]
             model = winner.model  # type: ignore[assignment]
+        if job.metadata:
+            progress("writing metadata")
+            model, metadata = embed_model_metadata(
+                model, name=model_name(resolved, winner.name), resolved=resolved, family=final_conversion.family,
+                scalings=prepared.scalings, labels=job.labels, recipe={"name": winner.name},
+                signature=entry.info.name)
+            value, _ = evaluator.run(model, final_conversion.input_names, split.evaluation, QuantMode(winner.recipe))
+            if abs(value - (winner.value or 0.0)) > 1e-9:  # the network must be the one measured
+                raise RuntimeError(f"metadata changed the winner's metric ({winner.value} -> {value})")
         atomic_write_bytes(out, model)
     written: list[Path] = []
     if layer_report is not None:
@@ -375,12 +395,48 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     report = _report(job, resolved.to_dict(), ref_value, candidates, winner, closest, search,
                      {**split.info, "input_scaling": {n: sc.to_dict() for n, sc in prepared.scalings.items()}},
                      layer_report, final_conversion, out if winner else None, notes, output)
+    if metadata is not None:
+        report["output"]["metadata"] = metadata.to_dict()
+    if winner is not None:
+        written.append(_write_card(job, report, winner, final_conversion, metadata, out))
     atomic_write_text(paths["json"], json.dumps(report, indent=2) + "\n")
     atomic_write_text(paths["md"], render_markdown(report))
     atomic_write_text(paths["html"], render_html(report))
     written = [paths["json"], paths["md"], paths["html"], *written]
     return OptimizeResult(winner, closest, tuple(candidates), ref_value, report, out if winner else None,
                           tuple(written))
+
+
+def optimize_command(job: OptimizeJob) -> str:
+    """The `hub2lite optimize` command that reproduces `job` (for the model card)."""
+    c = job.optimize
+    argv = ["optimize", job.source, "--data", job.data, "-o", job.output, "--max-drop", f"{c.max_drop:g}",
+            "--metric", c.metric, "--objective", c.objective, "--seed", str(c.seed)]
+    for flag, value in (("--calibration", job.calibration), ("--labels", job.labels),
+                        ("--signature", job.convert.signature), ("--input-range", job.input_range),
+                        ("--mean", job.mean), ("--std", job.std), ("--normalization-from", job.normalization_from)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if job.metadata:
+        argv.append("--metadata")
+    return command_line(argv)
+
+
+def _write_card(job: OptimizeJob, report: Mapping[str, Any], winner: Candidate, conversion: Conversion | None,
+                metadata: MetadataResult | None, out: Path) -> Path:
+    """NAME.md beside the winner: its recipe and float layers, the metric against the budget, size and latency."""
+    metric = report["metric"]
+    notes = [f"chosen by `hub2lite optimize`: {winner.name} ({winner.stage}, {len(winner.float_nodes)} float "
+             f"layer(s)); {metric['name']} {winner.value:.2f} vs the original's {metric['reference']:.2f} (budget: "
+             f"drop <= {metric['max_drop']:g} points)"] + [f"float layer: {n}" for n in winner.float_nodes[:20]]
+    card_report = {"source": report["source"], "versions": report["versions"], "notes": notes,
+                   "conversion": {} if conversion is None else conversion.to_dict(), "validation": None,
+                   "output": report["output"]}
+    latency = None if winner.latency_ms is None else {"p50_ms": winner.latency_ms, "runs": job.optimize.bench_runs,
+                                                       "threads": job.optimize.threads or "all",
+                                                       "runtime": "ai_edge_litert"}
+    return write_model_card(card_report, metadata=metadata, command=job.command or optimize_command(job),
+                            latency=latency)
 
 
 # --- the report ------------------------------------------------------------------------------------------

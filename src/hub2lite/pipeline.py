@@ -17,19 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
+from .artifacts import embed_model_metadata, model_name, write_model_card
 from .convert import Conversion, ConvertConfig, convert
 from .errors import ConfigError
 from .inspect import ModelInfo, inspect_model
 from .load import EntryPoint, LoadedModel, LoadOptions
 from .metadata.describe import recorded_scaling
-from .metadata.stage import MetadataResult
 from .metadata.support import check_metadata_support
-from .model_card import card_from_report, command_line, model_card_path, render_model_card
+from .model_card import command_line, model_card_path
 from .options import (CalibrationOptions, DataOptions, ScalingFlags, check_data_options,
                       check_quantized_validation, check_scaling_flags)
 from .prepare import PrepareOptions, open_model, prepare, scalings_for, validation_inputs
 from .quantize.recipes import recipe_for
-from .resolve import ResolvedModel
 from .report import convert_report
 from .runners import LiteRunner, TFRunner
 from .specs import FLOAT_DTYPES, QuantMode, TensorSpec
@@ -163,34 +162,6 @@ def convert_command(job: ConvertJob) -> str:
     return command_line(["convert", *argv])
 
 
-def embed_model_metadata(model: bytes, *, name: str, resolved: ResolvedModel, family: Mapping[str, Any],
-                         scalings: Mapping[str, Any], labels: str | None, recipe: Mapping[str, Any],
-                         signature: str | None) -> tuple[bytes, MetadataResult]:
-    """`model` with TFLite metadata from what hub2lite knows (provenance, scaling, labels, family)."""
-    from . import __version__
-    from .metadata.stage import embed_metadata
-    from .report import versions
-
-    model_dir = resolved.path if Path(resolved.path).is_dir() else None
-    facts = {"source": resolved.source, "resolved": resolved.handle or resolved.path,
-             "hub2lite_version": __version__, "tensorflow_version": versions().get("tensorflow"),
-             "signature": signature, "recipe": recipe.get("name") or recipe.get("mode"),
-             **{f"provenance_{k}": v for k, v in sorted(resolved.provenance.items()) if isinstance(v, (str, int))}}
-    return embed_metadata(model, name=name, scalings=scalings, labels_file=labels, model_dir=model_dir,
-                          family=family.get("family"), provenance=facts)
-
-
-def write_model_card(report: Mapping[str, Any], *, metadata: MetadataResult | None, command: str,
-                     latency: Mapping[str, Any] | None = None) -> Path:
-    """NAME.md beside the model the report describes (atomically); returns its path."""
-    card = card_from_report(report, metadata=None if metadata is None else metadata.metadata,
-                            metadata_notes=() if metadata is None else metadata.notes, command=command,
-                            latency=latency)
-    path = model_card_path(report["output"]["path"])
-    atomic_write_text(path, render_model_card(card))
-    return path
-
-
 def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResult:
     mode = job.convert.quantize
     check_quantized_validation(mode, job.validate.enabled)
@@ -211,7 +182,8 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     metadata = None
     if job.metadata:
         progress("writing metadata")
-        model, metadata = embed_model_metadata(conversion.model, name=out.stem, resolved=resolved,
+        model, metadata = embed_model_metadata(conversion.model, name=model_name(resolved, mode.value),
+                                               resolved=resolved,
                                                family=conversion.family, scalings=scalings, labels=job.validate.labels,
                                                recipe=conversion.recipe, signature=entry.info.name)
         conversion = replace(conversion, model=model)

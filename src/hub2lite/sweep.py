@@ -27,10 +27,14 @@ import numpy as np
 
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
 from .accuracy import label_indices, load_labels
+from .artifacts import embed_model_metadata, model_name, write_model_card
 from .benchmark import BenchConfig, LatencyStats, benchmark_source, benchmark_tflite, merge_rounds
 from .convert import Conversion, ConvertConfig, convert
 from .errors import CalibrationError, ConfigError, Hub2LiteError, OutputError
 from .load import EntryPoint, LoadOptions
+from .metadata.stage import MetadataResult
+from .metadata.support import check_metadata_support
+from .model_card import command_line, model_card_path
 from .options import CalibrationOptions, DataOptions, ScalingFlags, check_calibration, parse_modes
 from .prepare import PrepareOptions, Prepared, calibration_for, prepare, validation_inputs
 from .quantize.calibration import rescale_synthetic
@@ -80,9 +84,12 @@ class SweepConfig:
     input_range: str | None = None  # image input scaling, as for convert (flags > model > default [0,1])
     mean: str | None = None
     std: str | None = None
+    normalization_from: str | None = None  # a .tflite whose TFLite metadata gives the image normalization
+    metadata: bool = False  # embed TFLite metadata in every variant
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "output_dir": self.output_dir, "modes": [m.value for m in self.modes],
+                "metadata": self.metadata, "normalization_from": self.normalization_from,
                 "calibration": self.calibration, "calibration_samples": self.calibration_samples,
                 "data": self.data, "labels": self.labels, "samples": self.samples, "seed": self.seed,
                 "convert": self.convert.to_dict(), "bench": self.bench.to_dict(),
@@ -110,7 +117,8 @@ class _Inputs:
 
 
 def _prepare_options(cfg: SweepConfig) -> PrepareOptions:
-    return PrepareOptions(convert=cfg.convert, scaling=ScalingFlags(cfg.input_range, cfg.mean, cfg.std),
+    return PrepareOptions(convert=cfg.convert,
+                          scaling=ScalingFlags(cfg.input_range, cfg.mean, cfg.std, cfg.normalization_from),
                           calibration=CalibrationOptions(cfg.calibration, cfg.calibration_samples, cfg.seed),
                           modes=tuple(cfg.modes), cache_dir=cfg.cache_dir, tags=cfg.tags, timeout=cfg.timeout,
                           load_options=cfg.load_options)
@@ -178,6 +186,7 @@ def _check_outputs(directory: Path, modes: Sequence[QuantMode], force: bool) -> 
     files = {name: check_output_path(directory / name, force=force) for name in REPORT_FILES}
     for mode in modes:
         check_output_path(directory / "models" / f"{mode.value}.tflite", force=force)
+        check_output_path(model_card_path(directory / "models" / f"{mode.value}.tflite"), force=force)
     return files
 
 
@@ -192,6 +201,8 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
     """Convert, validate and benchmark every mode of `cfg.modes`; write the report folder."""
     modes = tuple(cfg.modes)
     notes: list[str] = []
+    if cfg.metadata:
+        check_metadata_support()
     if QuantMode.FLOAT32 not in modes:
         modes = (QuantMode.FLOAT32,) + modes
         notes.append("float32 was added: it is the baseline of the size ratio and the speed-up")
@@ -225,10 +236,24 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
 
     variants: list[dict[str, Any]] = []
     conversions: dict[QuantMode, Conversion] = {}
+    metadata: dict[QuantMode, MetadataResult] = {}
+
+    def finish(mode: QuantMode, conversion: Conversion) -> Conversion:
+        """The variant as shipped: with TFLite metadata when asked."""
+        if not cfg.metadata:
+            return conversion
+        model, metadata[mode] = embed_model_metadata(
+            conversion.model, name=model_name(resolved, mode.value), resolved=resolved,
+            family=conversion.family, scalings=prepared.scalings, labels=cfg.labels, recipe=conversion.recipe,
+            signature=entry.info.name)
+        return replace(conversion, model=model)
+
     for mode in modes:
         step(f"converting and validating {mode.value}")
         variants.append(_variant(cfg, mode, loaded, entry, calibration, inputs, reference, cls_output, truth,
-                                 directory, conversions))
+                                 directory, conversions, finish))
+        if mode in metadata:
+            variants[-1]["metadata"] = metadata[mode].to_dict()
 
     original_bench, original_error = _benchmark_all(cfg, prepared, variants, conversions, inputs.feeds[0],
                                                     directory, step)
@@ -257,11 +282,46 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
         "notes": notes,
     }
     report = analyze(report)
+    for v in variants:
+        if v["file"] is not None:
+            _write_card(cfg, report, v, conversions[QuantMode(v["mode"])], metadata.get(QuantMode(v["mode"])),
+                        directory)
     atomic_write_text(files["report.json"], json.dumps(report, indent=2) + "\n")
     atomic_write_text(files["report.md"], render_markdown(report))
     atomic_write_text(files["report.html"], render_html(report))
     progress("done", total, total)
     return SweepResult(directory, files, report)
+
+
+def _write_card(cfg: SweepConfig, report: Mapping[str, Any], v: dict[str, Any], conversion: Conversion,
+                metadata: MetadataResult | None, directory: Path) -> None:
+    """models/MODE.md beside the variant: the convert command that rebuilds exactly this variant."""
+    path = directory / v["file"]
+    argv = ["convert", cfg.source, "-o", str(path)]
+    if v["mode"] != QuantMode.FLOAT32.value:
+        argv += ["--quantize", v["mode"]]
+    for flag, value in (("--calibration", cfg.calibration if recipe_for(QuantMode(v["mode"])).needs_calibration
+                         else None), ("--signature", cfg.convert.signature), ("--input-range", cfg.input_range),
+                        ("--mean", cfg.mean), ("--std", cfg.std), ("--normalization-from", cfg.normalization_from),
+                        ("--labels", cfg.labels if cfg.metadata else None)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if cfg.metadata:
+        argv.append("--metadata")
+    validation = dict(v["validation"] or {}) or None
+    if validation is not None:
+        validation.setdefault("mode", v["mode"])
+        validation["inputs"] = {"source": report["validation_data"].get("source")}
+    if validation is not None and v.get("accuracy") is not None and report["original"].get("accuracy") is not None:
+        validation["accuracy"] = {"output": report["validation_data"].get("class_output"),
+                                  "samples": report["validation_data"].get("samples"), "k": 1,
+                                  "top1_original": report["original"]["accuracy"], "top1_tflite": v["accuracy"],
+                                  "top1_drop": report["original"]["accuracy"] - v["accuracy"]}
+    card_report = {"source": report["source"], "versions": report["versions"], "conversion": conversion.to_dict(),
+                   "validation": validation, "notes": [],
+                   "output": {"path": str(path), "size_bytes": v["size_bytes"],
+                              "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}}
+    write_model_card(card_report, metadata=metadata, command=command_line(argv), latency=v.get("bench"))
 
 
 def _truth(cfg: SweepConfig, inputs: _Inputs, cls_output: str | None, count: int,
@@ -330,7 +390,8 @@ def _tree_size(path: Path) -> int:
 def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
              calibration: list[dict[str, np.ndarray]] | None, inputs: _Inputs,
              reference: list[dict[str, np.ndarray]], cls_output: str | None, truth: np.ndarray | None,
-             directory: Path, conversions: dict[QuantMode, Conversion]) -> dict[str, Any]:
+             directory: Path, conversions: dict[QuantMode, Conversion],
+             finish: Callable[[QuantMode, Conversion], Conversion]) -> dict[str, Any]:
     recipe = recipe_for(mode)
     v: dict[str, Any] = {"mode": mode.value, "recipe": recipe.to_dict(), "status": "ok", "error": None,
                          "file": None, "size_bytes": None, "conversion": None, "validation": None, "passed": False,
@@ -343,6 +404,7 @@ def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
         v["status"], v["error"] = "conversion failed", _error_text(exc)
         log.warning("%s: conversion failed: %s", mode.value, v["error"])
         return v
+    conversion = finish(mode, conversion)
     rel = Path("models") / f"{mode.value}.tflite"
     atomic_write_bytes(directory / rel, conversion.model)
     conversions[mode] = conversion

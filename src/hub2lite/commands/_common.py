@@ -67,6 +67,16 @@ def add_metadata_option(p: argparse.ArgumentParser) -> None:
                         "model's assets), output descriptions (needs `hub2lite setup-metadata` once)")
 
 
+def command_of(args: argparse.Namespace) -> str | None:
+    """The command line as typed (for model cards), when the CLI recorded it."""
+    argv = getattr(args, "argv", None)
+    if not argv:
+        return None
+    from ..model_card import command_line
+
+    return command_line(argv)
+
+
 def check_metadata_flag(args: argparse.Namespace) -> None:
     """--metadata needs tflite-support: refuse before any work (and before TensorFlow is imported)."""
     if getattr(args, "metadata", False):

@@ -65,7 +65,7 @@ def job_from_args(args: argparse.Namespace) -> Any:
                       calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir, timeout=args.timeout,
                       tags=_common.tags(args), input_range=args.input_range, mean=args.mean, std=args.std,
                       calibration_seed=args.seed, load_options=_common.load_options(args), metadata=args.metadata,
-                      normalization_from=args.normalization_from)
+                      normalization_from=args.normalization_from, command=_common.command_of(args))
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:

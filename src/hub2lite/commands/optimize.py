@@ -38,6 +38,7 @@ def add_parser(sub: Any) -> None:
                                         "folders); never used for calibration",
                               seed_help="seed for the split and sampling (default 0)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    _common.add_metadata_option(p)
     _common.add_source_options(p)
     _common.add_shape_options(p)
     p.add_argument("--json", action="store_true", help="print the JSON report")
@@ -49,6 +50,7 @@ def check(args: argparse.Namespace) -> None:
     config's own checks."""
     _common.check_input_options(args)
     _config(args)
+    _common.check_metadata_flag(args)
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:
@@ -62,7 +64,9 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     job = OptimizeJob(source=args.source, output=args.output, data=args.data, calibration=args.calibration,
                       labels=args.labels, optimize=cfg, convert=conv, force=args.force, cache_dir=args.cache_dir,
                       tags=_common.tags(args), timeout=args.timeout, load_options=_common.load_options(args),
-                      input_range=args.input_range, mean=args.mean, std=args.std)
+                      input_range=args.input_range, mean=args.mean, std=args.std,
+                      normalization_from=args.normalization_from, metadata=args.metadata,
+                      command=_common.command_of(args))
     with ui.progress("optimizing") as p:
         result = run_optimize(job, progress=p.step)
     if args.json:

@@ -15,7 +15,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--python", metavar="PATH", help="interpreter whose environment gets it (default: this one)")
     p.add_argument("--force", action="store_true", help="reinstall even when a working install is there")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, needs_tensorflow=False)
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:

@@ -44,6 +44,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--task", choices=["auto", "classification", "other"], default="auto",
                    help="classification: score top-1 on the rank-2 output even with fewer than 10 classes")
     p.add_argument("--force", action="store_true", help="overwrite an earlier report in DIR")
+    _common.add_metadata_option(p)
     p.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
     p.set_defaults(run=run)
 
@@ -73,6 +74,7 @@ def check(args: argparse.Namespace) -> None:
 
     _common.check_input_options(args)
     check_calibration(CalibrationOptions(args.calibration), parse_modes(args.modes))
+    _common.check_metadata_flag(args)
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:
@@ -94,7 +96,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
         bench=bench_config(args), tolerance_overrides=overrides,
         classification={"auto": None, "classification": True, "other": False}[args.task],
         force=args.force, cache_dir=args.cache_dir, tags=_common.tags(args), timeout=args.timeout,
-        load_options=_common.load_options(args), input_range=args.input_range, mean=args.mean, std=args.std)
+        load_options=_common.load_options(args), input_range=args.input_range, mean=args.mean, std=args.std,
+        normalization_from=args.normalization_from, metadata=args.metadata)
     with _progress_bar(ui) as progress:
         result = run_sweep(cfg, progress=progress)
     report = result.report
