@@ -245,13 +245,13 @@ def test_setup_installs_tflite_support_without_its_pins(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_mediapipe_image_classifier_reads_the_metadata(metadata_support, photo_tflite: Path, tmp_path: Path) -> None:
-    """MediaPipe Tasks' ImageClassifier, given only the .tflite, names the same top class with the same score as
-    hub2lite's own run of that model on the same photo; without metadata MediaPipe refuses the model."""
+def test_mediapipe_image_classifier_reads_the_metadata(photo_cli: Path, photo_tflite: Path, tmp_path: Path) -> None:
+    """MediaPipe Tasks' ImageClassifier, given only the .tflite `convert --metadata` wrote, names the same top class
+    with the same score as hub2lite's own run of that model on the same photo; without metadata MediaPipe refuses
+    the model."""
     from mediapipe_env import classify
 
-    model = tmp_path / "photo_md.tflite"
-    model.write_bytes(write_metadata(photo_tflite.read_bytes(), _photo_metadata()))
+    model = photo_cli
     plain = tmp_path / "photo_plain.tflite"
     plain.write_bytes(photo_tflite.read_bytes())
     photos = [models_photo.write_photo(tmp_path / name, name) for name in ("cat", "coffee")]
@@ -276,3 +276,77 @@ def test_mediapipe_image_classifier_reads_the_metadata(metadata_support, photo_t
 
     with pytest.raises(RuntimeError, match="requires specifying NormalizationOptions metadata"):
         classify(plain, photos[:1])
+
+
+# --- through the CLI -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def photo_cli(metadata_support, photo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`hub2lite convert --metadata --labels` on the photo classifier: the model an app would ship."""
+    import io
+
+    from hub2lite.cli import main
+
+    folder = tmp_path_factory.mktemp("photo_cli")
+    (folder / "labels.txt").write_text("\n".join(CLASSES) + "\n")
+    out = folder / "photo.tflite"
+    err = io.StringIO()
+    code = main(["convert", str(photo_model), "-o", str(out), "--input-range", "-1,1", "--metadata",
+                 "--labels", str(folder / "labels.txt")], out=io.StringIO(), err=err)
+    assert code == 0, err.getvalue()
+    return out
+
+
+def test_convert_metadata_writes_model_card_report_and_metadata(photo_cli: Path, photo_model: Path, cli) -> None:
+    import json
+
+    report = json.loads(photo_cli.with_name("photo.report.json").read_text())
+    md = report["output"]["metadata"]
+    assert md["labels_source"].startswith("--labels ") and md["outputs"][0]["labels_count"] == 4
+    assert md["inputs"][0]["image"]["mean"] == [127.5] and md["notes"] == []
+    meta = read_metadata(photo_cli.read_bytes())
+    assert meta.labels == CLASSES and meta.provenance["source"] == str(photo_model)
+    assert meta.provenance["hub2lite_version"] and meta.provenance["signature"] == "serving_default"
+    assert meta.name == photo_model.name and "Image classifier converted from" in meta.description
+    card = photo_cli.with_name("photo.md").read_text()
+    assert report["output"]["model_card"] == str(photo_cli.with_name("photo.md"))
+    assert "## Metadata" in card and "4 labels (astronaut, cat, coffee, rocket)" in card and "**PASS**" in card
+    assert "--metadata" in card and "--input-range -1,1" in card
+    r = cli("inspect", photo_cli, "--json")
+    assert r.code == 0, r
+    data = json.loads(r.out)
+    assert data["metadata"]["outputs"][0]["first_labels"] == list(CLASSES)
+    assert data["quantization"]["implied_mode"] == "float32"
+    r = cli("inspect", photo_cli)
+    assert "metadata: " in r.out and "4 labels (astronaut, cat, coffee, rocket)" in r.out
+
+
+def test_validate_reads_normalization_from_the_tflite(photo_cli: Path, photo_model: Path, tmp_path: Path,
+                                                      cli) -> None:
+    import json
+
+    data = tmp_path / "photos"
+    for name in CLASSES:
+        models_photo.write_photo(data / name, name)
+    r = cli("validate", photo_model, photo_cli, "--data", data, "--labels", photo_cli.with_name("labels.txt"),
+            "--json")
+    assert r.code == 0, r
+    report = json.loads(r.out)
+    scaling = report["inputs"]["scaling"]
+    assert scaling["source"] == "metadata" and scaling["mean"] == [127.5] and scaling["std"] == [127.5]
+    assert report["accuracy"]["top1_original"] == 1.0 and report["accuracy"]["top1_tflite"] == 1.0
+    # --normalization-from names the .tflite explicitly; it is refused together with --input-range
+    r = cli("validate", photo_model, photo_cli, "--data", data, "--input-range", "-1,1",
+            "--normalization-from", photo_cli)
+    assert r.code == 2 and "--normalization-from cannot be combined" in r.err
+
+
+def test_setup_metadata_command_reports_the_install(cli) -> None:
+    import json
+
+    r = cli("setup-metadata", "--json")
+    assert r.code == 0, r
+    assert json.loads(r.out)["version"] == "0.4.4"
+    r = cli("setup-metadata")
+    assert r.code == 0 and "tflite-support 0.4.4 is already installed" in r.out

@@ -58,8 +58,11 @@ def test_optimize_finds_a_mixed_model_inside_the_budget_smaller_than_float16(cli
     np.savez(tmp_path / "calib.npz", x=x_train[:200], y=y_train[:200])
     np.savez(tmp_path / "test.npz", x=x_test, y=y_test)
     out = tmp_path / "best.tflite"
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    (tmp_path / "digits.txt").write_text("\n".join(names) + "\n")
     r = cli("optimize", outlier_model, "--calibration", tmp_path / "calib.npz", "--data", tmp_path / "test.npz",
-            "--max-drop", "1.0", "--max-evals", "6", "--runs", "20", "-o", out)
+            "--max-drop", "1.0", "--max-evals", "6", "--runs", "20", "-o", out, "--metadata",
+            "--labels", tmp_path / "digits.txt")
     assert r.code == 0, r
     report = json.loads((tmp_path / "best.optimize.json").read_text())
     cands = {c["name"]: c for c in report["candidates"]}
@@ -84,7 +87,18 @@ def test_optimize_finds_a_mixed_model_inside_the_budget_smaller_than_float16(cli
     acc = 100 * np.mean([np.argmax(next(iter(lite.infer({"image": x_test[i:i + 1]}).values()))) == y_test[i]
                          for i in range(len(x_test))])
     assert acc == pytest.approx(winner["value"], abs=1e-3) and acc >= report["metric"]["reference"] - 1.0
-    assert out.stat().st_size == winner["size_bytes"]
+    # the mixed winner carries its metadata (labels, normalization, descriptions); the network is the one measured
+    from hub2lite.metadata import read_metadata
+
+    meta = read_metadata(out.read_bytes())
+    assert meta is not None and meta.labels == tuple(names) and meta.name == f"{outlier_model.name} ({winner['name']})"
+    assert meta.inputs[0].image is not None and (meta.inputs[0].image.mean, meta.inputs[0].image.std) == ((0.0,), (255.0,))
+    assert meta.outputs[0].kind.value == "probabilities" and meta.provenance["recipe"] == winner["name"]
+    assert out.stat().st_size == report["output"]["size_bytes"] > winner["size_bytes"]
+    assert report["output"]["metadata"]["outputs"][0]["labels_count"] == 10
+    card = (tmp_path / "best.md").read_text()
+    assert f"chosen by `hub2lite optimize`: {winner['name']} (mixed" in card and "10 labels (zero, one" in card
+    assert "optimize " in card and "--metadata" in card and "grayscale" in card
     md = (tmp_path / "best.optimize.md").read_text()
     assert "| candidate | recipe | float layers |" in md and "**winner**" in md
     assert "<svg" in (tmp_path / "best.optimize.html").read_text()

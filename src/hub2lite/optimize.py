@@ -466,7 +466,8 @@ def _report(job: OptimizeJob, source: dict[str, Any], ref_value: float, candidat
         "closest": None if closest is None else closest.name,
         "passed": winner is not None,
         "conversion": None if conversion is None else conversion.to_dict(),
-        "output": None if out is None else {"path": str(out), "size_bytes": winner.size_bytes if winner else None,
-                                            "sha256": hashlib.sha256(out.read_bytes()).hexdigest()},
+        "output": None if out is None else {"path": str(out), "size_bytes": out.stat().st_size,
+                                            "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+                                            "model_card": str(model_card_path(out))},
         "notes": notes,
     }

@@ -166,6 +166,8 @@ def validation_inputs(specs: Sequence[TensorSpec], options: DataOptions,
         classes = samples.info.get("classes")
         info = {"source": "data", "path": samples.source, "seed": options.seed, "samples": len(samples.feeds),
                 "labels": samples.labels is not None, "notes": list(samples.notes)}
+        if samples.info.get("scaling") is not None:  # image folders: how pixels were scaled, and from where
+            info["scaling"] = samples.info["scaling"]
         return ValidationInputs(list(samples.feeds), samples.labels, None if classes is None else tuple(classes),
                                 info)
     feeds = synthetic_feeds(specs, options.samples, seed=options.seed)
