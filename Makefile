@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.hub2lite-installed
 
-.PHONY: setup demo test bench bench-real clean chromium espeak
+.PHONY: setup metadata demo test bench bench-real clean chromium espeak
 
 setup: $(STAMP)
 
@@ -12,7 +12,13 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	$(MAKE) metadata
 	touch $(STAMP)
+
+# --metadata needs tflite-support 0.4.4, installed without its protobuf<4 pin (see README "TFLite metadata").
+# No wheel exists for Python 3.12+: there this step says so and setup goes on without --metadata.
+metadata:
+	$(VENV)/bin/hub2lite setup-metadata || $(PY) -c 'import sys; sys.exit(sys.version_info[:2] < (3, 12))'
 
 # The demo rewrites its own outputs in ./hub2lite-demo on every run (hence --force).
 demo: setup

@@ -213,7 +213,7 @@ def test_force_replaces_the_output_pair(cli, env: Env) -> None:
     import json
 
     assert json.loads(report.read_text())["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
-    assert sorted(p.name for p in env.out.iterdir()) == ["m.report.json", "m.tflite"]
+    assert sorted(p.name for p in env.out.iterdir()) == ["m.md", "m.report.json", "m.tflite"]  # the card too
 
 
 def test_tar_archive_member_checks_happen_before_any_write(tmp_path: Path) -> None:

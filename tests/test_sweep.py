@@ -22,6 +22,8 @@ def test_sweep_writes_three_files_with_every_variant(sweep_run):
     assert sweep_run.code == 0, sweep_run
     files = {p.name for p in sweep_run.directory.iterdir()}
     assert {"report.json", "report.md", "report.html", "models"} <= files
+    assert {p.name for p in (sweep_run.directory / "models").iterdir()} == {
+        f"{m}.{ext}" for m in sweep_run.modes for ext in ("tflite", "md")}  # a model card beside each model
     report = json.loads((sweep_run.directory / "report.json").read_text())
     assert report["schema"] == "hub2lite.sweep/1"
     assert [v["mode"] for v in report["variants"]] == list(sweep_run.modes)

@@ -1,10 +1,11 @@
 """The Python API: one call per command, the CLI's options as typed keyword arguments.
 
     hub2lite.convert(source, output, quantize="int8", calibration="photos/", input_range=(-1, 1)) -> ConvertResult
+    hub2lite.convert(source, output, metadata=True, labels="labels.txt")     (TFLite metadata + a model card)
     hub2lite.validate(source, tflite, data="photos/")                                       -> ValidationReport
     hub2lite.sweep(source, output_dir, modes=("float32", "int8"), calibration="photos/")    -> SweepResult
     hub2lite.optimize(source, output, data="photos/", max_drop=1.0)                         -> OptimizeResult
-    hub2lite.inspect(source)                                                                -> ModelInfo
+    hub2lite.inspect(source)                                            -> ModelInfo (TfliteInfo for a .tflite)
     hub2lite.bench(model)                                                                   -> LatencyStats
 
 Each runs the same code path as its command (the same `prepare`, the same checks), returns the result object
@@ -22,6 +23,7 @@ from .options import range_text
 if TYPE_CHECKING:
     from .benchmark import LatencyStats
     from .inspect import ModelInfo
+    from .inspect_tflite import TfliteInfo
     from .optimize import OptimizeResult
     from .pipeline import ConvertResult
     from .sweep import SweepResult
@@ -82,7 +84,8 @@ def _validate_config(mode: Any, *, validate: bool, data: str | None, labels: str
 def convert(source: str, output: str, *, quantize: str = "float32", signature: str | None = None,
             input_shapes: Mapping[str, Sequence[int]] | None = None, keep_dynamic: bool = False, batch_size: int = 1,
             input_range: tuple[float, float] | str | None = None, mean: Sequence[float] | float | str | None = None,
-            std: Sequence[float] | float | str | None = None, calibration: str | None = None,
+            std: Sequence[float] | float | str | None = None, normalization_from: str | None = None,
+            metadata: bool = False, calibration: str | None = None,
             calibration_samples: int = 200, data: str | None = None, labels: str | None = None,
             samples: int | None = None, seed: int = 0, validate: bool = True, task: str = "auto",
             tolerances: Mapping[str, float | None] | None = None, no_flex: bool = False, io_type: str | None = None,
@@ -108,13 +111,15 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
                      calibration=calibration, calibration_samples=calibration_samples, force=force,
                      cache_dir=cache_dir, timeout=timeout, tags=None if tags is None else tuple(tags),
                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std), calibration_seed=seed,
-                     load_options=_load_options(unsafe_keras, input_names, output_names))
+                     load_options=_load_options(unsafe_keras, input_names, output_names), metadata=metadata,
+                     normalization_from=normalization_from)
     return run_convert(job, progress=progress or (lambda _: None))
 
 
 def validate(source: str, tflite: str, *, mode: str | None = None, signature: str | None = None,
              tflite_signature: str | None = None, input_range: tuple[float, float] | str | None = None,
              mean: Sequence[float] | float | str | None = None, std: Sequence[float] | float | str | None = None,
+             normalization_from: str | None = None,
              data: str | None = None, labels: str | None = None, samples: int | None = None, seed: int = 0,
              task: str = "auto", tolerances: Mapping[str, float | None] | None = None, report: str | None = None,
              force: bool = False, cache_dir: str | None = None, tags: Sequence[str] | None = None,
@@ -134,7 +139,8 @@ def validate(source: str, tflite: str, *, mode: str | None = None, signature: st
                       mode=quant, tolerance_overrides=dict(tolerances or {}), cache_dir=cache_dir, timeout=timeout,
                       tags=None if tags is None else tuple(tags), report=report, force=force,
                       load_options=_load_options(unsafe_keras, input_names, output_names),
-                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std))
+                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std),
+                      normalization_from=normalization_from)
     return run_validate(job, progress=progress or (lambda _: None))
 
 
@@ -143,7 +149,8 @@ def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float3
           labels: str | None = None, samples: int = 100, seed: int = 0, signature: str | None = None,
           input_shapes: Mapping[str, Sequence[int]] | None = None, keep_dynamic: bool = False, batch_size: int = 1,
           input_range: tuple[float, float] | str | None = None, mean: Sequence[float] | float | str | None = None,
-          std: Sequence[float] | float | str | None = None, task: str = "auto", no_flex: bool = False,
+          std: Sequence[float] | float | str | None = None, normalization_from: str | None = None,
+          metadata: bool = False, task: str = "auto", no_flex: bool = False,
           io_type: str | None = None, threads: int | None = None, runs: int = 50, warmup: int = 5,
           rounds: int = 3, force: bool = False, cache_dir: str | None = None, tags: Sequence[str] | None = None,
           timeout: float | None = None, unsafe_keras: bool = False, input_names: Sequence[str] = (),
@@ -163,7 +170,8 @@ def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float3
                       classification={"auto": None, "classification": True}.get(task, False), force=force,
                       cache_dir=cache_dir, tags=None if tags is None else tuple(tags), timeout=timeout,
                       load_options=_load_options(unsafe_keras, input_names, output_names),
-                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std))
+                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std),
+                      normalization_from=normalization_from, metadata=metadata)
     return run_sweep(cfg)
 
 
@@ -173,7 +181,8 @@ def optimize(source: str, output: str, *, data: str, calibration: str | None = N
              threads: int | None = None, seed: int = 0, signature: str | None = None,
              input_shapes: Mapping[str, Sequence[int]] | None = None, keep_dynamic: bool = False, batch_size: int = 1,
              input_range: tuple[float, float] | str | None = None, mean: Sequence[float] | float | str | None = None,
-             std: Sequence[float] | float | str | None = None, force: bool = False, cache_dir: str | None = None,
+             std: Sequence[float] | float | str | None = None, normalization_from: str | None = None,
+             metadata: bool = False, force: bool = False, cache_dir: str | None = None,
              tags: Sequence[str] | None = None, timeout: float | None = None, unsafe_keras: bool = False,
              input_names: Sequence[str] = (), output_names: Sequence[str] = (), debug: bool = False,
              progress: Progress | None = None) -> OptimizeResult:
@@ -190,7 +199,8 @@ def optimize(source: str, output: str, *, data: str, calibration: str | None = N
                                                             keep_dynamic=keep_dynamic, batch_size=batch_size),
                       force=force, cache_dir=cache_dir, tags=None if tags is None else tuple(tags), timeout=timeout,
                       load_options=_load_options(unsafe_keras, input_names, output_names),
-                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std))
+                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std),
+                      normalization_from=normalization_from, metadata=metadata)
     return run_optimize(job, progress=progress or (lambda _: None))
 
 
@@ -198,11 +208,17 @@ def inspect(source: str, *, signature: str | None = None, probe: bool = True,
             input_shapes: Mapping[str, Sequence[int]] | None = None, keep_dynamic: bool = False, batch_size: int = 1,
             cache_dir: str | None = None, tags: Sequence[str] | None = None, timeout: float | None = None,
             unsafe_keras: bool = False, input_names: Sequence[str] = (), output_names: Sequence[str] = (),
-            debug: bool = False) -> ModelInfo:
-    """`hub2lite inspect`: signatures, shapes, parameters and the op census. Returns the ModelInfo."""
+            debug: bool = False) -> ModelInfo | TfliteInfo:
+    """`hub2lite inspect`: signatures, shapes, parameters and the op census. Returns the ModelInfo; for a .tflite
+    the TfliteInfo (signatures, op census, quantization and its TFLite metadata)."""
     from .pipeline import run_inspect
+    from .tflite_file import is_tflite_path
 
     _start(debug)
+    if is_tflite_path(source):
+        from .inspect_tflite import inspect_tflite
+
+        return inspect_tflite(source)
     config = _convert_config(signature=None, input_shapes=input_shapes, keep_dynamic=keep_dynamic,
                              batch_size=batch_size)
     return run_inspect(source, signature=signature, cache_dir=cache_dir, timeout=timeout,
