@@ -352,3 +352,21 @@ def test_setup_metadata_command_reports_the_install(metadata_support, cli) -> No
     assert json.loads(r.out)["version"] == "0.4.4"
     r = cli("setup-metadata")
     assert r.code == 0 and "tflite-support 0.4.4 is already installed" in r.out
+
+
+def test_per_channel_normalization_is_reported_by_convert(metadata_support, photo_model: Path, tmp_path: Path,
+                                                          cli) -> None:
+    import json
+
+    out = tmp_path / "imagenet_stats.tflite"
+    r = cli("convert", photo_model, "-o", out, "--mean", "123.675,116.28,103.53", "--std", "58.395,57.12,57.375",
+            "--metadata")
+    assert r.code == 0, r
+    notes = json.loads(out.with_name("imagenet_stats.report.json").read_text())["output"]["metadata"]["notes"]
+    assert any("per-channel normalization" in n and "MediaPipe Tasks cannot use it" in n for n in notes), notes
+    assert any(n.startswith("no labels") for n in notes)
+    assert "metadata note: input 'image': per-channel normalization" in r.out
+    assert "metadata: embedded (image: rgb 32x32, mean [123.675, 116.28, 103.53]" in r.out
+    assert "per-channel normalization" in out.with_name("imagenet_stats.md").read_text()
+    image = read_metadata(out.read_bytes()).inputs[0].image
+    assert image.mean == (123.675, 116.28, 103.53) and image.std == (58.395, 57.12, 57.375)

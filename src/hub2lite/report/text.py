@@ -126,8 +126,29 @@ def convert_summary(report: dict[str, Any]) -> str:
         lines.extend(validation_text(report["validation"]))
     else:
         lines.append("validation: skipped (--no-validate)")
+    lines.extend(metadata_text(report["output"].get("metadata")))
+    if report["output"].get("model_card"):
+        lines.append(f"model card: {report['output']['model_card']}")
     lines.append(f"report: {report['output']['report']}")
     return "\n".join(lines)
+
+
+def metadata_text(meta: dict[str, Any] | None) -> list[str]:
+    """One line on the embedded TFLite metadata (and one per note), or nothing without --metadata."""
+    if not meta:
+        return []
+    parts = []
+    for inp in meta.get("inputs") or ():
+        im = inp.get("image")
+        if im:
+            parts.append(f"{inp['name']}: {im['color']} {im['height']}x{im['width']}, mean {im['mean']} std "
+                         f"{im['std']}")
+    labeled = [o for o in meta.get("outputs") or () if o.get("labels_count")]
+    parts += [f"{o['name']}: {o['kind']}, {o['labels_count']} labels" for o in labeled]
+    if meta.get("labels_source"):
+        parts.append(f"labels from {meta['labels_source']}")
+    lines = [f"metadata: embedded ({'; '.join(parts) or 'descriptions only'})"]
+    return lines + [f"metadata note: {n}" for n in meta.get("notes") or ()]
 
 
 def inspect_text(info: dict[str, Any]) -> str:
