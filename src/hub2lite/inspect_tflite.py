@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .tflite_file import FLEX_PREFIX, op_census, read_model_bytes
+from .tflite_file import FLEX_PREFIX, infer_quant_mode, op_census, read_model_bytes
 
 __all__ = ["TfliteInfo", "inspect_tflite", "tflite_text", "quantization_summary", "metadata_summary"]
 
 _TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool", 7: "int16",
           8: "complex64", 9: "int8", 10: "float64", 11: "complex128", 12: "uint64", 13: "resource", 14: "variant",
           15: "uint32", 16: "uint16", 17: "int4"}
-_FLOATS = ("float32", "float16", "float64")
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,9 @@ def _signatures(fb: Any) -> list[dict[str, Any]]:
     return out
 
 
-def quantization_summary(fb: Any, signatures: list[dict[str, Any]]) -> dict[str, Any]:
-    """Weight (constant) and activation tensor dtypes over every subgraph, and the recipe they imply."""
+def quantization_summary(model: bytes, fb: Any, signatures: list[dict[str, Any]]) -> dict[str, Any]:
+    """Weight (constant) and activation tensor dtypes over every subgraph, and the recipe they imply
+    (tflite_file.infer_quant_mode, as validate reads it)."""
     weights: Counter[str] = Counter()
     weight_bytes: Counter[str] = Counter()
     activations: Counter[str] = Counter()
@@ -97,18 +97,8 @@ def quantization_summary(fb: Any, signatures: list[dict[str, Any]]) -> dict[str,
                 activations[dtype] += 1
     io = [t for s in signatures for t in s["inputs"] + s["outputs"]]
     io_ints = sorted({t["dtype"] for t in io if t["dtype"] in ("int8", "uint8", "int16")})
-    if activations.get("int16"):
-        mode = "int16x8"
-    elif activations.get("int8") or activations.get("uint8"):
-        mode = "int8-strict" if any(t["dtype"] in ("int8", "uint8") for s in signatures for t in s["inputs"]) \
-            else "int8"
-    elif weights.get("int8") and any(activations.get(f) for f in _FLOATS):
-        mode = "dynamic"
-    elif weights.get("float16"):
-        mode = "float16"
-    else:
-        mode = "float32"
-    return {"implied_mode": mode, "weights": dict(sorted(weights.items())),
+    mode, evidence = infer_quant_mode(model)  # the one rule validate uses
+    return {"implied_mode": mode, "evidence": evidence, "weights": dict(sorted(weights.items())),
             "weight_bytes": dict(sorted(weight_bytes.items())), "activations": dict(sorted(activations.items())),
             "integer_io": io_ints}
 
@@ -148,7 +138,7 @@ def inspect_tflite(path: str | os.PathLike[str]) -> TfliteInfo:
         notes.append("needs the Flex delegate (Select TF ops): runs in TensorFlow <= 2.18's interpreter, "
                      "not in ai-edge-litert")
     return TfliteInfo(str(Path(path)), len(model), hashlib.sha256(model).hexdigest(), len(fb.subgraphs or []),
-                      tuple(sigs), ops, flex, custom, quantization_summary(fb, sigs), metadata_summary(model),
+                      tuple(sigs), ops, flex, custom, quantization_summary(model, fb, sigs), metadata_summary(model),
                       tuple(notes))
 
 
@@ -168,7 +158,7 @@ def tflite_text(info: Mapping[str, Any]) -> str:
                 qtext = f"  scale {q['scale']} zero point {q['zero_point']}" if q else ""
                 lines.append(f"    {kind[:-1]:6} {t['name']}: {t['dtype']} {_shape(t['shape'])}{qtext}")
     q = info["quantization"]
-    lines.append(f"quantization: {q['implied_mode']} (weights {q['weights'] or '{}'}; activations "
+    lines.append(f"quantization: {q['implied_mode']} ({q['evidence']}; weights {q['weights'] or '{}'}; activations "
                  f"{q['activations'] or '{}'})")
     if info["ops"]:
         lines.append("ops:")
