@@ -38,12 +38,12 @@ def embed_model_metadata(model: bytes, *, name: str, resolved: ResolvedModel, fa
                          scalings: Mapping[str, Any], labels: str | None, recipe: Mapping[str, Any],
                          signature: str | None) -> tuple[bytes, MetadataResult]:
     """`model` with TFLite metadata from what hub2lite knows (provenance, scaling, labels, family)."""
-    from . import __version__
     from .report import versions
 
     model_dir = resolved.path if Path(resolved.path).is_dir() else None
+    stack = versions()
     facts = {"source": resolved.source, "resolved": resolved.handle or resolved.path,
-             "hub2lite_version": __version__, "tensorflow_version": versions().get("tensorflow"),
+             "hub2lite_version": stack.get("hub2lite"), "tensorflow_version": stack.get("tensorflow"),
              "signature": signature, "recipe": recipe.get("name") or recipe.get("mode"),
              **{f"provenance_{k}": v for k, v in sorted(resolved.provenance.items()) if isinstance(v, (str, int))}}
     return embed_metadata(model, name=name, scalings=scalings, labels_file=labels, model_dir=model_dir,
