@@ -3,8 +3,9 @@ TensorFlow, converter and interpreters (fixtures: tests/models_families.py, real
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from importlib.metadata import version
+import json
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ CASES = [
     Case("keras3-h5", "keras3_h5", ("Keras file (.keras/.h5)",), "image-classifier", fmt="keras",
          outputs=("output_0",), notes=("Keras 3.", "model.export")),
     Case("tf-keras-h5", "tf_keras_h5", ("Keras file (.keras/.h5)", "image-classifier"), "image-classifier",
-         fmt="keras", outputs=("probs",), notes=("Keras 2.18", "tf_keras")),
+         fmt="keras", outputs=("probs",), notes=(f"Keras {version('tf-keras').rsplit('.', 1)[0]}", "tf_keras")),
     Case("hub-keras-layer-h5", "hub_keras_layer", ("Keras file (.keras/.h5)",), "generic", fmt="keras",
          outputs=("head",), notes=("hub.KerasLayer",)),
     Case("hub-keras-layer-keras", "hub_keras_layer", ("Keras file (.keras/.h5)",), "generic", fmt="keras",
