@@ -99,6 +99,18 @@ def _details(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _proc_status_bytes(field: str) -> int:
+    """A memory line of /proc/self/status (VmRSS, VmHWM) in bytes; 0 where /proc is missing."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 class _Session:
     def __init__(self) -> None:
         self.runner: Any = None
@@ -114,6 +126,7 @@ class _Session:
     def load(self, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
         import tensorflow as tf
 
+        rss_before = _proc_status_bytes("VmRSS")  # TensorFlow imported, no model yet
         t0 = time.perf_counter()
         interpreter = tf.lite.Interpreter(model_path=header["path"], num_threads=header.get("threads"))
         signatures = interpreter.get_signature_list()
@@ -131,6 +144,7 @@ class _Session:
                 info["outputs"] = {n: _details(d) for n, d in self.runner.get_output_details().items()}
         info["signature_key"] = key
         info["load_s"] = time.perf_counter() - t0
+        info["rss_before_load_bytes"] = rss_before
         return info, b""
 
     def _kwargs(self, body: bytes) -> dict[str, Any]:
@@ -164,8 +178,8 @@ class _Session:
             t0 = time.perf_counter()
             self.runner(**kwargs)
             times.append(time.perf_counter() - t0)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-        return {"first_s": first, "times_s": times, "peak_rss_bytes": rss}, b""
+        peak = _proc_status_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return {"first_s": first, "times_s": times, "peak_rss_bytes": peak}, b""
 
 
 def main() -> int:

@@ -6,10 +6,15 @@
     ├── LoadError            the source was found but is not a loadable model (exit 5)
     ├── ConversionError      no conversion strategy produced a model (exit 6)
     ├── CalibrationError     calibration / validation data is unusable (exit 7)
-    └── OutputError          an output exists (no --force) or cannot be written (exit 8)
+    ├── OutputError          an output exists (no --force) or cannot be written (exit 8)
+    ├── FlexRuntimeError     a Select-TF-ops model needs the Flex runtime (TensorFlow 2.18.1 venv) and it is
+    │                        disabled (--no-flex-runtime), cannot be built here (Python > 3.12) or its build
+    │                        failed (offline) (exit 9)
+    └── FlexRunError         the Flex runtime's interpreter failed on the model (exit 1)
 
 A failed validation is *not* an exception: it is a `ValidationReport` with `passed=False`
-(exit 3).  Anything that is not a `Hub2LiteError` is a bug in hub2lite (exit 1, traceback
+(exit 3); a validation that could not run because the Flex runtime is unavailable is a report with
+`not_run` set (exit 9, as FlexRuntimeError).  Anything that is not a `Hub2LiteError` is a bug in hub2lite (exit 1, traceback
 with --debug); Ctrl-C exits 130.
 
 Every error carries a one-line `message` naming the problem and, where there is one, a
@@ -26,10 +31,13 @@ __all__ = [
     "ConversionError",
     "CalibrationError",
     "OutputError",
+    "FlexRuntimeError",
+    "FlexRunError",
     "EXIT_OK",
     "EXIT_ERROR",
     "EXIT_USAGE",
     "EXIT_VALIDATION_FAILED",
+    "EXIT_FLEX_UNAVAILABLE",
     "EXIT_INTERRUPTED",
 ]
 
@@ -37,6 +45,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_VALIDATION_FAILED = 3
+EXIT_FLEX_UNAVAILABLE = 9
 EXIT_INTERRUPTED = 130
 
 
@@ -80,3 +89,11 @@ class CalibrationError(Hub2LiteError):
 
 class OutputError(Hub2LiteError):
     exit_code = 8
+
+
+class FlexRuntimeError(Hub2LiteError):
+    exit_code = EXIT_FLEX_UNAVAILABLE
+
+
+class FlexRunError(Hub2LiteError):
+    """The Flex runtime's worker reported an error running the model, or died."""

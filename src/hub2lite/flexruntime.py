@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import _flex_worker as wire
-from .errors import ConfigError, Hub2LiteError
+from .errors import EXIT_FLEX_UNAVAILABLE, ConfigError, FlexRunError, FlexRuntimeError
 from .specs import TensorSpec
 from .tflite_file import flex_ops
 from .tflite_io import lite_inputs, lite_output
@@ -52,22 +52,9 @@ FLEX_TF_VERSION = "2.18.1"
 FLEX_REQUIREMENTS = (f"tensorflow=={FLEX_TF_VERSION}", "numpy>=1.26,<2.1")
 #: TensorFlow 2.18.1 publishes wheels for CPython 3.9-3.12.
 MAX_PYTHON = (3, 12)
-#: Exit code when a Flex model's validation (or setup-flex) could not run because the runtime is unavailable.
-EXIT_FLEX_UNAVAILABLE = 9
 SETUP_HINT = "run `hub2lite setup-flex` once while PyPI is reachable (a one-time ~600 MB download, a few minutes)"
 _MARKER = "hub2lite-flex-runtime.json"
 _WORKER = Path(wire.__file__)
-
-
-class FlexRuntimeError(Hub2LiteError):
-    """The Flex runtime is needed but unavailable: disabled, not buildable here (Python > 3.12), or its build
-    failed (offline). Exit 9."""
-
-    exit_code = EXIT_FLEX_UNAVAILABLE
-
-
-class FlexRunError(Hub2LiteError):
-    """The Flex runtime's interpreter rejected or failed on the model (its own one-line message)."""
 
 
 @dataclass(frozen=True)
@@ -265,6 +252,7 @@ class FlexRunner:
             raise
         self.signature_key: str = info["signature_key"]
         self.load_seconds = float(info["load_s"])
+        self.baseline_rss_bytes = int(info.get("rss_before_load_bytes") or 0)  # the worker with TensorFlow imported
         self._in: dict[str, dict[str, Any]] = info["inputs"]
         self._out: dict[str, dict[str, Any]] = info["outputs"]
         self.input_names = dict(input_names or {n: n for n in self._in})
