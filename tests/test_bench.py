@@ -95,7 +95,9 @@ def test_bench_original_savedmodel_in_tensorflow(cli, digits_model, digits_tflit
 
 
 @pytest.mark.slow
-def test_bench_flex_model_runs_in_tensorflow_interpreter(cli, model_path, tmp_path):
+def test_bench_flex_model_runs_in_the_flex_runtime(cli, model_path, tmp_path):
+    """Select-TF-ops models are timed inside the Flex runtime's worker (TensorFlow 2.18.1), whose memory is
+    reported; --no-flex-runtime refuses them with exit 9."""
     from hub2lite.pipeline import ConvertJob, run_convert
 
     out = tmp_path / "flex.tflite"
@@ -103,7 +105,12 @@ def test_bench_flex_model_runs_in_tensorflow_interpreter(cli, model_path, tmp_pa
     r = cli("bench", out, "--runs", "5", "--warmup", "1", "--json")
     assert r.code == 0, r
     d = json.loads(r.out)
-    assert d["runtime"] == "tf.lite.Interpreter (TensorFlow, with Flex delegate)" and d["xnnpack"] is False
+    assert d["runtime"] == "flex-runtime: tf.lite.Interpreter (TensorFlow 2.18.1, with Flex delegate)"
+    assert d["xnnpack"] is False and d["runs"] == 5 and d["p50_ms"] > 0
+    assert "Flex runtime's worker" in d["memory_method"] and d["peak_rss_bytes"] > d["baseline_rss_bytes"] > 0
+    r = cli("bench", out, "--runs", "5", "--no-flex-runtime")
+    assert r.code == errors.EXIT_FLEX_UNAVAILABLE == 9, r
+    assert r.err.count("\n") == 1 and "setup-flex" in r.err
 
 
 def test_bench_errors_are_one_line_with_exit_codes(cli, digits_tflite, tmp_path):

@@ -8,7 +8,7 @@ from hub2lite.errors import ConfigError, ConversionError
 from hub2lite.feeds import synthetic_feeds
 from hub2lite.load import load
 from hub2lite.resolve import resolve
-from hub2lite.runners import LiteRunner, TFRunner
+from hub2lite.runners import LiteRunner, TFRunner, open_lite_runner
 from hub2lite.specs import OpsPolicy
 from hub2lite.validate import validate
 
@@ -19,7 +19,7 @@ def _load(model_path, name):
 
 def _check(loaded, conversion, signature=None, samples=3):
     entry = loaded.choose(signature)
-    lite = LiteRunner(conversion.model, input_names=conversion.input_names)
+    lite = open_lite_runner(conversion.model, input_names=conversion.input_names)
     report = validate(TFRunner(entry), lite, synthetic_feeds(conversion.inputs, samples))
     assert report.passed, report.failures
     return report, lite
@@ -96,8 +96,10 @@ def test_select_tf_ops_step_is_taken_and_recorded(model_path):
     assert c.flex_ops == ("Erf", "MatrixDeterminant")
     assert c.attempts[0].ok is False and c.attempts[0].flex_ops == ("Erf", "MatrixDeterminant")
     assert any(op.startswith("Flex") for op in c.tflite_ops)
-    report, lite = _check(loaded, c)  # really executed through the Flex delegate
-    assert "Flex" in lite.runtime
+    report, lite = _check(loaded, c)  # really executed through the Flex delegate, in the Flex runtime
+    assert lite.runtime.startswith("flex-runtime:") and "Flex delegate" in lite.runtime
+    with pytest.raises(ConfigError, match="Select TF ops.*ai-edge-litert cannot run"):
+        LiteRunner(c.model)  # this process's interpreters cannot run it
     assert report.output("det").max_abs < 1e-3
 
 

@@ -1,6 +1,6 @@
 """Latency, start-up and memory of one model, measured in a fresh child process.
 
-    benchmark_tflite(path, BenchConfig)   -> LatencyStats   (ai-edge-litert; tf.lite for Flex models)
+    benchmark_tflite(path, BenchConfig)   -> LatencyStats   (ai-edge-litert; the Flex runtime for Flex models)
     benchmark_source(source, BenchConfig) -> LatencyStats   (the original TF model, eager TensorFlow)
 
 Every measurement runs in its own child process (`python -m hub2lite.benchmark SPEC.json`) so that
@@ -11,8 +11,9 @@ Every measurement runs in its own child process (`python -m hub2lite.benchmark S
   child from `os.wait4`/RUSAGE_CHILDREN is not used on Linux: it also counts the parent's pages at fork
   time, measured here as 830 MB for a 9 MB child of an 800 MB parent; it is the fallback where /proc is
   missing);
-* a .tflite run does not carry TensorFlow in its address space (only ai-edge-litert is imported) unless
-  the model has Select TF (Flex) ops, which only TensorFlow's interpreter runs;
+* a .tflite run does not carry TensorFlow in its address space (only ai-edge-litert is imported); a model
+  with Select TF (Flex) ops is timed inside the Flex runtime's worker (TensorFlow 2.18.1's interpreter, a
+  process of its own), and that worker's memory is reported;
 * init and first-inference times are cold, as an app would see them.
 
 Timing: one timed first inference, `warmup` untimed runs, then `runs` timed runs of the runtime's call
@@ -68,6 +69,7 @@ class BenchConfig:
     seed: int = 0  # synthetic inputs when no feed is given
     rounds: int = 1  # fresh processes per model; their timed runs are pooled (robust to drift on a busy machine)
     timeout_s: float = _WORKER_TIMEOUT_S
+    flex_runtime: bool = True  # Select-TF-ops models: time them in the Flex runtime (False: FlexRuntimeError, exit 9)
 
     def __post_init__(self) -> None:
         if self.runs < 1:
@@ -85,7 +87,7 @@ class BenchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"runs": self.runs, "warmup": self.warmup, "threads": self.effective_threads,
-                "xnnpack": self.xnnpack, "seed": self.seed, "rounds": self.rounds}
+                "xnnpack": self.xnnpack, "seed": self.seed, "rounds": self.rounds, "flex_runtime": self.flex_runtime}
 
 
 @dataclass(frozen=True)
@@ -331,16 +333,14 @@ def _bench_tflite_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict
 
     path = spec["model"]
     data = Path(path).read_bytes()
-    flex = bool(flex_ops(data))
     threads = int(cfg["threads"])
-    if flex:  # the runtime itself is imported before the baseline: only the model's memory is "added"
-        import tensorflow  # noqa: F401 - pyflakes: the import is the point
-    else:
-        import ai_edge_litert.interpreter  # noqa: F401
+    if flex_ops(data):
+        return _bench_flex_child(spec, cfg, data)
+    import ai_edge_litert.interpreter  # noqa: F401 - imported before the baseline: only the model's memory is "added"
 
     baseline = _rss_bytes()
     t0 = time.perf_counter()
-    interpreter, runtime = make_interpreter(path, threads=threads, xnnpack=bool(cfg["xnnpack"]), flex=flex)
+    interpreter, runtime = make_interpreter(path, threads=threads, xnnpack=bool(cfg["xnnpack"]))
     _, runner = signature_runner(interpreter, spec.get("signature"))  # allocates tensors
     init = time.perf_counter() - t0
     details = runner.get_input_details()
@@ -357,9 +357,37 @@ def _bench_tflite_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict
     first, lat = _time_calls(lambda: runner(**kwargs), int(cfg["warmup"]), int(cfg["runs"]))
     batch = int(next(iter(kwargs.values())).shape[0]) if kwargs and np.ndim(next(iter(kwargs.values()))) else 1
     return {"target": path, "kind": "tflite", "runtime": runtime, "threads": threads,
-            "xnnpack": bool(cfg["xnnpack"]) and not flex, "batch": batch, "init_s": init, "first_s": first,
+            "xnnpack": bool(cfg["xnnpack"]), "batch": batch, "init_s": init, "first_s": first,
             "latencies_s": lat, "size_bytes": len(data), "baseline_rss_bytes": baseline,
             "inputs": [t.to_dict() for t in tspecs], "input_source": source}
+
+
+def _bench_flex_child(spec: Mapping[str, Any], cfg: Mapping[str, Any], data: bytes) -> dict[str, Any]:
+    """A Select-TF-ops model: timed inside the Flex runtime's worker (TensorFlow 2.18.1), whose own memory is
+    reported (baseline = the worker with TensorFlow imported). init = starting the worker and loading the model."""
+    from .feeds import synthetic_feeds
+    from .flexruntime import FlexRunner
+    from .specs import TensorSpec
+
+    t0 = time.perf_counter()
+    runner = FlexRunner(data, signature_key=spec.get("signature"), threads=int(cfg["threads"]),
+                        input_names=spec.get("input_names"), allow_runtime=bool(cfg.get("flex_runtime", True)))
+    with runner:
+        init = time.perf_counter() - t0
+        tspecs = tuple(TensorSpec(runner.input_names.get(t, t), "string" if d["dtype"] == "object" else d["dtype"],
+                                  tuple(int(x) for x in d["shape"])) for t, d in runner.input_details().items())
+        given = _load_feed(spec)
+        source = "given sample" if given is not None else f"synthetic (seed {cfg['seed']})"
+        feed = given if given is not None else synthetic_feeds(tspecs, 1, seed=int(cfg["seed"]))[0]
+        stats = runner.bench(feed, runs=int(cfg["runs"]), warmup=int(cfg["warmup"]))
+        batch = next((int(d["shape"][0]) for d in runner.input_details().values() if d["shape"]), 1)
+        return {"target": spec["model"], "kind": "tflite", "runtime": runner.runtime, "threads": int(cfg["threads"]),
+                "xnnpack": False, "batch": batch, "init_s": init, "first_s": stats["first_s"],
+                "latencies_s": stats["times_s"], "size_bytes": len(data),
+                "baseline_rss_bytes": runner.baseline_rss_bytes, "inputs": [t.to_dict() for t in tspecs],
+                "input_source": source, "vm_hwm_bytes": stats["peak_rss_bytes"],
+                "memory_method": "peak RSS (VmHWM) of the Flex runtime's worker process (TensorFlow "
+                                 f"{runner.tensorflow_version}); baseline = its RSS with TensorFlow imported"}
 
 
 def _folder_size(path: Path) -> int:
@@ -425,9 +453,9 @@ def _child_main(spec_path: str) -> int:
     result.update({"runs": int(cfg["runs"]), "warmup": int(cfg["warmup"]),
                    "first_inference_ms": raw["first_s"] * 1e3, "init_ms": raw["init_s"] * 1e3,
                    "latencies_ms": [x * 1e3 for x in raw["latencies_s"]],
-                   "vm_hwm_bytes": _vm_hwm_bytes(), "peak_rss_bytes": 0,
-                   "memory_method": "peak RSS (VmHWM) of a dedicated benchmark process; baseline = its RSS with "
-                                    "the runtime imported, before loading the model"})
+                   "vm_hwm_bytes": raw.get("vm_hwm_bytes") or _vm_hwm_bytes(), "peak_rss_bytes": 0,
+                   "memory_method": raw.get("memory_method") or "peak RSS (VmHWM) of a dedicated benchmark process; "
+                                    "baseline = its RSS with the runtime imported, before loading the model"})
     out.write_text(json.dumps(result))
     return 0
 

@@ -128,6 +128,8 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
     attempts: list[Attempt] = []
     route = "saved_model" if config.resource_variables or plan.resource_variables else "frozen"
     for strategy, select in ladder(config.ops_policy):
+        if select and recipe.needs_calibration:
+            raise _no_flex_calibration(attempts, config)
         base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
         while True:
             converter = make_converter(concrete, route, keep=loaded.obj if plan.resource_variables else None)
@@ -167,6 +169,16 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
         if last.custom_ops or not last.flex_ops:
             break  # Select TF ops cannot help
     raise failure(attempts, config)
+
+
+def _no_flex_calibration(attempts: list[Attempt], config: ConvertConfig) -> ConversionError:
+    """Calibrated recipes cannot take the Select-TF-ops step: the converter calibrates by running the model in its
+    own interpreter, which has no Flex delegate in TensorFlow 2.19+ (and the Flex runtime cannot host the converter)."""
+    flex = sorted({op for a in attempts for op in a.flex_ops})
+    return ConversionError(f"--quantize {config.quantize.value} cannot calibrate this model: ops {flex} need Select "
+                           "TF ops, and the converter's calibration interpreter has no Flex delegate",
+                           hint="use --quantize float16 or dynamic (no calibration) for this model",
+                           attempts=tuple(attempts))
 
 
 def _entry_op_counts(entry: EntryPoint) -> dict[str, int]:

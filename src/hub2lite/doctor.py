@@ -65,7 +65,7 @@ class Diagnosis:
 
 def diagnose() -> Diagnosis:
     runtime = runtime_status()
-    caches = {"hub": str(default_cache_dir()), "flex runtime": str(Path(runtime.path).parent)}
+    caches = {"hub": str(default_cache_dir()), "flex": str(Path(runtime.path).parent)}
     return Diagnosis(python=".".join(map(str, sys.version_info[:3])), platform=platform.platform(terse=True),
                      packages={name: _version(name) for name in STACK_PACKAGES}, flex_runtime=runtime,
                      flex_runtime_disabled=runtime_disabled(),

@@ -182,6 +182,7 @@ class _Evaluator:
                  labels: np.ndarray | None) -> None:
         self.reference, self.output, self.metric, self.labels = reference, output, metric, labels
         self.ref = _stack(reference, output)
+        self.runtimes: set[str] = set()  # which interpreters ran the candidates (ai-edge-litert, the Flex runtime)
         self.reference_value = self.score(self.ref)
 
     def score(self, got: np.ndarray) -> float:
@@ -197,11 +198,12 @@ class _Evaluator:
 
     def run(self, model: bytes, input_names: Mapping[str, str], feeds: Sequence[Mapping[str, np.ndarray]],
             mode: QuantMode) -> tuple[float, bool]:
-        from .runners import LiteRunner
+        from .runners import open_lite_runner
         from .validate import compare, default_tolerance
 
-        lite = LiteRunner(model, input_names=input_names)
-        got = [lite.infer(f) for f in feeds]
+        with open_lite_runner(model, input_names=input_names) as lite:  # Select-TF-ops: the Flex runtime
+            got = [lite.infer(f) for f in feeds]
+            self.runtimes.add(lite.runtime)
         passed = compare(self.reference, got, default_tolerance(mode)).passed
         return self.score(_stack(got, self.output)), passed
 
@@ -394,7 +396,8 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
         written.extend(write_layer_report(layer_report, out, force=job.force))
     report = _report(job, resolved.to_dict(), ref_value, candidates, winner, closest, search,
                      {**split.info, "input_scaling": {n: sc.to_dict() for n, sc in prepared.scalings.items()}},
-                     layer_report, final_conversion, out if winner else None, notes, output)
+                     layer_report, final_conversion, out if winner else None, notes, output,
+                     runtimes=sorted(evaluator.runtimes))
     if metadata is not None:
         report["output"]["metadata"] = metadata.to_dict()
     if winner is not None:
@@ -445,7 +448,7 @@ def _write_card(job: OptimizeJob, report: Mapping[str, Any], winner: Candidate, 
 def _report(job: OptimizeJob, source: dict[str, Any], ref_value: float, candidates: Sequence[Candidate],
             winner: Candidate | None, closest: Candidate | None, search: dict[str, Any], split: dict[str, Any],
             layer_report: Any, conversion: Conversion | None, out: Path | None, notes: list[str],
-            output: str) -> dict[str, Any]:
+            output: str, *, runtimes: Sequence[str] = ()) -> dict[str, Any]:
     from .report.format import versions
 
     return {
@@ -460,6 +463,7 @@ def _report(job: OptimizeJob, source: dict[str, Any], ref_value: float, candidat
                    "floor": round(ref_value - job.optimize.max_drop, 4)},
         "data": split,
         "candidates": [c.to_dict() for c in candidates],
+        "runtimes": {"original": "tensorflow", "candidates": list(runtimes)},
         "search": search,
         "layers": None if layer_report is None else layer_report.to_dict(),
         "winner": None if winner is None else winner.name,

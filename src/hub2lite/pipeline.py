@@ -19,7 +19,7 @@ from typing import Any
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
 from .artifacts import embed_model_metadata, model_name, write_model_card
 from .convert import Conversion, ConvertConfig, convert
-from .errors import ConfigError
+from .errors import ConfigError, FlexRuntimeError
 from .inspect import ModelInfo, inspect_model
 from .load import EntryPoint, LoadedModel, LoadOptions
 from .metadata.describe import recorded_scaling
@@ -30,7 +30,7 @@ from .options import (CalibrationOptions, DataOptions, ScalingFlags, check_data_
 from .prepare import PrepareOptions, open_model, prepare, scalings_for, validation_inputs
 from .quantize.recipes import recipe_for
 from .report import convert_report
-from .runners import LiteRunner, TFRunner
+from .runners import FlexRunner, LiteRunner, TFRunner, open_lite_runner
 from .specs import FLOAT_DTYPES, QuantMode, TensorSpec
 from .tflite_file import read_model_bytes
 from .validate import Tolerance, ValidationReport, compare_or_fail, default_tolerance, stack_outputs
@@ -59,9 +59,11 @@ class ValidateConfig:
     load_inputs: str | None = None  # folder written by save_inputs: replaces data / synthetic inputs
     save_inputs: str | None = None  # folder: save the exact inputs (and, on failure, both models' outputs)
     outputs_dir: str | None = None  # folder: on failure, save both models' outputs and the inputs
+    flex_runtime: bool = True  # run Select-TF-ops models in the Flex runtime (False: their validation is "not run")
 
     def to_dict(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "samples": self.samples, "seed": self.seed, "data": self.data,
+                "flex_runtime": self.flex_runtime,
                 "tolerance": None if self.tolerance is None else self.tolerance.to_dict(), "task": self.task,
                 "labels": self.labels, "load_inputs": self.load_inputs, "save_inputs": self.save_inputs,
                 "outputs_dir": self.outputs_dir}
@@ -217,15 +219,29 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
 def _validate(entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig, mode: QuantMode,
               scalings: dict[str, Any] | None = None, *, force: bool = False, source: str | None = None,
               output: str | None = None, loaded: LoadedModel | None = None) -> ValidationReport:
-    if conversion.parts or _dynamic_audio(conversion):
-        return _validate_family(loaded, entry, conversion, cfg, mode, force=force, source=source, output=output)
-    scaling = next(iter(scalings.values())) if scalings and len(conversion.inputs) == 1 else None
-    lite = LiteRunner(conversion.model, input_names=conversion.input_names)
-    return _compare_models(TFRunner(entry), lite, conversion.inputs, cfg, mode, scaling=scaling, force=force,
-                           original={"source": source, "signature": entry.info.name},
-                           tflite={"path": output, "size_bytes": conversion.size_bytes,
-                                   "sha256": hashlib.sha256(conversion.model).hexdigest(),
-                                   "signature": lite.signature_key})
+    tflite = {"path": output, "size_bytes": conversion.size_bytes,
+              "sha256": hashlib.sha256(conversion.model).hexdigest()}
+    try:
+        if conversion.parts or _dynamic_audio(conversion):
+            return _validate_family(loaded, entry, conversion, cfg, mode, force=force, source=source, output=output)
+        scaling = next(iter(scalings.values())) if scalings and len(conversion.inputs) == 1 else None
+        with open_lite_runner(conversion.model, input_names=conversion.input_names,
+                              flex_runtime=cfg.flex_runtime) as lite:
+            return _compare_models(TFRunner(entry), lite, conversion.inputs, cfg, mode, scaling=scaling, force=force,
+                                   original={"source": source, "signature": entry.info.name},
+                                   tflite={**tflite, "signature": lite.signature_key})
+    except FlexRuntimeError as exc:
+        return not_run_report(exc, cfg, mode, original={"source": source, "signature": entry.info.name},
+                              tflite=tflite)
+
+
+def not_run_report(exc: FlexRuntimeError, cfg: ValidateConfig, mode: QuantMode, *,
+                   original: dict[str, Any] | None = None, tflite: dict[str, Any] | None = None) -> ValidationReport:
+    """The report of a validation that could not run: a Select-TF-ops model and no Flex runtime. Never a pass."""
+    log.warning("validation not run: %s", exc)
+    return ValidationReport.not_run_because(str(exc), cfg.tolerance or default_tolerance(mode), mode=mode.value,
+                                            runtimes={"original": "tensorflow", "candidate": "none (needs the Flex "
+                                                      "runtime)"}, original=original, tflite=tflite)
 
 
 def _dynamic_audio(conversion: Conversion) -> bool:
@@ -249,20 +265,23 @@ def _validate_family(loaded: LoadedModel | None, entry: EntryPoint, conversion: 
         if loaded is None:
             raise ConfigError("validating several signatures needs the loaded model")
         for part in conversion.parts:
-            lite = LiteRunner(conversion.model, signature_key=part.key, input_names=part.input_names)
-            runs.append((part.key, _compare_models(
-                TFRunner(loaded.entries[part.signature.name]), lite, part.inputs, cfg, mode, force=force,
-                original={"source": source, "signature": part.signature.name}, tflite={**tflite, "signature": part.key})))
+            with open_lite_runner(conversion.model, signature_key=part.key, input_names=part.input_names,
+                                  flex_runtime=cfg.flex_runtime) as lite:
+                runs.append((part.key, _compare_models(
+                    TFRunner(loaded.entries[part.signature.name]), lite, part.inputs, cfg, mode, force=force,
+                    original={"source": source, "signature": part.signature.name},
+                    tflite={**tflite, "signature": part.key})))
     else:
-        lite = LiteRunner(conversion.model, input_names=conversion.input_names)
-        for length in AUDIO_VALIDATION_LENGTHS:
-            specs = tuple(s if s.shape is None else replace(s, shape=tuple(
-                (length if i == len(s.shape) - 1 else 1) if d is None else d for i, d in enumerate(s.shape)))
-                for s in conversion.inputs)
-            runs.append((str(length), _compare_models(
-                TFRunner(entry), lite, specs, cfg, mode, force=force,
-                original={"source": source, "signature": entry.info.name},
-                tflite={**tflite, "signature": lite.signature_key})))
+        with open_lite_runner(conversion.model, input_names=conversion.input_names,
+                              flex_runtime=cfg.flex_runtime) as lite:
+            for length in AUDIO_VALIDATION_LENGTHS:
+                specs = tuple(s if s.shape is None else replace(s, shape=tuple(
+                    (length if i == len(s.shape) - 1 else 1) if d is None else d for i, d in enumerate(s.shape)))
+                    for s in conversion.inputs)
+                runs.append((str(length), _compare_models(
+                    TFRunner(entry), lite, specs, cfg, mode, force=force,
+                    original={"source": source, "signature": entry.info.name},
+                    tflite={**tflite, "signature": lite.signature_key})))
     outputs = []
     for label, r in runs:
         outputs += [replace(o, name=f"{label}/{o.name}" if conversion.parts else f"{o.name}@{label}") for o in r.outputs]
@@ -288,7 +307,7 @@ def _check_validation_outputs(cfg: ValidateConfig, *, force: bool) -> None:
                        + ([] if cfg.save_inputs else ["inputs.npz", "inputs.json"]), force=force)
 
 
-def _compare_models(runner: TFRunner, lite: LiteRunner, specs: Sequence[TensorSpec], cfg: ValidateConfig,
+def _compare_models(runner: TFRunner, lite: LiteRunner | FlexRunner, specs: Sequence[TensorSpec], cfg: ValidateConfig,
                     mode: QuantMode, *, scaling: Any = None, force: bool = False,
                     original: dict[str, Any] | None = None, tflite: dict[str, Any] | None = None) -> ValidationReport:
     """Run both models on the same inputs, compare every output, measure labeled accuracy when the inputs have
@@ -352,7 +371,7 @@ class ValidateJob:
     normalization_from: str | None = None  # default: the checked .tflite's metadata, when it records one
 
 
-def _match_names(lite: LiteRunner, entry: EntryPoint) -> dict[str, str]:
+def _match_names(lite: LiteRunner | FlexRunner, entry: EntryPoint) -> dict[str, str]:
     """Map the .tflite's input names to the original's: exact, then identifier-sanitised, then single input."""
     import re
 
@@ -409,8 +428,23 @@ def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> Validation
     loaded = load_source(job.source, cache_dir=job.cache_dir, tags=job.tags, timeout=job.timeout,
                          options=job.load_options)
     entry = loaded.choose(job.signature)
-    lite = LiteRunner(model, signature_key=job.tflite_signature)
-    lite = LiteRunner(model, signature_key=lite.signature_key, input_names=_match_names(lite, entry))
+    original = {"source": job.source, "signature": entry.info.name}
+    tflite = {"path": str(job.tflite), "size_bytes": len(model), "sha256": hashlib.sha256(model).hexdigest()}
+    try:
+        lite = open_lite_runner(model, signature_key=job.tflite_signature, flex_runtime=job.validate.flex_runtime)
+    except FlexRuntimeError as exc:
+        report = not_run_report(exc, job.validate, mode, original=original, tflite=tflite)
+        if report_path is not None:
+            atomic_write_text(report_path, json.dumps(validation_document(report), indent=2) + "\n")
+        return report
+    with lite:
+        return _run_validate(job, model, mode, why, entry, lite, report_path, original, tflite, progress)
+
+
+def _run_validate(job: ValidateJob, model: bytes, mode: QuantMode, why: str, entry: EntryPoint,
+                  lite: LiteRunner | FlexRunner, report_path: Path | None, original: dict[str, Any],
+                  tflite: dict[str, Any], progress: Progress) -> ValidationReport:
+    lite.input_names = _match_names(lite, entry)
     check_inputs_fit(lite.input_specs(), entry)
     progress("validating")
     # the .tflite's shapes, the original's dtypes: an integer-I/O model is fed float data it quantizes itself
@@ -423,9 +457,7 @@ def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> Validation
     cfg = job.validate if job.validate.tolerance is not None else replace(
         job.validate, tolerance=default_tolerance(mode, **dict(job.tolerance_overrides)))
     report = _compare_models(TFRunner(entry), lite, specs, cfg, mode, scaling=scaling, force=job.force,
-                             original={"source": job.source, "signature": entry.info.name},
-                             tflite={"path": str(job.tflite), "size_bytes": len(model),
-                                     "sha256": hashlib.sha256(model).hexdigest(), "signature": lite.signature_key})
+                             original=original, tflite={**tflite, "signature": lite.signature_key})
     report = replace(report, notes=report.notes + (f"mode {mode.value} ({why})",))
     if report_path is not None:
         atomic_write_text(report_path, json.dumps(validation_document(report), indent=2) + "\n")

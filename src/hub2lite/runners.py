@@ -4,9 +4,10 @@
     runner.infer(feed: {input name: ndarray}) -> {output name: ndarray}
 
 `LiteRunner` uses ai-edge-litert's interpreter (XNNPACK on by default, as on device) for builtin-op
-models, and TensorFlow's own `tf.lite.Interpreter` for models with Select TF (Flex) ops, the one
-runtime here that executes them. `runtime` says which ran. Integer-I/O models are fed through their
-own input scale/zero-point and their outputs dequantized, so they compare with float originals.
+models. Models with Select TF (Flex) ops run in the Flex runtime (`flexruntime.FlexRunner`: TensorFlow
+2.18.1 in its own venv, driven as a subprocess), because TensorFlow 2.19+ and ai-edge-litert have no Flex
+delegate; `open_lite_runner` picks the right one. `runtime` says which ran. Integer-I/O models are fed
+through their own input scale/zero-point and their outputs dequantized, so they compare with float originals.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import ConfigError
+from .flexruntime import FlexRunner
 from .load import EntryPoint
 from .specs import TensorSpec
 from .tflite_file import flex_ops
+from .tflite_io import lite_inputs, lite_output
 
-__all__ = ["Runner", "TFRunner", "LiteRunner", "lite_inputs", "run_all", "make_interpreter", "signature_runner"]
+__all__ = ["Runner", "TFRunner", "LiteRunner", "FlexRunner", "open_lite_runner", "lite_inputs", "run_all",
+           "make_interpreter", "signature_runner"]
 
 
 class Runner(Protocol):
@@ -61,43 +65,13 @@ class TFRunner:
         return {k: _to_numpy(v) for k, v in self.entry(tensors).items()}
 
 
-def _quantize(value: np.ndarray, dtype: np.dtype, scale: float, zero_point: int) -> np.ndarray:
-    info = np.iinfo(dtype)
-    q = np.round(np.asarray(value, np.float64) / scale + zero_point)
-    return np.clip(q, info.min, info.max).astype(dtype)
-
-
-def lite_inputs(details: Mapping[str, Mapping[str, Any]], names: Mapping[str, str],
-                feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Signature-runner kwargs from `feed` ({caller's input name: array}): cast to each input's dtype, and
-    float values quantized with the input's own scale/zero-point for integer-I/O models.
-    `details` is a signature runner's get_input_details(); `names` maps TFLite names to the caller's."""
-    kwargs = {}
-    for tname, d in details.items():
-        name = names.get(tname, tname)
-        if name not in feed:
-            raise ConfigError(f"missing input {name!r} for the .tflite model", hint=f"feed {list(names.values())}")
-        value = np.asarray(feed[name])
-        dtype = np.dtype(d["dtype"])
-        scales = d["quantization_parameters"]["scales"]
-        if np.issubdtype(dtype, np.integer) and len(scales) and np.issubdtype(value.dtype, np.floating):
-            value = _quantize(value, dtype, float(scales[0]), int(d["quantization_parameters"]["zero_points"][0]))
-        kwargs[tname] = value.astype(dtype, copy=False) if dtype != np.object_ else value
-    return kwargs
-
-
-def make_interpreter(model: bytes | str, *, threads: int | None, xnnpack: bool, flex: bool) -> tuple[Any, str]:
-    """The interpreter for a .tflite (bytes, or a path: the benchmark loads from the file as a device would):
-    TensorFlow's with the Flex delegate for Select-TF-ops models, else ai-edge-litert (XNNPACK unless off).
-    Returns (interpreter, runtime description)."""
-    source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
-    if flex:
-        import tensorflow as tf
-
-        return (tf.lite.Interpreter(**source, num_threads=threads),
-                "tf.lite.Interpreter (TensorFlow, with Flex delegate)")
+def make_interpreter(model: bytes | str, *, threads: int | None, xnnpack: bool) -> tuple[Any, str]:
+    """The ai-edge-litert interpreter for a builtin-op .tflite (bytes, or a path: the benchmark loads from the
+    file as a device would), XNNPACK unless off. Returns (interpreter, runtime description). Select-TF-ops
+    models run in the Flex runtime instead (`FlexRunner`): this process's TensorFlow has no Flex delegate."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
     resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     return (Interpreter(**source, num_threads=threads, experimental_op_resolver_type=resolver),
             "ai_edge_litert" + (" (XNNPACK)" if xnnpack else " (no delegates)"))
@@ -125,11 +99,13 @@ class LiteRunner:
                  input_names: Mapping[str, str] | None = None, dequantize: bool = True) -> None:
         self.model = model if isinstance(model, bytes) else open(model, "rb").read()
         self.flex_ops = flex_ops(self.model)
+        if self.flex_ops:
+            raise ConfigError(f"the .tflite model has Select TF ops ({', '.join(self.flex_ops)}), which "
+                              "ai-edge-litert cannot run", hint="run it with FlexRunner (open_lite_runner picks it)")
         self.threads = threads
         self.xnnpack = xnnpack
         self.dequantize = dequantize
-        self.interpreter, self.runtime = make_interpreter(self.model, threads=threads, xnnpack=xnnpack,
-                                                          flex=bool(self.flex_ops))
+        self.interpreter, self.runtime = make_interpreter(self.model, threads=threads, xnnpack=xnnpack)
         self.signature_key, self.runner = signature_runner(self.interpreter, signature_key)
         self._in = self.runner.get_input_details()
         self._out = self.runner.get_output_details()
@@ -153,15 +129,30 @@ class LiteRunner:
 
     def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = self.runner(**lite_inputs(self._in, self.input_names, feed))
-        result = {}
-        for name, value in out.items():
-            d = self._out[name]
-            scales = d["quantization_parameters"]["scales"]
-            if self.dequantize and np.issubdtype(value.dtype, np.integer) and len(scales):
-                zp = d["quantization_parameters"]["zero_points"][0]
-                value = (value.astype(np.float32) - np.float32(zp)) * np.float32(scales[0])
-            result[name] = np.array(value, copy=True)
-        return result
+        return {name: lite_output(value, self._out[name], dequantize=self.dequantize) for name, value in out.items()}
+
+    def close(self) -> None:
+        """Nothing to end in-process (FlexRunner ends its worker); lets callers close any runner."""
+
+    def __enter__(self) -> LiteRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_lite_runner(model: bytes | str | os.PathLike[str], *, signature_key: str | None = None,
+                     threads: int | None = None, xnnpack: bool = True, input_names: Mapping[str, str] | None = None,
+                     dequantize: bool = True, flex_runtime: bool = True) -> LiteRunner | FlexRunner:
+    """The runner for a .tflite: LiteRunner (ai-edge-litert) for builtin-op models, FlexRunner (the Flex runtime,
+    built on first need; FlexRuntimeError when `flex_runtime` is False or it cannot be had) for Select-TF-ops
+    models."""
+    data = model if isinstance(model, bytes) else open(model, "rb").read()
+    if flex_ops(data):
+        return FlexRunner(data, signature_key=signature_key, threads=threads, input_names=input_names,
+                          dequantize=dequantize, allow_runtime=flex_runtime)
+    return LiteRunner(data, signature_key=signature_key, threads=threads, xnnpack=xnnpack,
+                      input_names=input_names, dequantize=dequantize)
 
 
 def run_all(runner: Runner, feeds: list[Mapping[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:

@@ -30,7 +30,7 @@ from .accuracy import label_indices, load_labels
 from .artifacts import embed_model_metadata, model_name, write_model_card
 from .benchmark import BenchConfig, LatencyStats, benchmark_source, benchmark_tflite, merge_rounds
 from .convert import Conversion, ConvertConfig, convert
-from .errors import CalibrationError, ConfigError, Hub2LiteError, OutputError
+from .errors import CalibrationError, ConfigError, FlexRuntimeError, Hub2LiteError, OutputError
 from .load import EntryPoint, LoadOptions
 from .metadata.stage import MetadataResult
 from .metadata.support import check_metadata_support
@@ -40,7 +40,7 @@ from .prepare import PrepareOptions, Prepared, calibration_for, prepare, validat
 from .quantize.calibration import rescale_synthetic
 from .quantize.recipes import recipe_for
 from .report.format import versions
-from .runners import LiteRunner, TFRunner
+from .runners import TFRunner, open_lite_runner
 from .specs import QuantMode
 from .validate import ValidationReport, compare, default_tolerance, output_kind, stack_outputs
 
@@ -106,6 +106,11 @@ class SweepResult:
     def passed(self) -> bool:
         """At least one variant converted, passed validation and was benchmarked."""
         return any(v["status"] == "ok" and v["passed"] for v in self.report["variants"])
+
+    @property
+    def not_run(self) -> bool:
+        """Some variant could not be validated: a Select-TF-ops model and no Flex runtime."""
+        return any(v["status"] == "validation not run" for v in self.report["variants"])
 
 
 @dataclass(frozen=True)
@@ -354,7 +359,7 @@ def _benchmark_all(cfg: SweepConfig, prepared: Prepared, variants: list[dict[str
         input_shapes={s.name: s.shape for s in specs if s.shape is not None}, batch_size=cfg.convert.batch_size,
         feed=bench_feed, tags=cfg.tags))]
     for v in variants:
-        if QuantMode(v["mode"]) in conversions:
+        if QuantMode(v["mode"]) in conversions and v["status"] != "validation not run":
             names = conversions[QuantMode(v["mode"])].input_names
             targets.append((v["mode"], lambda path=directory / v["file"], names=names: benchmark_tflite(
                 path, once, feed=bench_feed, input_names=names)))
@@ -410,8 +415,15 @@ def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
     conversions[mode] = conversion
     v.update(file=str(rel), size_bytes=conversion.size_bytes, conversion=_conversion_summary(conversion))
     try:
-        lite = LiteRunner(conversion.model, input_names=conversion.input_names)
-        got = [lite.infer(f) for f in inputs.feeds]
+        lite = open_lite_runner(conversion.model, input_names=conversion.input_names,
+                                flex_runtime=cfg.bench.flex_runtime)
+    except FlexRuntimeError as exc:  # never a pass: the row says why and how to set the runtime up
+        v["status"], v["error"] = "validation not run", str(exc)
+        log.warning("%s: validation not run: %s", mode.value, v["error"])
+        return v
+    try:
+        with lite:
+            got = [lite.infer(f) for f in inputs.feeds]
         tolerance = default_tolerance(mode, **dict(cfg.tolerance_overrides))
         report: ValidationReport = compare(reference, got, tolerance, classification=cfg.classification,
                                            runtimes={"original": "tensorflow", "candidate": lite.runtime})

@@ -55,11 +55,25 @@ class ValidationReport:
     inputs: Mapping[str, Any] = field(default_factory=dict)  # where the inputs came from, saved to
     artifacts: Mapping[str, str] = field(default_factory=dict)  # files written (inputs, outputs on failure)
     notes: tuple[str, ...] = ()
+    not_run: str = ""  # why the .tflite could not be run at all (the Flex runtime unavailable); then passed=False
+
+    @property
+    def status(self) -> str:
+        return "not run" if self.not_run else "passed" if self.passed else "failed"
 
     @property
     def failures(self) -> tuple[str, ...]:
         acc = self.accuracy.failures if self.accuracy is not None else ()
-        return self.problems + tuple(f for o in self.outputs for f in o.failures) + acc
+        head = (f"validation not run: {self.not_run}",) if self.not_run else ()
+        return head + self.problems + tuple(f for o in self.outputs for f in o.failures) + acc
+
+    @classmethod
+    def not_run_because(cls, reason: str, tolerance: Tolerance, *, mode: str | None = None,
+                        runtimes: Mapping[str, str] | None = None, original: Mapping[str, Any] | None = None,
+                        tflite: Mapping[str, Any] | None = None) -> ValidationReport:
+        """A validation that could not run (never a pass): `reason` says why and how to fix it."""
+        return cls(False, 0, tolerance, (), runtimes=dict(runtimes or {}), mode=mode, original=dict(original or {}),
+                   tflite=dict(tflite or {}), not_run=reason)
 
     def output(self, name: str) -> OutputMetrics:
         """The metrics of the original's output `name` (KeyError if it was not compared)."""
@@ -73,7 +87,8 @@ class ValidationReport:
         return replace(self, accuracy=accuracy, passed=passed)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": VALIDATE_SCHEMA, "passed": self.passed, "samples": self.samples, "mode": self.mode,
+        return {"schema": VALIDATE_SCHEMA, "passed": self.passed, "status": self.status, "not_run": self.not_run,
+                "samples": self.samples, "mode": self.mode,
                 "task": self.task, "original": dict(self.original), "tflite": dict(self.tflite),
                 "runtimes": dict(self.runtimes), "inputs": dict(self.inputs), "tolerance": self.tolerance.to_dict(),
                 "outputs": [o.to_dict() for o in self.outputs], "problems": list(self.problems),

@@ -97,6 +97,7 @@ def add_validation_options(p: argparse.ArgumentParser) -> None:
                                                         "outputs of both models) to DIR")
     p.add_argument("--load-inputs", metavar="DIR", help="validate on inputs saved by --save-inputs")
     p.add_argument("--outputs-dir", metavar="DIR", help="on failure, save both models' outputs and the inputs to DIR")
+    add_flex_runtime_option(p)
     g = p.add_argument_group("tolerances (defaults per --quantize/--mode, see README; "
                              "inf or -inf disables one, e.g. --min-snr=-inf)")
     g.add_argument("--atol", type=float, help="absolute tolerance on max |error|")
@@ -183,6 +184,21 @@ def check_validation_flags(args: argparse.Namespace) -> None:
         raise ConfigError("--sample-quantile must be in [0, 0.5)", hint="0 judges the worst sample; 0.05 is typical")
 
 
+def add_flex_runtime_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-flex-runtime", action="store_true",
+                   help="never build or start the Flex runtime (a TensorFlow 2.18.1 venv, see setup-flex) that runs "
+                        "Select-TF-ops models: they still convert, but are reported as not run (exit 9)")
+
+
+def validation_exit_code(validation: Any) -> int:
+    """0 passed (or no validation), 3 failed, 9 not run (a Select-TF-ops model and no Flex runtime)."""
+    from ..errors import EXIT_FLEX_UNAVAILABLE, EXIT_VALIDATION_FAILED
+
+    if validation is None or validation.passed:
+        return 0
+    return EXIT_FLEX_UNAVAILABLE if getattr(validation, "not_run", "") else EXIT_VALIDATION_FAILED
+
+
 def validate_config(args: argparse.Namespace, mode: Any) -> Any:
     """The validation config; `mode` None (validate without --mode): tolerances once the mode is read."""
     from ..pipeline import ValidateConfig
@@ -193,4 +209,5 @@ def validate_config(args: argparse.Namespace, mode: Any) -> Any:
     tol = None if mode is None else default_tolerance(mode, **tolerance_overrides(args))
     return ValidateConfig(enabled=not getattr(args, "no_validate", False), samples=samples, seed=args.seed,
                           data=args.data, tolerance=tol, task=args.task, labels=args.labels,
-                          load_inputs=args.load_inputs, save_inputs=args.save_inputs, outputs_dir=args.outputs_dir)
+                          load_inputs=args.load_inputs, save_inputs=args.save_inputs, outputs_dir=args.outputs_dir,
+                          flex_runtime=not getattr(args, "no_flex_runtime", False))

@@ -16,18 +16,20 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-xnnpack", action="store_true", help=".tflite: builtin kernels only, no XNNPACK delegate")
     p.add_argument("--rounds", type=int, default=1,
                    help="repeat the measurement in this many fresh processes and pool their runs (default %(default)s)")
+    _common.add_flex_runtime_option(p)
 
 
 def bench_config(args: argparse.Namespace) -> Any:
     from ..benchmark import BenchConfig
 
     return BenchConfig(runs=args.runs, warmup=args.warmup, threads=args.threads, xnnpack=not args.no_xnnpack,
-                       seed=getattr(args, "seed", 0), rounds=args.rounds)
+                       seed=getattr(args, "seed", 0), rounds=args.rounds, flex_runtime=not args.no_flex_runtime)
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("bench", help="measure latency, start-up, throughput and peak memory of a model",
-                       description="Benchmark a .tflite model (ai-edge-litert, XNNPACK unless --no-xnnpack) or the "
+                       description="Benchmark a .tflite model (ai-edge-litert, XNNPACK unless --no-xnnpack; Select-TF-ops "
+                                   "models in the Flex runtime, TensorFlow 2.18.1) or the "
                                    "original model (SavedModel folder, archive or hub handle, in TensorFlow) in a "
                                    "dedicated process: latency min/p50/p90/p99/mean/std, first-inference and init "
                                    "time, throughput, file size and peak resident memory.")

@@ -69,7 +69,6 @@ def job_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:
-    from ..errors import EXIT_VALIDATION_FAILED
     from ..pipeline import run_convert
     from ..report import convert_summary
 
@@ -77,4 +76,4 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     with ui.progress("converting") as p:
         result = run_convert(job, progress=p.step)
     ui.print(json.dumps(result.report, indent=2) if args.json else convert_summary(result.report))
-    return 0 if result.passed else EXIT_VALIDATION_FAILED
+    return _common.validation_exit_code(result.validation)

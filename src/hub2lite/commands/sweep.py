@@ -79,7 +79,7 @@ def check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace, ui: Any) -> int:
     from ..convert import ConvertConfig
-    from ..errors import EXIT_VALIDATION_FAILED
+    from ..errors import EXIT_FLEX_UNAVAILABLE, EXIT_VALIDATION_FAILED
     from ..report.sweep import markdown_table
     from ..specs import OpsPolicy
     from ..sweep import SweepConfig, parse_modes, run_sweep
@@ -109,4 +109,6 @@ def run(args: argparse.Namespace, ui: Any) -> int:
         for line in report["recommendation"]["lines"]:
             ui.print(line)
         ui.print(f"wrote {', '.join(str(p) for p in result.files.values())}")
-    return 0 if result.passed else EXIT_VALIDATION_FAILED
+    if result.passed:
+        return 0
+    return EXIT_FLEX_UNAVAILABLE if result.not_run else EXIT_VALIDATION_FAILED

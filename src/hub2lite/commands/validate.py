@@ -39,7 +39,6 @@ def check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:
-    from ..errors import EXIT_VALIDATION_FAILED
     from ..pipeline import ValidateJob, run_validate, validation_document
     from ..report import validation_text
     from ..specs import QuantMode
@@ -52,6 +51,11 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                       tags=_common.tags(args), report=args.report, force=args.force,
                       load_options=_common.load_options(args), input_range=args.input_range, mean=args.mean,
                       std=args.std, normalization_from=args.normalization_from)
+    if args.per_layer:  # refused before any work when it cannot run
+        from ..quantize.debugger import check_debuggable
+        from ..tflite_file import read_model_bytes
+
+        check_debuggable(read_model_bytes(args.tflite), args.tflite)
     with ui.progress("validating") as p:
         report = run_validate(job, progress=p.step)
     data = validation_document(report)
@@ -69,4 +73,4 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                 load_options=_common.load_options(args), scaling=_common.scaling_flags(args))
         if not args.json:
             ui.print("\n".join(layers.text() + [f"per-layer report: {csv_path}, {json_path}"]))
-    return 0 if report.passed else EXIT_VALIDATION_FAILED
+    return _common.validation_exit_code(report)

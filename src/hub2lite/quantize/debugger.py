@@ -44,7 +44,7 @@ from .selective import resolve_nodes, selective_quantize
 
 __all__ = ["LayerError", "LayerReport", "QuantDebugSession", "debug_layers", "selective_quantize", "resolve_nodes",
            "RMSE_SCALE_THRESHOLD", "CHANNEL_ERROR_THRESHOLD", "LAYER_REPORT_SCHEMA", "layer_report_paths",
-           "write_layer_report", "run_per_layer"]
+           "write_layer_report", "run_per_layer", "check_debuggable"]
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,19 @@ def debug_layers(loaded: Any, config: Any, calibration: Sequence[Mapping[str, An
     return QuantDebugSession(loaded, config, calibration, samples).layer_report()
 
 
+def check_debuggable(model: bytes, where: str) -> None:
+    """Refuse Select-TF-ops models: the QuantizationDebugger runs the model in this process's TFLite interpreter,
+    which has no Flex delegate (TensorFlow 2.19+), and it cannot be moved into the Flex runtime (it instruments
+    the model while the converter quantizes it)."""
+    from ..tflite_file import flex_ops
+
+    ops = flex_ops(model)
+    if ops:
+        raise ConfigError(f"--per-layer cannot measure {where!r}: it has Select TF ops ({', '.join(ops)}) and the "
+                          "QuantizationDebugger runs models in this TensorFlow's interpreter, which has no Flex delegate",
+                          hint="validate without --per-layer (validation itself runs in the Flex runtime)")
+
+
 def run_per_layer(source: str, tflite: str, *, data: str | None, signature: str | None = None,
                   samples: int | None = None, seed: int = 0, cache_dir: str | None = None,
                   tags: tuple[str, ...] | None = None, timeout: float | None = None, report: str | None = None,
@@ -242,6 +255,7 @@ def run_per_layer(source: str, tflite: str, *, data: str | None, signature: str 
     from ..prepare import PrepareOptions, prepare, validation_inputs
     from ..specs import QuantMode
 
+    check_debuggable(Path(tflite).read_bytes(), str(tflite))
     stem_path = Path(report).with_name(Path(tflite).name) if report else Path(tflite)
     csv_path, json_path = layer_report_paths(stem_path)
     check_output_path(csv_path, force=force)

@@ -43,6 +43,10 @@ def validation_text(v: dict[str, Any]) -> list[str]:
     where = {"synthetic": f"synthetic, seed {inputs.get('seed')}", "data": f"{inputs.get('path')}",
              "saved": f"saved inputs {inputs.get('path')}"}.get(inputs.get("source"), "")
     mode = f"; {v['mode']} tolerances" if v.get("mode") else ""
+    if v.get("not_run"):
+        return [f"validation: NOT RUN: {v['not_run']}",
+                f"  runtimes: original {v.get('runtimes', {}).get('original', '?')}; "
+                f".tflite {v.get('runtimes', {}).get('candidate', 'none available')}"]
     lines = [f"validation: {'PASSED' if v['passed'] else 'FAILED'} on {v['samples']} samples"
              + (f" ({where}{mode})" if where or mode else ""),
              f"  runtimes: original {v.get('runtimes', {}).get('original', '?')}; "
