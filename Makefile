@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.hub2lite-installed
 
-.PHONY: setup metadata demo test bench bench-real clean chromium espeak
+.PHONY: setup metadata demo test bench bench-real clean chromium espeak flex-runtime
 
 setup: $(STAMP)
 
@@ -24,14 +24,19 @@ metadata:
 demo: setup
 	$(VENV)/bin/hub2lite demo -o hub2lite-demo --force
 
-test: setup chromium
+test: setup chromium flex-runtime
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The Flex runtime (TensorFlow 2.18.1 in its own venv under ~/.cache/hub2lite/flex-runtime) runs Select-TF-ops
+# models in tests, bench and the demo. Built once per machine (~5 min, ~600 MB download); a no-op when ready.
+flex-runtime: setup
+	$(VENV)/bin/hub2lite setup-flex
 
 # tests/test_report_html.py opens the sweep's report.html in headless Chromium: Debian's package (CI runs as root).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
-bench: setup
+bench: setup flex-runtime
 	$(PY) bench/run_all.py
 
 # Real pretrained models from PyPI packages, every quantization variant side by side (bench/real_models.py).

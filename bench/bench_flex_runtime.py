@@ -6,7 +6,8 @@ Select-TF-ops models run in a TensorFlow 2.18.1 venv driven as a subprocess (hub
 3. per call, for a tiny Flex model (MatrixDeterminant + Erf on 3x3) and a mid-size one (conv stack + a Flex op,
    1x64x64x3): round-trip `FlexRunner.infer` (pack inputs, pipe, invoke, pipe back, unpack) vs the same invoke
    timed inside the worker; overhead = median difference, and the ratio;
-4. agreement of the Flex runtime's outputs with the original SavedModel (converted by the installed TensorFlow).
+4. agreement of the Flex runtime's outputs with the original SavedModel (converted by the installed TensorFlow),
+   absolute and relative to the output's largest magnitude.
 
     python bench/bench_flex_runtime.py [--calls 200]
 """
@@ -109,12 +110,14 @@ def main(argv: list[str]) -> int:
                 inside = lite.bench(feed, runs=args.calls, warmup=5)["times_s"]
             original = tf.saved_model.load(str(folder)).signatures["serving_default"](**{k: tf.constant(v) for k, v in feed.items()})
             diff = max(float(np.max(np.abs(out[k] - original[k].numpy()))) for k in out)
+            rel = max(float(np.max(np.abs(out[k] - original[k].numpy())) / max(np.max(np.abs(original[k].numpy())), 1e-30))
+                      for k in out)
             rt, inv = statistics.median(trips) * 1e3, statistics.median(inside) * 1e3
             print(f"{name}: {len(model)} B, ops need Flex: {flex_ops(model)}")
             print(f"  start (spawn + import TF 2.18.1 + load), median of 3: {statistics.median(starts):.2f} s")
             print(f"  per call, median of {args.calls}: round trip {rt:.3f} ms, invoke inside the worker {inv:.3f} ms, "
                   f"overhead {rt - inv:.3f} ms (round trip / invoke = {rt / inv:.2f}x)")
-            print(f"  max |Flex runtime - original SavedModel| = {diff:.2e}")
+            print(f"  max |Flex runtime - original SavedModel| = {diff:.2e} (relative to max |original|: {rel:.2e})")
     return 0
 
 

@@ -131,3 +131,19 @@ def test_runtime_python_is_isolated_from_the_callers_packages(flex_runtime):
                           "print(m.version('tensorflow'), u.find_spec('hub2lite') is None)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.split() == [flexruntime.FLEX_TF_VERSION, "True"]
+
+
+def test_the_wire_format_round_trips_every_array_kind():
+    from hub2lite import _flex_worker as wire
+
+    arrays = {"strided": np.arange(18, dtype=np.float32).reshape(2, 3, 3)[:, ::2],
+              "strings": np.array([[b"ab"], [b""]], dtype=object), "empty": np.zeros((0, 3), np.int8),
+              "scalar": np.float32(3.5), "ints": np.array([-(2**62), 7], np.int64)}
+    index, body = wire.pack_arrays(arrays)
+    back = wire.unpack_arrays(index, body)
+    assert list(back) == list(arrays)
+    for name, value in arrays.items():
+        value = np.asarray(value)
+        assert back[name].shape == value.shape, name
+        expected = value.astype(np.bytes_) if value.dtype == object else value
+        np.testing.assert_array_equal(back[name], expected)

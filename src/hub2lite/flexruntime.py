@@ -340,15 +340,16 @@ class FlexRunner:
             specs.append(TensorSpec(self.input_names.get(tname, tname), dtype, shape))
         return tuple(specs)
 
-    def _kwargs(self, feed: Mapping[str, np.ndarray]) -> bytes:
+    def _request(self, header: dict[str, Any], feed: Mapping[str, np.ndarray]) -> tuple[dict[str, Any], bytes]:
         details = {n: {**d, "dtype": np.object_ if d["dtype"] == "object" else np.dtype(d["dtype"])}
                    for n, d in self._in.items()}
-        return wire.pack_arrays(lite_inputs(details, self.input_names, feed))
+        index, body = wire.pack_arrays(lite_inputs(details, self.input_names, feed))
+        return self._call({**header, "arrays": index}, body)
 
     def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        _, body = self._call({"op": "infer"}, self._kwargs(feed))
+        reply, body = self._request({"op": "infer"}, feed)
         result = {}
-        for name, value in wire.unpack_arrays(body).items():
+        for name, value in wire.unpack_arrays(reply.get("arrays", []), body).items():
             if value.dtype.kind == "S":  # strings travel as bytes_; the interpreter gives objects
                 result[name] = value.astype(np.object_)
             else:
@@ -357,5 +358,5 @@ class FlexRunner:
 
     def bench(self, feed: Mapping[str, np.ndarray], *, runs: int, warmup: int = 0) -> dict[str, Any]:
         """Time `runs` invocations inside the worker (no IPC in the figures): first_s, times_s, peak_rss_bytes."""
-        reply, _ = self._call({"op": "bench", "runs": int(runs), "warmup": int(warmup)}, self._kwargs(feed))
+        reply, _ = self._request({"op": "bench", "runs": int(runs), "warmup": int(warmup)}, feed)
         return {k: reply[k] for k in ("first_s", "times_s", "peak_rss_bytes")}
