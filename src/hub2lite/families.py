@@ -190,7 +190,7 @@ FAMILY_TABLE: tuple[tuple[str, str, str], ...] = (
     ("image-feature-vector", "as image-classifier; validated by cosine similarity and max |Δ| per feature",
      "synthetic [0,1] inputs unless `--data`"),
     ("text", "tf.string inputs: string ops through Select TF ops, static lookup tables as TFLite HASHTABLE builtins "
-             "(resource variables on); validated through the Flex interpreter",
+             "(resource variables on); validated in the Flex runtime",
      "ops with no Select TF kernel (SentencePiece, UnicodeScript) fail with a hint to split the preprocessing out"),
     ("detection", "NonMaxSuppressionV3/V4/V5 -> builtin NON_MAX_SUPPRESSION_V4/V5; CombinedNonMaxSuppression -> "
                   "Select TF ops; boxes/scores/classes/count validated output by output",
