@@ -31,7 +31,7 @@ def test_sweep_writes_three_files_with_every_variant(sweep_run):
     assert report["validation_data"]["samples"] == sweep_run.test_samples
     assert report["validation_data"]["class_names"] == 10  # names in y mapped through --labels
     assert report["config"]["bench"] == {"runs": 30, "warmup": 3, "threads": 1, "xnnpack": True, "seed": 0,
-                                         "rounds": 2}
+                                         "rounds": 2, "flex_runtime": True}
     by_mode = {v["mode"]: v for v in report["variants"]}
     for mode, v in by_mode.items():
         assert v["status"] == "ok" and v["error"] is None, v
