@@ -128,3 +128,16 @@ def test_setup_flex_is_idempotent_and_refuses_an_unsupported_python(cli, flex_tf
     monkeypatch.setattr(flexruntime, "MAX_PYTHON", (3, 9))
     r = cli("setup-flex")
     assert_one_line_error(r, errors.EXIT_FLEX_UNAVAILABLE, "needs Python <= 3.9", "Python 3.10-3.12")
+
+
+def test_python_api_takes_flex_runtime_like_the_cli(model_path, flex_tflite, tmp_path):
+    import hub2lite
+
+    result = hub2lite.api.convert(str(model_path("flex_ops")), str(tmp_path / "f.tflite"), flex_runtime=False)
+    assert result.passed is False and result.validation.status == "not run"
+    assert "setup-flex" in result.validation.not_run and (tmp_path / "f.tflite").exists()
+    path, _ = flex_tflite
+    report = hub2lite.api.validate(str(model_path("flex_ops")), str(path))
+    assert report.passed and report.runtimes["candidate"].startswith("flex-runtime:")
+    with pytest.raises(errors.FlexRuntimeError, match="disabled"):
+        hub2lite.api.bench(str(path), runs=2, flex_runtime=False)

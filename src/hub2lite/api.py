@@ -68,7 +68,7 @@ def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequenc
 
 
 def _validate_config(mode: Any, *, validate: bool, data: str | None, labels: str | None, samples: int | None,
-                     seed: int, task: str, tolerances: Mapping[str, float | None]) -> Any:
+                     seed: int, task: str, tolerances: Mapping[str, float | None], flex_runtime: bool = True) -> Any:
     from .errors import ConfigError
     from .pipeline import ValidateConfig
     from .validate import default_tolerance
@@ -78,7 +78,7 @@ def _validate_config(mode: Any, *, validate: bool, data: str | None, labels: str
     count = samples or (500 if data else 8)
     tol = None if mode is None else default_tolerance(mode, **dict(tolerances))
     return ValidateConfig(enabled=validate, samples=count, seed=seed, data=data, tolerance=tol, task=task,
-                          labels=labels)
+                          labels=labels, flex_runtime=flex_runtime)
 
 
 def convert(source: str, output: str, *, quantize: str = "float32", signature: str | None = None,
@@ -92,9 +92,10 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
             resource_variables: bool = False, force: bool = False, cache_dir: str | None = None,
             tags: Sequence[str] | None = None, timeout: float | None = None, unsafe_keras: bool = False,
             input_names: Sequence[str] = (), output_names: Sequence[str] = (), debug: bool = False,
-            progress: Progress | None = None) -> ConvertResult:
+            flex_runtime: bool = True, progress: Progress | None = None) -> ConvertResult:
     """`hub2lite convert`: convert, validate, write OUTPUT and OUTPUT.report.json. Returns the ConvertResult
-    (`.passed`, `.report`, `.conversion`, `.validation`)."""
+    (`.passed`, `.report`, `.conversion`, `.validation`). `flex_runtime=False`: a Select-TF-ops model's
+    validation is not run (`.validation.not_run` says why) instead of starting the Flex runtime."""
     from .options import check_quantized_validation
     from .pipeline import ConvertJob, run_convert
     from .specs import QuantMode
@@ -107,7 +108,8 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
                           resource_variables=resource_variables)
     job = ConvertJob(source=source, output=str(output), convert=cfg,
                      validate=_validate_config(mode, validate=validate, data=data, labels=labels, samples=samples,
-                                               seed=seed, task=task, tolerances=tolerances or {}),
+                                               seed=seed, task=task, tolerances=tolerances or {},
+                                               flex_runtime=flex_runtime),
                      calibration=calibration, calibration_samples=calibration_samples, force=force,
                      cache_dir=cache_dir, timeout=timeout, tags=None if tags is None else tuple(tags),
                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std), calibration_seed=seed,
@@ -124,7 +126,7 @@ def validate(source: str, tflite: str, *, mode: str | None = None, signature: st
              task: str = "auto", tolerances: Mapping[str, float | None] | None = None, report: str | None = None,
              force: bool = False, cache_dir: str | None = None, tags: Sequence[str] | None = None,
              timeout: float | None = None, unsafe_keras: bool = False, input_names: Sequence[str] = (),
-             output_names: Sequence[str] = (), debug: bool = False,
+             output_names: Sequence[str] = (), debug: bool = False, flex_runtime: bool = True,
              progress: Progress | None = None) -> ValidationReport:
     """`hub2lite validate`: run the original and the .tflite on the same inputs; `mode` None reads the
     quantization mode from the .tflite. Returns the ValidationReport (`.passed`, `.outputs`, `.to_dict()`)."""
@@ -135,7 +137,8 @@ def validate(source: str, tflite: str, *, mode: str | None = None, signature: st
     _start(debug)
     job = ValidateJob(source=source, tflite=str(tflite), signature=signature, tflite_signature=tflite_signature,
                       validate=_validate_config(quant, validate=True, data=data, labels=labels, samples=samples,
-                                                seed=seed, task=task, tolerances=tolerances or {}),
+                                                seed=seed, task=task, tolerances=tolerances or {},
+                                                flex_runtime=flex_runtime),
                       mode=quant, tolerance_overrides=dict(tolerances or {}), cache_dir=cache_dir, timeout=timeout,
                       tags=None if tags is None else tuple(tags), report=report, force=force,
                       load_options=_load_options(unsafe_keras, input_names, output_names),
@@ -230,12 +233,14 @@ def bench(model: str, *, runs: int = 50, warmup: int = 5, threads: int | None = 
           rounds: int = 1, seed: int = 0, signature: str | None = None,
           input_shapes: Mapping[str, Sequence[int]] | None = None, batch_size: int = 1,
           cache_dir: str | None = None, tags: Sequence[str] | None = None,
-          timeout: float | None = None) -> LatencyStats:
-    """`hub2lite bench`: latency, start-up and memory of a .tflite or of the original, in a child process."""
+          timeout: float | None = None, flex_runtime: bool = True) -> LatencyStats:
+    """`hub2lite bench`: latency, start-up and memory of a .tflite or of the original, in a child process
+    (Select-TF-ops models in the Flex runtime; `flex_runtime=False` refuses them with FlexRuntimeError)."""
     from .benchmark import BenchConfig, benchmark_source, benchmark_tflite
     from .tflite_file import is_tflite_path
 
-    cfg = BenchConfig(runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack, seed=seed, rounds=rounds)
+    cfg = BenchConfig(runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack, seed=seed, rounds=rounds,
+                      flex_runtime=flex_runtime)
     if is_tflite_path(model):
         return benchmark_tflite(model, cfg, signature=signature)
     return benchmark_source(model, cfg, signature=signature, input_shapes=input_shapes, batch_size=batch_size,
