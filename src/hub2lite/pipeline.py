@@ -438,12 +438,12 @@ def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> Validation
             atomic_write_text(report_path, json.dumps(validation_document(report), indent=2) + "\n")
         return report
     with lite:
-        return _run_validate(job, model, mode, why, entry, lite, report_path, original, tflite, progress)
+        return _run_validate(job, model, mode, why, entry, lite, flags, report_path, original, tflite, progress)
 
 
 def _run_validate(job: ValidateJob, model: bytes, mode: QuantMode, why: str, entry: EntryPoint,
-                  lite: LiteRunner | FlexRunner, report_path: Path | None, original: dict[str, Any],
-                  tflite: dict[str, Any], progress: Progress) -> ValidationReport:
+                  lite: LiteRunner | FlexRunner, flags: ScalingFlags, report_path: Path | None,
+                  original: dict[str, Any], tflite: dict[str, Any], progress: Progress) -> ValidationReport:
     lite.input_names = _match_names(lite, entry)
     check_inputs_fit(lite.input_specs(), entry)
     progress("validating")
