@@ -81,7 +81,9 @@ def build_model(folder: Path, epochs: int = 6) -> Path:
 def time_conversions(path: Path, rounds: int) -> tuple[list[float], list[float], bytes, bytes]:
     import tensorflow as tf
 
-    from hub2lite import ConvertConfig, convert, load, resolve
+    from hub2lite.convert import ConvertConfig, convert
+    from hub2lite.load import load
+    from hub2lite.resolve import resolve
 
     def with_hub2lite() -> bytes:
         return convert(load(resolve(str(path))), ConvertConfig()).model
@@ -149,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. latency: TFLite float32 vs the original SavedModel, same threads, same input, interleaved
     cfg = BenchConfig(runs=args.runs, warmup=10, threads=args.threads)
-    from hub2lite import load, resolve
+    from hub2lite.load import load
+    from hub2lite.resolve import resolve
 
     tf_input = load(resolve(str(model))).choose().info.inputs[0].name
     with tempfile.TemporaryDirectory() as tmp:
