@@ -1,0 +1,161 @@
+"""The one place where batch calls hub2lite's library to process a model (runs inside the worker process).
+
+`run_model(spec, workdir, progress)` converts and validates every mode of one model into `workdir`
+(`MODE.tflite` + `MODE.report.json`, as `hub2lite convert` writes them) and returns a JSON-safe result: the
+model's status and, per mode, the conversion status (builtins / Select TF ops and which / failed at which stage),
+size, and validation verdict. A model-level problem (the source cannot be resolved or loaded) fails the model; a
+mode that does not convert fails only that variant. A bug in hub2lite propagates (the worker saves the
+traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import (CalibrationError, ConfigError, ConversionError, Hub2LiteError, LoadError, OutputError,
+                      ResolveError)
+from ..specs import QuantMode
+from .manifest import ModelSpec
+
+__all__ = ["run_model", "STAGES", "stage_of"]
+
+log = logging.getLogger(__name__)
+
+#: pipeline progress steps -> the catalog's stage names
+STAGES = {"resolving": "resolve", "loading": "load", "converting": "convert", "validating": "validate",
+          "writing": "write"}
+
+_STAGE_OF_ERROR: tuple[tuple[type[Hub2LiteError], str], ...] = (
+    (ResolveError, "resolve"), (LoadError, "load"), (ConversionError, "convert"), (CalibrationError, "data"),
+    (OutputError, "write"))
+
+
+def stage_of(exc: BaseException, current: str) -> str:
+    """The stage an error belongs to: by its type, else where the pipeline was."""
+    return next((stage for kind, stage in _STAGE_OF_ERROR if isinstance(exc, kind)), current)
+
+
+def _convert_job(spec: ModelSpec, mode: QuantMode, output: Path) -> Any:
+    from ..convert import ConvertConfig
+    from ..load import LoadOptions
+    from ..pipeline import ConvertJob, ValidateConfig
+    from ..quantize.recipes import recipe_for
+    from ..specs import OpsPolicy
+    from ..validate import default_tolerance
+
+    tol = dict(spec.tolerances)
+    if "min_snr" in tol:
+        tol["min_snr_db"] = tol.pop("min_snr")
+    samples = spec.samples or (500 if spec.data else 8)
+    return ConvertJob(
+        source=spec.source, output=str(output),
+        convert=ConvertConfig(signature=spec.signature, input_shapes=dict(spec.input_shape),
+                              keep_dynamic=spec.keep_dynamic, batch_size=spec.batch_size,
+                              ops_policy=OpsPolicy.BUILTINS if spec.no_flex else OpsPolicy.AUTO, quantize=mode,
+                              io_type=spec.io_type if mode is QuantMode.INT8_STRICT else None,
+                              resource_variables=spec.resource_variables),
+        validate=ValidateConfig(enabled=not spec.no_validate, samples=samples, seed=spec.seed, data=spec.data,
+                                tolerance=default_tolerance(mode, **tol), task=spec.task, labels=spec.labels),
+        calibration=spec.calibration if recipe_for(mode).needs_calibration else None,
+        calibration_samples=spec.calibration_samples, force=True, cache_dir=spec.cache_dir, timeout=spec.timeout,
+        tags=spec.tags, load_options=LoadOptions(unsafe_keras=spec.unsafe_keras, input_names=spec.input_names,
+                                                 output_names=spec.output_names),
+        input_range=spec.input_range, mean=spec.mean, std=spec.std, calibration_seed=spec.seed)
+
+
+def verdict(validation: Mapping[str, Any] | None, *, skipped_why: str | None = None) -> dict[str, Any]:
+    """passed / failed / not run (with why) and the figures the catalog shows, from a validation report dict."""
+    if validation is None:
+        return {"verdict": "not run", "why": skipped_why or "validation was off"}
+    outputs = validation.get("outputs") or []
+    if not outputs:  # the .tflite could not run anywhere: nothing was compared
+        why = "; ".join(validation.get("problems") or []) or "the .tflite could not be run"
+        return {"verdict": "not run", "why": why, "runtime": (validation.get("runtimes") or {}).get("candidate")}
+    agreements = [o["top1_agreement"] for o in outputs if o.get("top1_agreement") is not None]
+    cosines = [o["cosine"] for o in outputs if o.get("cosine") is not None]
+    errors = [o["max_abs"] for o in outputs if o.get("max_abs") is not None]
+    accuracy = validation.get("accuracy") or {}
+    return {"verdict": "passed" if validation.get("passed") else "failed",
+            "why": None if validation.get("passed") else "; ".join(validation.get("failures") or [])[:500] or None,
+            "runtime": (validation.get("runtimes") or {}).get("candidate"),
+            "samples": validation.get("samples"),
+            "top1_agreement": min(agreements) if agreements else None,
+            "cosine": min(cosines) if cosines else None,
+            "max_abs_error": max(errors) if errors else None,
+            "accuracy": accuracy.get("top1_tflite"), "original_accuracy": accuracy.get("top1_original")}
+
+
+def _ops_of_attempts(attempts: Any) -> tuple[list[str], list[str]]:
+    select, custom = [], []
+    for a in attempts or ():
+        d = a if isinstance(a, Mapping) else a.to_dict()
+        select += [o for o in d.get("flex_ops") or () if o not in select]
+        custom += [o for o in d.get("custom_ops") or () if o not in custom]
+    return select, custom
+
+
+def _variant_ok(mode: QuantMode, report: Mapping[str, Any], output: Path, seconds: float,
+                validated: bool) -> dict[str, Any]:
+    conv = report["conversion"]
+    select = list(conv.get("forced_select_by") or [])
+    status = "select-tf-ops" if conv.get("strategy") != "builtins" else "builtins"
+    return {"mode": mode.value, "status": status, "stage": None, "error": None, "select_ops": select,
+            "custom_ops": [], "strategy": conv.get("strategy"), "tflite_ops": dict(conv.get("tflite_ops") or {}),
+            "size_bytes": conv.get("size_bytes"), "file": output.name, "report": output.stem + ".report.json",
+            "seconds": round(seconds, 3), "notes": list(conv.get("notes") or []),
+            "validation": verdict(report.get("validation"),
+                                  skipped_why=None if validated else "validation was turned off (no_validate)")}
+
+
+def _variant_failed(mode: QuantMode, exc: Hub2LiteError, stage: str, seconds: float) -> dict[str, Any]:
+    select, custom = _ops_of_attempts(getattr(exc, "attempts", ()))
+    return {"mode": mode.value, "status": "failed", "stage": stage, "error": str(exc), "select_ops": select,
+            "custom_ops": custom, "strategy": None, "tflite_ops": {}, "size_bytes": None, "file": None,
+            "report": None, "seconds": round(seconds, 3), "notes": [],
+            "validation": {"verdict": "not run", "why": f"no model: {stage} failed"}}
+
+
+def run_model(spec_dict: Mapping[str, Any], workdir: str | Path,
+              progress: Callable[[str], None] = lambda _stage: None) -> dict[str, Any]:
+    """Convert + validate every mode of one model into `workdir`; see the module docstring."""
+    from ..pipeline import run_convert
+
+    spec = ModelSpec.from_dict(spec_dict)
+    folder = Path(workdir)
+    variants: list[dict[str, Any]] = []
+    info: dict[str, Any] = {}
+    t_model = time.perf_counter()
+    for mode in spec.modes:
+        stage = "prepare"
+
+        def step(name: str, mode: QuantMode = mode) -> None:
+            nonlocal stage
+            stage = STAGES.get(name, name)
+            progress(f"{stage} {mode.value}")
+
+        t0 = time.perf_counter()
+        output = folder / f"{mode.value}.tflite"
+        try:
+            result = run_convert(_convert_job(spec, mode, output), progress=step)
+        except (ResolveError, LoadError) as exc:  # the model itself is unusable: no mode can work
+            return {"status": "failed", "stage": stage_of(exc, stage), "error": str(exc), "variants": variants,
+                    "seconds": round(time.perf_counter() - t_model, 3), **info}
+        except (ConversionError, CalibrationError, ConfigError, OutputError) as exc:
+            variants.append(_variant_failed(mode, exc, stage_of(exc, stage), time.perf_counter() - t0))
+            log.warning("%s %s: %s failed: %s", spec.name, mode.value, stage_of(exc, stage), exc)
+            continue
+        report = result.report
+        info = {"format": report.get("format"), "family": (report["conversion"].get("family") or {}).get("family"),
+                "signature": (report["conversion"].get("signature") or {}).get("name")}
+        variants.append(_variant_ok(mode, report, output, time.perf_counter() - t0, not spec.no_validate))
+    converted = [v for v in variants if v["status"] != "failed"]
+    first_failure = next((v for v in variants if v["status"] == "failed"), None)
+    failed = not converted and first_failure is not None
+    return {"status": "failed" if failed else "ok",
+            "stage": first_failure["stage"] if failed and first_failure else None,
+            "error": first_failure["error"] if failed and first_failure else None,
+            "variants": variants, "seconds": round(time.perf_counter() - t_model, 3), **info}
