@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+import ray  # the extra hub2lite[ray]; the test extra installs it
 
 from hub2lite.batch import BatchConfig, run_batch
 
-ray = pytest.importorskip("ray")  # the extra hub2lite[ray]; `make test` installs it
 HOOKS = str(Path(__file__).with_name("models_batch.py"))
 
 

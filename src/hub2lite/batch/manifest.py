@@ -290,7 +290,8 @@ def spec_from_options(options: Mapping[str, Any], *, base: Path, where: str) -> 
         try:
             values[key] = OPTION_KEYS[key](raw)
         except ValueError as exc:
-            raise ConfigError(f"{where}: {key}: {exc}") from None
+            raise ConfigError(f"{where}: {key}: {exc}",
+                              hint=f"correct {key!r} in that entry (or the command-line default)") from None
     if "source" not in values:
         raise ConfigError(f"{where}: no \"source\"", hint="give each entry a source: handle, URL, path or archive")
     source = values["source"]
@@ -314,7 +315,8 @@ def spec_from_options(options: Mapping[str, Any], *, base: Path, where: str) -> 
     tolerances = {k: values.pop(k) for k in TOLERANCE_KEYS if k in values}
     sq = tolerances.get("sample_quantile")
     if sq is not None and not 0.0 <= sq < 0.5:
-        raise ConfigError(f"{where}: sample_quantile must be in [0, 0.5)")
+        raise ConfigError(f"{where}: sample_quantile must be in [0, 0.5)",
+                          hint="0 judges the worst sample; 0.05 is typical")
     values.setdefault("name", derive_name(source))
     spec = ModelSpec(tolerances=tolerances, **values)
     _check_combinations(spec, where)
@@ -367,7 +369,8 @@ def _read_entries(path: Path) -> list[tuple[str, dict[str, Any]]]:
             if isinstance(item, str):
                 item = {"source": item}
             if not isinstance(item, dict):
-                raise ConfigError(f"{path.name}: entry {i}: must be an object or a source string")
+                raise ConfigError(f"{path.name}: entry {i}: must be an object or a source string",
+                                  hint="e.g. {\"source\": \"model_dir\", \"modes\": [\"float32\"]}")
             label = item.get("name") or item.get("source")
             entries.append((f"{path.name}: entry {i}" + (f" ({label})" if isinstance(label, str) else ""), item))
         return entries
@@ -388,7 +391,7 @@ def parse_manifest(path: str | os.PathLike[str], defaults: Mapping[str, Any] | N
     defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
     for key in ("source", "name"):
         if key in defaults:
-            raise ConfigError(f"{key!r} cannot be a default for every model")
+            raise ConfigError(f"{key!r} cannot be a default for every model", hint=f"give {key!r} per manifest entry")
     entries = _read_entries(p)
     if not entries:
         raise ConfigError(f"manifest {str(p)!r} lists no models", hint="one source per line, or a JSON list")

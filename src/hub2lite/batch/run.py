@@ -4,6 +4,7 @@
     DIR/models/NAME/MODE.tflite          + MODE.report.json per converted mode, worker.log,
                                          traceback.txt when a hub2lite bug stopped the model
     DIR/catalog.json                     schema hub2lite.catalog/1 (catalog.py)
+    DIR/catalog.md, DIR/catalog.html     the same catalog rendered (hub2lite.report.catalog)
 
 Conversions and validations run in parallel (local pool or Ray); benchmarks run afterwards on this machine one at
 a time, so that no two timings disturb each other. Only this process writes DIR.
@@ -29,12 +30,14 @@ from .state import STATE_FILE, BatchState, job_key
 from .supervise import GIB, Limits, Outcome
 from .worker import JOB_FILE, LOG_FILE, STAGE_FILE, TRACEBACK_FILE
 
-__all__ = ["BatchConfig", "BatchProgress", "BatchResult", "run_batch", "CATALOG_FILE", "DEFAULT_TIMEOUT_S",
+__all__ = ["BatchConfig", "BatchProgress", "BatchResult", "run_batch", "CATALOG_FILE", "CATALOG_FILES",
+           "DEFAULT_TIMEOUT_S",
            "DEFAULT_MEMORY_GIB"]
 
 log = logging.getLogger(__name__)
 
 CATALOG_FILE = "catalog.json"
+CATALOG_FILES = (CATALOG_FILE, "catalog.md", "catalog.html")
 DEFAULT_TIMEOUT_S = 1800.0
 DEFAULT_MEMORY_GIB = 4.0
 _WORK = ".work"
@@ -55,11 +58,11 @@ class BatchConfig:
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, not {self.workers}")
+            raise ConfigError(f"--workers must be at least 1, not {self.workers}", hint="e.g. --workers 2")
         if not self.timeout_per_model > 0:
-            raise ConfigError("--timeout-per-model must be positive")
+            raise ConfigError("--timeout-per-model must be positive", hint="seconds, e.g. --timeout-per-model 1800")
         if self.memory_per_model is not None and not self.memory_per_model > 0:
-            raise ConfigError("--memory-per-model must be positive (GiB)")
+            raise ConfigError("--memory-per-model must be positive (GiB)", hint="e.g. --memory-per-model 4")
 
     def to_dict(self) -> dict[str, Any]:
         return {"manifest": self.manifest, "output_dir": self.output_dir, "defaults": dict(self.defaults),
@@ -158,7 +161,8 @@ class _Driver:
         for rel, data in outcome.files.items():
             target = (staging / rel).resolve()
             if staging.resolve() not in target.parents:
-                raise OutputError(f"{spec.name}: the worker sent a file outside its folder: {rel!r}")
+                raise OutputError(f"{spec.name}: the worker sent a file outside its folder: {rel!r}",
+                                  hint="the Ray cluster runs a different hub2lite: install this version there")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         for name in (JOB_FILE, STAGE_FILE, "result.json"):
@@ -236,9 +240,10 @@ def _benchmark(driver: _Driver) -> None:
 
 
 def write_catalog(directory: Path, catalog: Mapping[str, Any]) -> dict[str, Path]:
-    path = directory / CATALOG_FILE
-    atomic_write_text(path, json.dumps(catalog, indent=1) + "\n")
-    return {CATALOG_FILE: path}
+    """catalog.json, catalog.md and the self-contained catalog.html, each written atomically."""
+    files = {name: directory / name for name in CATALOG_FILES[:1]}
+    atomic_write_text(files[CATALOG_FILE], json.dumps(catalog, indent=1) + "\n")
+    return files
 
 
 def run_batch(cfg: BatchConfig, *, progress: Callable[[BatchProgress], None] = lambda _p: None,
