@@ -1,7 +1,8 @@
 """Command-line interface: a thin layer that turns flags into configs and results into text + exit codes.
 
 Exit codes: 0 ok, 1 error (bug or unexpected), 2 usage/config, 3 validation failed, 4 resolve, 5 load,
-6 conversion, 7 calibration/data, 8 output path, 130 interrupted. `--help` imports no TensorFlow.
+6 conversion, 7 calibration/data, 8 output path, 9 a batch model failed, 130 interrupted, 143 terminated.
+`--help` imports no TensorFlow.
 """
 
 from __future__ import annotations

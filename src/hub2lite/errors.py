@@ -19,6 +19,10 @@ with --debug); Ctrl-C exits 130.
 
 Every error carries a one-line `message` naming the problem and, where there is one, a
 `hint` naming the fix.
+
+A model that fails inside `hub2lite batch` is not an exception either: it is a failed row of the catalog, and
+the batch exits EXIT_MODEL_FAILED (9, like a validation not run: not everything could be done, and everything
+that was is written) once every model is done.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "EXIT_VALIDATION_FAILED",
     "EXIT_FLEX_UNAVAILABLE",
     "EXIT_INTERRUPTED",
+    "EXIT_MODEL_FAILED",
 ]
 
 EXIT_OK = 0
@@ -47,6 +52,8 @@ EXIT_USAGE = 2
 EXIT_VALIDATION_FAILED = 3
 EXIT_FLEX_UNAVAILABLE = 9
 EXIT_INTERRUPTED = 130
+#: `hub2lite batch`: at least one model of the catalog failed (the catalog still lists every model, with why).
+EXIT_MODEL_FAILED = 9
 
 
 class Hub2LiteError(Exception):

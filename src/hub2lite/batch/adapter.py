@@ -39,32 +39,25 @@ def stage_of(exc: BaseException, current: str) -> str:
     return next((stage for kind, stage in _STAGE_OF_ERROR if isinstance(exc, kind)), current)
 
 
-def _convert_job(spec: ModelSpec, mode: QuantMode, output: Path) -> Any:
-    from ..convert import ConvertConfig
-    from ..load import LoadOptions
-    from ..pipeline import ConvertJob, ValidateConfig
+def _convert(spec: ModelSpec, mode: QuantMode, output: Path, progress: Callable[[str], None]) -> Any:
+    """One mode of one model through hub2lite's Python API (the same path as `hub2lite convert`)."""
+    from ..api import convert
     from ..quantize.recipes import recipe_for
-    from ..specs import OpsPolicy
-    from ..validate import default_tolerance
 
-    tol = dict(spec.tolerances)
-    if "min_snr" in tol:
-        tol["min_snr_db"] = tol.pop("min_snr")
-    samples = spec.samples or (500 if spec.data else 8)
-    return ConvertJob(
-        source=spec.source, output=str(output),
-        convert=ConvertConfig(signature=spec.signature, input_shapes=dict(spec.input_shape),
-                              keep_dynamic=spec.keep_dynamic, batch_size=spec.batch_size,
-                              ops_policy=OpsPolicy.BUILTINS if spec.no_flex else OpsPolicy.AUTO, quantize=mode,
-                              io_type=spec.io_type if mode is QuantMode.INT8_STRICT else None,
-                              resource_variables=spec.resource_variables),
-        validate=ValidateConfig(enabled=not spec.no_validate, samples=samples, seed=spec.seed, data=spec.data,
-                                tolerance=default_tolerance(mode, **tol), task=spec.task, labels=spec.labels),
-        calibration=spec.calibration if recipe_for(mode).needs_calibration else None,
-        calibration_samples=spec.calibration_samples, force=True, cache_dir=spec.cache_dir, timeout=spec.timeout,
-        tags=spec.tags, load_options=LoadOptions(unsafe_keras=spec.unsafe_keras, input_names=spec.input_names,
-                                                 output_names=spec.output_names),
-        input_range=spec.input_range, mean=spec.mean, std=spec.std, calibration_seed=spec.seed)
+    tolerances = dict(spec.tolerances)
+    if "min_snr" in tolerances:  # the CLI's name -> the Tolerance field
+        tolerances["min_snr_db"] = tolerances.pop("min_snr")
+    return convert(spec.source, str(output), quantize=mode.value, signature=spec.signature,
+                   input_shapes=dict(spec.input_shape), keep_dynamic=spec.keep_dynamic, batch_size=spec.batch_size,
+                   input_range=spec.input_range, mean=spec.mean, std=spec.std,
+                   calibration=spec.calibration if recipe_for(mode).needs_calibration else None,
+                   calibration_samples=spec.calibration_samples, data=spec.data, labels=spec.labels,
+                   samples=spec.samples, seed=spec.seed, validate=not spec.no_validate, task=spec.task,
+                   tolerances=tolerances, no_flex=spec.no_flex,
+                   io_type=spec.io_type if mode is QuantMode.INT8_STRICT else None,
+                   resource_variables=spec.resource_variables, force=True, cache_dir=spec.cache_dir, tags=spec.tags,
+                   timeout=spec.timeout, unsafe_keras=spec.unsafe_keras, input_names=spec.input_names,
+                   output_names=spec.output_names, progress=progress)
 
 
 def verdict(validation: Mapping[str, Any] | None, *, skipped_why: str | None = None) -> dict[str, Any]:
@@ -122,8 +115,6 @@ def _variant_failed(mode: QuantMode, exc: Hub2LiteError, stage: str, seconds: fl
 def run_model(spec_dict: Mapping[str, Any], workdir: str | Path,
               progress: Callable[[str], None] = lambda _stage: None) -> dict[str, Any]:
     """Convert + validate every mode of one model into `workdir`; see the module docstring."""
-    from ..pipeline import run_convert
-
     spec = ModelSpec.from_dict(spec_dict)
     folder = Path(workdir)
     variants: list[dict[str, Any]] = []
@@ -140,7 +131,7 @@ def run_model(spec_dict: Mapping[str, Any], workdir: str | Path,
         t0 = time.perf_counter()
         output = folder / f"{mode.value}.tflite"
         try:
-            result = run_convert(_convert_job(spec, mode, output), progress=step)
+            result = _convert(spec, mode, output, step)
         except (ResolveError, LoadError) as exc:  # the model itself is unusable: no mode can work
             return {"status": "failed", "stage": stage_of(exc, stage), "error": str(exc), "variants": variants,
                     "seconds": round(time.perf_counter() - t_model, 3), **info}

@@ -337,10 +337,13 @@ def _check_combinations(spec: ModelSpec, where: str) -> None:
                           hint="drop no_validate, or keep only float32 in modes")
     if spec.io_type and QuantMode.INT8_STRICT not in spec.modes:
         raise ConfigError(f"{where}: io_type applies only to the int8-strict mode", hint="add int8-strict to modes")
-    if (spec.mean is None) != (spec.std is None):
-        raise ConfigError(f"{where}: mean and std go together", hint="give both, or input_range instead")
-    if spec.input_range and spec.mean:
-        raise ConfigError(f"{where}: input_range and mean/std both give the scaling", hint="give only one of them")
+    from ..errors import Hub2LiteError
+    from ..options import ScalingFlags, check_scaling_flags
+
+    try:  # the same rules as every command's --input-range / --mean / --std
+        check_scaling_flags(ScalingFlags(spec.input_range, spec.mean, spec.std))
+    except Hub2LiteError as exc:
+        raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
 
 
 def _read_entries(path: Path) -> list[tuple[str, dict[str, Any]]]:

@@ -5,6 +5,7 @@
                                          traceback.txt when a hub2lite bug stopped the model
     DIR/catalog.json                     schema hub2lite.catalog/1 (catalog.py)
     DIR/catalog.md, DIR/catalog.html     the same catalog rendered (hub2lite.report.catalog)
+    DIR/catalog.md, DIR/catalog.html     the same catalog rendered (hub2lite.report.catalog)
 
 Conversions and validations run in parallel (local pool or Ray); benchmarks run afterwards on this machine one at
 a time, so that no two timings disturb each other. Only this process writes DIR.
@@ -241,8 +242,12 @@ def _benchmark(driver: _Driver) -> None:
 
 def write_catalog(directory: Path, catalog: Mapping[str, Any]) -> dict[str, Path]:
     """catalog.json, catalog.md and the self-contained catalog.html, each written atomically."""
-    files = {name: directory / name for name in CATALOG_FILES[:1]}
+    from ..report.catalog import render_html, render_markdown
+
+    files = {name: directory / name for name in CATALOG_FILES}
     atomic_write_text(files[CATALOG_FILE], json.dumps(catalog, indent=1) + "\n")
+    atomic_write_text(files["catalog.md"], render_markdown(catalog))
+    atomic_write_text(files["catalog.html"], render_html(catalog))
     return files
 
 

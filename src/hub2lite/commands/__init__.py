@@ -3,6 +3,6 @@ the parser default. Modules import hub2lite's TensorFlow-using parts only inside
 
 from __future__ import annotations
 
-from . import bench, convert, demo, doctor, inspect, optimize, setup_flex, setup_metadata, sweep, validate
+from . import batch, bench, convert, demo, doctor, inspect, optimize, setup_flex, setup_metadata, sweep, validate
 
-COMMANDS = (inspect, convert, validate, bench, sweep, optimize, demo, setup_flex, setup_metadata, doctor)
+COMMANDS = (inspect, convert, validate, bench, sweep, optimize, batch, demo, setup_flex, setup_metadata, doctor)

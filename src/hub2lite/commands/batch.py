@@ -47,7 +47,6 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--modes", default="float32", help=f"comma-separated modes (default float32; {QUANT_CHOICES})")
     _common.add_source_options(m)
     _common.add_shape_options(m)
-    _common.add_scaling_options(m)
     m.add_argument("--no-flex", action="store_true", help="TFLite builtin ops only; never fall back to Select TF ops")
     m.add_argument("--resource-variables", action="store_true", help="enable resource variables / hash tables")
     m.add_argument("--io-type", choices=["int8", "uint8"], help="integer input/output type for int8-strict")
