@@ -26,9 +26,9 @@ def _status(m: Mapping[str, Any], v: Mapping[str, Any] | None) -> str:
 
 def _detail(m: Mapping[str, Any], v: Mapping[str, Any] | None) -> str:
     if v is None:  # a model with no variant row: failed (or skipped) before any mode
-        return f"{m.get('stage') or ''}: {m.get('error') or ''}".strip(": ")
-    if v["status"] == "failed":
-        return f"{v.get('stage')}: {v.get('error')}"
+        return f"{m.get('stage') or ''}: {str(m.get('error') or '').split(' (fix: ')[0]}".strip(": ")
+    if v["status"] == "failed":  # the fix hint is in the Failures list, not in the table
+        return f"{v.get('stage')}: {str(v.get('error')).split(' (fix: ')[0]}"
     if v.get("select_ops"):
         return ", ".join(v["select_ops"])
     return ""
