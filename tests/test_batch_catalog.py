@@ -67,3 +67,21 @@ def test_markdown_html_and_text_share_the_rows():
     assert html.startswith("<!DOCTYPE html>") and "<table id=catalog>" in html
     assert "native abort (SIGABRT)" in html and "<tr class=fail>" in html
     assert "<script src" not in html and "http" not in html.replace("http-equiv", "")
+
+
+def test_validation_verdicts_from_reports():
+    from hub2lite.batch.adapter import verdict
+
+    assert verdict(None, skipped_why="validation was turned off (no_validate)") == \
+        {"verdict": "not run", "why": "validation was turned off (no_validate)"}
+    flex = verdict({"passed": False, "not_run": "the Flex runtime is disabled (fix: hub2lite setup-flex)",
+                    "runtimes": {"candidate": "flex"}, "outputs": []})
+    assert flex == {"verdict": "not run", "why": "the Flex runtime is disabled (fix: hub2lite setup-flex)",
+                    "runtime": "flex"}
+    crashed = verdict({"passed": False, "outputs": [], "problems": ["the .tflite failed: bad op"]})
+    assert crashed["verdict"] == "not run" and crashed["why"] == "the .tflite failed: bad op"
+    failed = verdict({"passed": False, "samples": 8, "failures": ["y: max |error| 0.2 > 1e-4"],
+                      "outputs": [{"max_abs": 0.2, "cosine": 0.99, "top1_agreement": None}],
+                      "accuracy": {"top1_tflite": 0.9, "top1_original": 0.95}})
+    assert (failed["verdict"], failed["why"], failed["max_abs_error"], failed["cosine"], failed["accuracy"]) == \
+        ("failed", "y: max |error| 0.2 > 1e-4", 0.2, 0.99, 0.9)

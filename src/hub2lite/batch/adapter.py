@@ -64,6 +64,9 @@ def verdict(validation: Mapping[str, Any] | None, *, skipped_why: str | None = N
     """passed / failed / not run (with why) and the figures the catalog shows, from a validation report dict."""
     if validation is None:
         return {"verdict": "not run", "why": skipped_why or "validation was off"}
+    if validation.get("not_run"):  # e.g. a Select-TF-ops model with no Flex runtime: why, and the fix
+        return {"verdict": "not run", "why": validation["not_run"],
+                "runtime": (validation.get("runtimes") or {}).get("candidate")}
     outputs = validation.get("outputs") or []
     if not outputs:  # the .tflite could not run anywhere: nothing was compared
         why = "; ".join(validation.get("problems") or []) or "the .tflite could not be run"
