@@ -164,3 +164,14 @@ def test_output_folder_checks(tmp_path):
         run_batch(BatchConfig(str(m), str(tmp_path / "busy")), worker_runner=f"{HOOKS}:hook_count")
     with pytest.raises(OutputError, match="does not exist"):
         run_batch(BatchConfig(str(m), str(tmp_path / "no" / "out")), worker_runner=f"{HOOKS}:hook_count")
+
+
+def test_select_tf_ops_model_without_flex_runtime_is_not_run_with_why(model_path, tmp_path):
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps([{"source": str(model_path("flex_ops")), "name": "flex", "no_flex_runtime": True}]))
+    result = run_batch(BatchConfig(str(m), str(tmp_path / "out"), workers=1, memory_per_model=3.0))
+    row = result.catalog["models"][0]
+    v = row["variants"][0]
+    assert row["status"] == "ok" and v["status"] == "select-tf-ops" and v["passed"] is None
+    assert v["validation"]["verdict"] == "not run" and "Flex runtime" in v["validation"]["why"]
+    assert result.catalog["summary"]["validation"] == {"passed": 0, "failed": 0, "not run": 1}

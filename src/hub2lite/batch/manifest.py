@@ -67,6 +67,9 @@ class ModelSpec:
     seed: int = 0
     task: str = "auto"
     no_validate: bool = False
+    no_flex_runtime: bool = False  # Select-TF-ops models: validation not run instead of starting the Flex runtime
+    metadata: bool = False  # embed TFLite metadata in every written model
+    normalization_from: str | None = None  # a .tflite whose metadata gives the image normalization
     tolerances: Mapping[str, float] = field(default_factory=dict)
     unsafe_keras: bool = False
     input_names: tuple[str, ...] = ()
@@ -84,7 +87,9 @@ class ModelSpec:
                 "io_type": self.io_type, "calibration": self.calibration,
                 "calibration_samples": self.calibration_samples, "input_range": self.input_range, "mean": self.mean,
                 "std": self.std, "data": self.data, "labels": self.labels, "samples": self.samples, "seed": self.seed,
-                "task": self.task, "no_validate": self.no_validate, "tolerances": dict(self.tolerances),
+                "task": self.task, "no_validate": self.no_validate, "no_flex_runtime": self.no_flex_runtime,
+                "metadata": self.metadata, "normalization_from": self.normalization_from,
+                "tolerances": dict(self.tolerances),
                 "unsafe_keras": self.unsafe_keras, "input_names": list(self.input_names),
                 "output_names": list(self.output_names), "cache_dir": self.cache_dir, "timeout": self.timeout,
                 "timeout_per_model": self.timeout_per_model, "memory_per_model": self.memory_per_model}
@@ -101,7 +106,9 @@ class ModelSpec:
                    calibration_samples=d.get("calibration_samples", 200), input_range=d.get("input_range"),
                    mean=d.get("mean"), std=d.get("std"), data=d.get("data"), labels=d.get("labels"),
                    samples=d.get("samples"), seed=d.get("seed", 0), task=d.get("task", "auto"),
-                   no_validate=d.get("no_validate", False), tolerances=dict(d.get("tolerances") or {}),
+                   no_validate=d.get("no_validate", False), no_flex_runtime=d.get("no_flex_runtime", False),
+                   metadata=d.get("metadata", False), normalization_from=d.get("normalization_from"),
+                   tolerances=dict(d.get("tolerances") or {}),
                    unsafe_keras=d.get("unsafe_keras", False), input_names=tuple(d.get("input_names") or ()),
                    output_names=tuple(d.get("output_names") or ()), cache_dir=d.get("cache_dir"),
                    timeout=d.get("timeout"), timeout_per_model=d.get("timeout_per_model"),
@@ -243,11 +250,12 @@ OPTION_KEYS: dict[str, Callable[[Any], Any]] = {
     "keep_dynamic": _bool, "batch_size": _int(1), "no_flex": _bool, "resource_variables": _bool,
     "io_type": _io_type, "calibration": _str, "calibration_samples": _int(1), "input_range": _csv_numbers,
     "mean": _csv_numbers, "std": _csv_numbers, "data": _str, "labels": _str, "samples": _int(1), "seed": _int(0),
-    "task": _task, "no_validate": _bool, "unsafe_keras": _bool, "input_names": _names, "output_names": _names,
+    "task": _task, "no_validate": _bool, "no_flex_runtime": _bool, "metadata": _bool, "normalization_from": _str,
+    "unsafe_keras": _bool, "input_names": _names, "output_names": _names,
     "cache_dir": _str, "timeout": _positive, "timeout_per_model": _positive, "memory_per_model": _positive,
     **{k: _number for k in TOLERANCE_KEYS},
 }
-_PATH_KEYS = ("data", "labels", "calibration")
+_PATH_KEYS = ("data", "labels", "calibration", "normalization_from")
 
 
 def _is_handle(source: str) -> bool:

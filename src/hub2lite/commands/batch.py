@@ -54,13 +54,20 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--calibration-samples", type=int, default=200, help="calibration samples (default 200)")
     m.add_argument("--no-validate", action="store_true", help="skip validation (float32 only)")
     _common.add_validation_options(m)
-    p.set_defaults(run=run, needs_tensorflow=False)
+    _common.add_metadata_option(m)
+    p.set_defaults(run=run, check=check, needs_tensorflow=False)
+
+
+def check(args: argparse.Namespace) -> None:
+    """Flags wrong whatever the manifest says, refused before any work."""
+    _common.check_metadata_flag(args)
 
 
 #: argparse dest -> manifest key, for the per-model defaults (tolerances keep their names).
 _DEFAULT_KEYS = ("modes", "signature", "tags", "cache_dir", "timeout", "unsafe_keras", "input_names", "output_names",
                  "keep_dynamic", "batch_size", "input_range", "mean", "std", "no_flex", "resource_variables", "io_type",
-                 "calibration", "calibration_samples", "no_validate", "data", "labels", "samples", "seed", "task",
+                 "calibration", "calibration_samples", "no_validate", "no_flex_runtime", "metadata",
+                 "normalization_from", "data", "labels", "samples", "seed", "task",
                  "atol", "rtol", "min_cosine", "sample_quantile", "min_snr", "min_top1_agreement", "min_top5_overlap",
                  "max_kl", "max_accuracy_drop")
 
