@@ -89,3 +89,12 @@ def hook_ray_pid(spec: dict[str, Any], workdir: Path, progress: Any) -> dict[str
             return _ok(spec)
         time.sleep(0.1)
     raise TimeoutError("the test never killed or released this worker")
+
+
+def hook_abort_in_second_mode(spec: dict[str, Any], workdir: Path, progress: Any) -> dict[str, Any]:
+    """Converts the first mode for real, then dies natively (SIGABRT) in the second, as a converter crash does."""
+    from hub2lite.batch.adapter import run_model
+
+    run_model({**spec, "modes": spec["modes"][:1]}, workdir, progress)
+    progress(f"convert {spec['modes'][1]}")
+    os.abort()

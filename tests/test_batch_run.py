@@ -73,11 +73,12 @@ def test_catalog_rows_of_a_real_batch(real_batch):
     aborted = rows["aborts"]
     assert aborted["status"] == "failed" and aborted["crash"]
     assert "native abort (SIGABRT)" in aborted["error"] and aborted["stage"] == "load"
+    assert [(v["mode"], v["status"], v["stage"]) for v in aborted["variants"]] == [("float32", "failed", "load")]
     assert (Path(cfg.output_dir) / aborted["files"]["log"]).exists()
 
     s = cat["summary"]
     assert (s["models"], s["ok"], s["failed"], s["skipped"]) == (4, 2, 2, 0)
-    assert (s["builtins"], s["select_tf_ops"], s["variants_failed"]) == (2, 1, 1)
+    assert (s["builtins"], s["select_tf_ops"], s["variants_failed"]) == (2, 1, 2)  # custom's, and the crash's
     assert s["validation"] == {"passed": 3, "failed": 0, "not run": 0}
     ops = {(o["op"], o["kind"]): o["models"] for o in cat["ops"]}
     assert ops == {("Digamma", "unsupported"): ["custom"], ("Erf", "select"): ["flex"],
@@ -175,3 +176,18 @@ def test_select_tf_ops_model_without_flex_runtime_is_not_run_with_why(model_path
     assert row["status"] == "ok" and v["status"] == "select-tf-ops" and v["passed"] is None
     assert v["validation"]["verdict"] == "not run" and "Flex runtime" in v["validation"]["why"]
     assert result.catalog["summary"]["validation"] == {"passed": 0, "failed": 0, "not run": 1}
+
+
+def test_a_crash_keeps_the_modes_that_finished_before_it(model_path, tmp_path):
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps([{"source": str(model_path("simple")), "name": "simple", "modes": ["float32", "int8"],
+                              "calibration": "synthetic"}]))
+    result = run_batch(BatchConfig(str(m), str(tmp_path / "out"), workers=1, memory_per_model=3.0),
+                       worker_runner=f"{HOOKS}:hook_abort_in_second_mode")
+    row = result.catalog["models"][0]
+    assert row["status"] == "failed" and row["crash"] and "native abort (SIGABRT)" in row["error"]
+    f32, i8 = row["variants"]
+    assert (f32["mode"], f32["status"], f32["validation"]["verdict"]) == ("float32", "builtins", "passed")
+    assert (tmp_path / "out" / "models" / "simple" / "float32.tflite").stat().st_size == f32["size_bytes"]
+    assert (i8["mode"], i8["status"], i8["stage"]) == ("int8", "failed", "convert")
+    assert "native abort" in i8["error"]

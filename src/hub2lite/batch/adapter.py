@@ -10,7 +10,9 @@ traceback).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,8 +22,9 @@ from ..errors import (CalibrationError, ConfigError, ConversionError, Hub2LiteEr
                       ResolveError)
 from ..specs import QuantMode
 from .manifest import ModelSpec
+from .worker import PARTIAL_FILE
 
-__all__ = ["run_model", "STAGES", "stage_of"]
+__all__ = ["run_model", "STAGES", "stage_of", "verdict", "crashed_variant"]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,19 @@ def _variant_failed(mode: QuantMode, exc: Hub2LiteError, stage: str, seconds: fl
             "validation": {"verdict": "not run", "why": f"no model: {stage} failed"}}
 
 
+def crashed_variant(mode: str, stage: str, error: str) -> dict[str, Any]:
+    """The row of the mode a worker was in when its process died."""
+    return {"mode": mode, "status": "failed", "stage": stage, "error": error, "select_ops": [], "custom_ops": [],
+            "strategy": None, "tflite_ops": {}, "size_bytes": None, "file": None, "report": None, "seconds": None,
+            "notes": [], "validation": {"verdict": "not run", "why": f"no model: the worker died during {stage}"}}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def run_model(spec_dict: Mapping[str, Any], workdir: str | Path,
               progress: Callable[[str], None] = lambda _stage: None) -> dict[str, Any]:
     """Convert + validate every mode of one model into `workdir`; see the module docstring."""
@@ -124,6 +140,10 @@ def run_model(spec_dict: Mapping[str, Any], workdir: str | Path,
     variants: list[dict[str, Any]] = []
     info: dict[str, Any] = {}
     t_model = time.perf_counter()
+
+    def checkpoint() -> None:  # what finished survives a crash of this process in a later mode
+        _write_json(folder / PARTIAL_FILE, {"variants": variants, **info})
+
     for mode in spec.modes:
         stage = "prepare"
 
@@ -142,11 +162,13 @@ def run_model(spec_dict: Mapping[str, Any], workdir: str | Path,
         except (ConversionError, CalibrationError, ConfigError, OutputError) as exc:
             variants.append(_variant_failed(mode, exc, stage_of(exc, stage), time.perf_counter() - t0))
             log.warning("%s %s: %s failed: %s", spec.name, mode.value, stage_of(exc, stage), exc)
+            checkpoint()
             continue
         report = result.report
         info = {"format": report.get("format"), "family": (report["conversion"].get("family") or {}).get("family"),
                 "signature": (report["conversion"].get("signature") or {}).get("name")}
         variants.append(_variant_ok(mode, report, output, time.perf_counter() - t0, not spec.no_validate))
+        checkpoint()
     converted = [v for v in variants if v["status"] != "failed"]
     first_failure = next((v for v in variants if v["status"] == "failed"), None)
     failed = not converted and first_failure is not None

@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import ConfigError
 from .local import Task
 from .supervise import Limits, Outcome, run_one
-from .worker import JOB_FILE, STAGE_FILE
+from .worker import JOB_FILE, PARTIAL_FILE, STAGE_FILE
 
 __all__ = ["run_ray", "RAY_RETRIES"]
 
@@ -45,7 +45,7 @@ def _model_task(name: str, key: str, job: dict[str, Any], limits: dict[str, Any]
         work = scratch / "work"
         outcome = run_one(name, key, job, work, Limits(**limits))
         files = {p.relative_to(work).as_posix(): p.read_bytes() for p in sorted(work.rglob("*"))
-                 if p.is_file() and p.name not in (JOB_FILE, STAGE_FILE) and not p.name.startswith(".")}
+                 if p.is_file() and p.name not in (JOB_FILE, STAGE_FILE, PARTIAL_FILE) and not p.name.startswith(".")}
         return replace(outcome, files=files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -29,7 +29,7 @@ from .local import Task, default_workers, run_local
 from .manifest import ModelSpec, parse_manifest
 from .state import STATE_FILE, BatchState, job_key
 from .supervise import GIB, Limits, Outcome
-from .worker import JOB_FILE, LOG_FILE, STAGE_FILE, TRACEBACK_FILE
+from .worker import JOB_FILE, LOG_FILE, PARTIAL_FILE, RESULT_FILE, STAGE_FILE, TRACEBACK_FILE
 
 __all__ = ["BatchConfig", "BatchProgress", "BatchResult", "run_batch", "CATALOG_FILE", "CATALOG_FILES",
            "DEFAULT_TIMEOUT_S",
@@ -166,7 +166,7 @@ class _Driver:
                                   hint="the Ray cluster runs a different hub2lite: install this version there")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        for name in (JOB_FILE, STAGE_FILE, "result.json"):
+        for name in (JOB_FILE, STAGE_FILE, RESULT_FILE, PARTIAL_FILE):
             (staging / name).unlink(missing_ok=True)
         old = self.directory / _WORK / f"{spec.name}.old"
         shutil.rmtree(old, ignore_errors=True)

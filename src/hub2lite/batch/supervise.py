@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .worker import JOB_FILE, LOG_FILE, RESULT_FILE, STAGE_FILE
+from .worker import JOB_FILE, LOG_FILE, PARTIAL_FILE, RESULT_FILE, STAGE_FILE
 
 __all__ = ["Limits", "Outcome", "WorkerProcess", "tree_rss_bytes", "run_one", "GIB"]
 
@@ -98,7 +98,9 @@ def _last_line(log: Path) -> str | None:
         data = log.read_bytes()[-8192:].decode("utf-8", "replace")
     except OSError:
         return None
-    lines = [ln.strip() for ln in data.splitlines() if ln.strip() and not ln.startswith("Fatal Python error")]
+    noise = ("hub2lite: INFO", "hub2lite: WARNING", "INFO:", "WARNING:", "I0000", "W0000", "E0000",
+             "Fatal Python error", "Instructions for updating", "This API was designed")
+    lines = [ln.strip() for ln in data.splitlines() if ln.strip() and not ln.strip().startswith(noise)]
     return lines[-1][:300] if lines else None
 
 
@@ -150,10 +152,19 @@ class WorkerProcess:
         self.proc.wait()
 
     def _failed(self, stage: str, error: str) -> Outcome:
-        where = self.stage()
-        return Outcome(self.name, self.key, {"status": "failed", "stage": (where or stage).split(" ", 1)[0],
-                                             "error": error, "variants": [], "crash": True},
-                       round(self.elapsed, 3), self.peak_rss or None)
+        """A failed row for a worker that died: the variants it finished (partial.json), then the mode it was in."""
+        from .adapter import crashed_variant
+
+        where = (self.stage() or stage).split(" ")
+        result: dict[str, Any] = {"variants": []}
+        try:
+            result.update(json.loads((self.workdir / PARTIAL_FILE).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass  # it died before finishing a mode
+        if len(where) > 1:
+            result["variants"] = [*result["variants"], crashed_variant(where[1], where[0], error)]
+        result.update(status="failed", stage=where[0], error=error, crash=True)
+        return Outcome(self.name, self.key, result, round(self.elapsed, 3), self.peak_rss or None)
 
     def poll(self) -> Outcome | None:
         assert self.proc is not None, "start() first"

@@ -20,12 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "load_runner", "DEFAULT_RUNNER", "RESULT_FILE", "STAGE_FILE", "TRACEBACK_FILE", "JOB_FILE",
+__all__ = ["main", "load_runner", "DEFAULT_RUNNER", "RESULT_FILE", "PARTIAL_FILE", "STAGE_FILE", "TRACEBACK_FILE", "JOB_FILE",
            "LOG_FILE"]
 
 DEFAULT_RUNNER = "hub2lite.batch.adapter:run_model"
 JOB_FILE = "job.json"
 RESULT_FILE = "result.json"
+PARTIAL_FILE = "partial.json"  # the variants finished so far (kept when the process dies in a later mode)
 STAGE_FILE = "stage"
 TRACEBACK_FILE = "traceback.txt"
 LOG_FILE = "worker.log"
