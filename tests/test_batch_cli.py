@@ -64,9 +64,10 @@ def test_batch_cli_writes_catalog_and_exits_9_when_a_model_failed(cli, model_pat
     assert again.code == 9 and "0 of 2 models to run (2 finished before)" in again.err
 
 
-def test_ctrl_c_keeps_what_finished(model_path, tmp_path):
-    """SIGINT while the second model converts: exit 130, the first model's row and files stay, the second is
-    'skipped', no worker process is left behind."""
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_keeps_what_finished(model_path, tmp_path, sig, code, word):
+    """SIGINT (SIGTERM) while the second model converts: exit 130 (143), the first model's row and files stay, the
+    second is 'skipped', no worker process is left behind."""
     from conftest import cached_build
     from models_reliability import BUILDERS
 
@@ -86,10 +87,10 @@ def test_ctrl_c_keeps_what_finished(model_path, tmp_path):
         time.sleep(0.2)
     time.sleep(1.0)
     workers = [int(p) for p in os.listdir("/proc") if p.isdigit() and _is_worker_of(int(p), out)]
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "batch interrupted; the models that finished are kept" in err
+    assert proc.returncode == code, err
+    assert f"batch {word}; the models that finished are kept" in err
     catalog = json.loads((out / "catalog.json").read_text())
     assert [(x["name"], x["status"]) for x in catalog["models"]] == [("first", "ok"), ("slow", "skipped")]
     assert catalog["interrupted"] is True

@@ -139,10 +139,14 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     try:
         with _display(ui) as progress:
             result = run_batch(cfg, progress=progress)
-    except KeyboardInterrupt:
-        print(f"hub2lite: batch interrupted; the models that finished are kept in {args.output_dir} (catalog and "
-              f"state.json) (fix: run the same command again to resume)", file=ui.err, flush=True)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI raises a KeyboardInterrupt subclass for it)
+        from ..cli import EXIT_TERMINATED
+
+        terminated = type(exc) is not KeyboardInterrupt
+        print(f"hub2lite: batch {'terminated' if terminated else 'interrupted'}; the models that finished are kept "
+              f"in {args.output_dir} (catalog and state.json) (fix: run the same command again to resume)",
+              file=ui.err, flush=True)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     catalog = result.catalog
     if args.json:
         import json
