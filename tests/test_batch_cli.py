@@ -77,7 +77,7 @@ def test_ctrl_c_keeps_what_finished(model_path, tmp_path, sig, code, word):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "hub2lite", "batch", str(m), "-o", str(out), "--workers", "1",
                              "--no-bench"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env_without_tf_noise())
+                            env=env_without_tf_noise(), preexec_fn=_default_sigint)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         state = out / "state.json"
@@ -97,6 +97,12 @@ def test_ctrl_c_keeps_what_finished(model_path, tmp_path, sig, code, word):
     assert (out / "models" / "first" / "float32.tflite").exists()
     time.sleep(0.5)
     assert workers and not [p for p in workers if os.path.exists(f"/proc/{p}") and _alive(p)]
+
+
+def _default_sigint() -> None:
+    """A shell starts background jobs with SIGINT ignored, and Python then keeps ignoring it: give the child the
+    default disposition, as a terminal's foreground process has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _is_worker_of(pid: int, out: Path) -> bool:
