@@ -140,9 +140,10 @@ def run(args: argparse.Namespace, ui: Any) -> int:
         with _display(ui) as progress:
             result = run_batch(cfg, progress=progress)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI raises a KeyboardInterrupt subclass for it)
-        from ..cli import EXIT_TERMINATED
+        import signal
 
         terminated = type(exc) is not KeyboardInterrupt
+        EXIT_TERMINATED = 128 + signal.SIGTERM  # noqa: N806 - 143, as the CLI exits for every command
         print(f"hub2lite: batch {'terminated' if terminated else 'interrupted'}; the models that finished are kept "
               f"in {args.output_dir} (catalog and state.json) (fix: run the same command again to resume)",
               file=ui.err, flush=True)
