@@ -208,3 +208,29 @@ def test_float16_guard_keeps_an_epsilon_float16_cannot_hold():
     assert not np.all(np.abs(broken - ref) < 0.01 * scale)  # log(0) without the epsilon: -inf
     assert np.abs(fixed - ref).max() < 0.01 * scale  # only float16 weight rounding left
     assert len(guard.model) < 0.6 * len(f32)
+
+
+def test_convert_cli_records_int8_techniques(digits_model, digits_split, tmp_path, cli):
+    """`convert --quantize int8 --int8-ranges mse --bias-correction`: the calibrated-flatbuffer route, recorded in
+    the report's recipe; int8-strict stays integer-only; the flags without int8 are refused before any work."""
+    import json
+
+    x_train = digits_split[0]
+    calib = tmp_path / "calib.npy"
+    np.save(calib, x_train[:64])
+    out = tmp_path / "d.tflite"
+    r = cli("convert", digits_model, "-o", out, "--quantize", "int8", "--calibration", calib,
+            "--int8-ranges", "mse", "--bias-correction")
+    assert r.code == 0, r
+    report = json.loads(out.with_suffix(".report.json").read_text()) if out.with_suffix(".report.json").exists() \
+        else json.loads(next(tmp_path.glob("*.report.json")).read_text())
+    text = json.dumps(report)
+    assert '"int8_ranges": "mse"' in text and '"bias_correction": true' in text
+    strict = tmp_path / "s.tflite"
+    r = cli("convert", digits_model, "-o", strict, "--quantize", "int8-strict", "--calibration", calib,
+            "--bias-correction")
+    assert r.code == 0, r
+    g = fg.CalibratedGraph(strict.read_bytes())
+    assert fg.float_ops(strict.read_bytes()) == [] and g.tensor_type(g.inputs[0]) == 9  # int8 input
+    r = cli("convert", digits_model, "-o", tmp_path / "f.tflite", "--bias-correction")
+    assert r.code == 2 and "need --quantize int8" in r.err

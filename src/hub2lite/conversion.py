@@ -31,12 +31,15 @@ class ConvertConfig:
     io_type: str | None = None  # int8 | uint8, with int8-strict
     resource_variables: bool = False
     float_nodes: tuple[str, ...] = ()  # int8 only: op output tensors kept in float (see quantize/debugger.py)
+    int8_ranges: str = "minmax"  # int8/int8-strict: activation ranges minmax | percentile | mse (quantize/ranges.py)
+    bias_correction: bool = False  # int8/int8-strict: correct biases for int8 weight rounding (quantize/bias.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {"signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
                 "keep_dynamic": self.keep_dynamic, "batch_size": self.batch_size,
                 "ops_policy": self.ops_policy.value, "quantize": self.quantize.value, "io_type": self.io_type,
-                "resource_variables": self.resource_variables, "float_nodes": list(self.float_nodes)}
+                "resource_variables": self.resource_variables, "float_nodes": list(self.float_nodes),
+                "int8_ranges": self.int8_ranges, "bias_correction": self.bias_correction}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
@@ -45,7 +48,8 @@ class ConvertConfig:
                    keep_dynamic=bool(d.get("keep_dynamic", False)), batch_size=int(d.get("batch_size", 1)),
                    ops_policy=OpsPolicy(d.get("ops_policy", "auto")), quantize=QuantMode(d.get("quantize", "float32")),
                    io_type=d.get("io_type"), resource_variables=bool(d.get("resource_variables", False)),
-                   float_nodes=tuple(d.get("float_nodes") or ()))
+                   float_nodes=tuple(d.get("float_nodes") or ()), int8_ranges=d.get("int8_ranges", "minmax"),
+                   bias_correction=bool(d.get("bias_correction", False)))
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,43 @@ def _configure(converter: Any, recipe: Any, config: ConvertConfig, base_ops: lis
     return settings
 
 
+def uses_int8_techniques(config: ConvertConfig) -> bool:
+    return config.quantize in (QuantMode.INT8, QuantMode.INT8_STRICT) and (
+        config.int8_ranges != "minmax" or config.bias_correction)
+
+
+def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig) -> tuple[bytes, dict[str, Any]]:
+    """int8 through the converter's calibrated flatbuffer: chosen activation ranges and/or bias correction
+    between calibration and quantization (quantize/flatgraph.py, ranges.py, bias.py)."""
+    from .quantize import bias, flatgraph, ranges
+
+    if config.quantize is QuantMode.INT8_STRICT and (config.io_type or "int8") != "int8":
+        raise ConfigError(f"--io-type {config.io_type} cannot be combined with --int8-ranges/--bias-correction",
+                          hint="use --io-type int8, or drop the int8 technique flags")
+    method = ranges.parse_method(config.int8_ranges)
+    calibrated = flatgraph.calibrate(converter, dataset)
+    acts = flatgraph.collect_activations(calibrated, flatgraph.feeds_for(dataset))
+    prepared = calibrated
+    info: dict[str, Any] = {"int8_ranges": method.value, "bias_correction": config.bias_correction,
+                            "route_int8": "calibrate_only+mlir_quantize"}
+    if method is not ranges.RangeMethod.MINMAX:
+        chosen = ranges.choose_ranges(flatgraph.CalibratedGraph(calibrated), acts, method)
+        prepared = ranges.rewrite_ranges(prepared, chosen)
+        info["ranges"] = ranges.range_summary(flatgraph.CalibratedGraph(calibrated), chosen)
+    if config.bias_correction:
+        corrected = bias.correct_bias(prepared, acts)
+        prepared = corrected.model
+        info["bias_corrected_layers"] = corrected.layers
+    known = {op.name for op in flatgraph.CalibratedGraph(prepared).ops}
+    unknown = [n for n in config.float_nodes if n not in known]
+    if unknown:
+        raise ConfigError(f"float node(s) {unknown[:3]} are not ops of this model's calibrated graph",
+                          hint="name ops as `hub2lite per-layer` lists them, or drop --int8-ranges/--bias-correction")
+    model = flatgraph.finish(prepared, float_nodes=config.float_nodes,
+                             integer_only=config.quantize is QuantMode.INT8_STRICT)
+    return model, info
+
+
 def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
             calibration: Sequence[Mapping[str, Any]] | None = None) -> Conversion:
     """Convert the chosen entry point of `loaded`. Raises ConversionError when no strategy works.
@@ -138,7 +175,10 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
             t0 = time.perf_counter()
             try:
                 with native_stderr_to_log():
-                    if config.float_nodes:  # TFLite's documented route: debugger options with denylisted_nodes
+                    if uses_int8_techniques(config):
+                        model, technique = _int8_techniques(converter, dataset, config)
+                        settings.update(technique)
+                    elif config.float_nodes:  # TFLite's documented route: debugger options with denylisted_nodes
                         from .quantize.selective import selective_quantize
 
                         model = selective_quantize(converter, config.float_nodes)
@@ -163,7 +203,10 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
             check_integer_only(model, recipe.mode, attempts)
             return Conversion(model=model, signature=entry.info, inputs=specs, input_names=name_map,
                               strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
-                              recipe=recipe.to_dict(), converter_settings=settings, notes=notes,
+                              recipe={**recipe.to_dict(), **({"int8_ranges": config.int8_ranges,
+                                                              "bias_correction": config.bias_correction}
+                                                             if uses_int8_techniques(config) else {})},
+                              converter_settings=settings, notes=notes,
                               seconds=time.perf_counter() - start, family=plan.to_dict())
         last = attempts[-1]
         if last.custom_ops or not last.flex_ops:

@@ -8,7 +8,9 @@
    cosine similarity of the outputs, x100). A candidate's *drop* is reference - its value, in points;
 2. float32, then the uniform recipes from cheapest to safest (int8-strict, int8, int16x8, dynamic, float16)
    are converted and measured;
-3. when uniform int8 misses the budget, TFLite's QuantizationDebugger ranks the int8 layers
+3. when uniform int8 misses the budget, int8 with bias correction (observed, then MSE-chosen activation ranges:
+   quantize/bias.py, ranges.py) is measured (stage "technique"); only if that misses too, TFLite's
+   QuantizationDebugger ranks the int8 layers
    (quantize/debugger.py, measured on the *calibration* samples) and the worst layers are kept in float,
    a whole block at a time (a layer with its consumers when its range is the problem; gaps of one int8
    layer closed), re-measuring after each block until the budget is met; the float set is then trimmed
@@ -57,6 +59,9 @@ METRICS = ("top1", "agreement", "cosine")
 OBJECTIVES = ("size", "latency")
 #: Cheapest to safest.
 UNIFORM_ORDER = (QuantMode.INT8_STRICT, QuantMode.INT8, QuantMode.INT16X8, QuantMode.DYNAMIC, QuantMode.FLOAT16)
+#: When uniform int8 misses the budget, int8 with bias correction and these activation ranges is tried next
+#: (stage "technique"), before any layer is kept in float (docs/quantization.md).
+TECHNIQUE_RANGES = ("minmax", "mse")
 
 Progress = Callable[[str], None]
 
@@ -285,10 +290,26 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
         measure(mode.value, "baseline" if mode is QuantMode.FLOAT32 else "uniform", mode, conv.model,
                 conv.input_names)
 
+    # int8 techniques before floating any layer: bias correction with observed / MSE-chosen activation ranges
+    best_technique: Candidate | None = None
+    int8 = next((c for c in candidates if c.name == QuantMode.INT8.value and c.error is None), None)
+    if int8 is not None and not int8.in_budget:
+        for ranges_method in TECHNIQUE_RANGES:
+            name = f"int8-{ranges_method}-bias"
+            progress(f"converting {name}")
+            try:
+                conv = convert(loaded, replace(job.convert, quantize=QuantMode.INT8, int8_ranges=ranges_method,
+                                               bias_correction=True), calibration=split.calibration)
+            except ConversionError as exc:
+                candidates.append(Candidate(name, "technique", QuantMode.INT8.value, error=exc.message))
+                continue
+            cand = measure(name, "technique", QuantMode.INT8, conv.model, conv.input_names)
+            if best_technique is None or cand.value > best_technique.value:
+                best_technique = cand
     layer_report = None
     search: dict[str, Any] = {"ran": False, "max_evals": cfg.max_evals, "evaluations": 0}
-    int8 = next((c for c in candidates if c.name == QuantMode.INT8.value and c.error is None), None)
-    if int8 is not None and not int8.in_budget and cfg.max_evals > 0:
+    if (int8 is not None and not int8.in_budget and not (best_technique and best_technique.in_budget)
+            and cfg.max_evals > 0):
         progress("ranking int8 layers (QuantizationDebugger)")
         session = QuantDebugSession(loaded, replace(job.convert, quantize=QuantMode.INT8), split.calibration,
                                     split.calibration[:cfg.debug_samples])

@@ -91,6 +91,27 @@ VALIDATION_SAMPLES_HELP = (f"validation samples (default {SYNTHETIC_SAMPLES} syn
                            f"{DATA_SAMPLES}, a seeded selection)")
 
 
+def add_int8_options(p: argparse.ArgumentParser) -> None:
+    """int8 techniques between calibration and quantization (docs/quantization.md)."""
+    g = p.add_argument_group("int8 techniques (with --quantize int8 / int8-strict)")
+    g.add_argument("--int8-ranges", choices=["minmax", "percentile", "mse"], default="minmax",
+                   help="activation ranges: observed min/max (the converter's, default), 99.99th percentiles, or the "
+                        "clipping that minimizes int8 error of the calibration activations")
+    g.add_argument("--bias-correction", action="store_true",
+                   help="correct each conv/dense bias for the mean shift its int8 weight rounding causes "
+                        "(from calibration statistics)")
+
+
+def check_int8_options(args: argparse.Namespace, modes: Any) -> None:
+    from ..errors import ConfigError
+    from ..specs import QuantMode
+
+    if (getattr(args, "int8_ranges", "minmax") != "minmax" or getattr(args, "bias_correction", False)) and not any(
+            QuantMode(m) in (QuantMode.INT8, QuantMode.INT8_STRICT) for m in modes):
+        raise ConfigError("--int8-ranges/--bias-correction need --quantize int8 or int8-strict",
+                          hint="add --quantize int8, or drop the int8 technique flags")
+
+
 def add_validation_options(p: argparse.ArgumentParser) -> None:
     add_input_options(p, data_help=VALIDATION_DATA_HELP, samples_help=VALIDATION_SAMPLES_HELP)
     p.add_argument("--save-inputs", metavar="DIR", help="save the exact validation inputs (and, on failure, the "

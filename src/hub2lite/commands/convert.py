@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
                    help="calibration data (.npy/.npz/image folder) for int8/int16x8; 'synthetic' = random, unverified")
     p.add_argument("--calibration-samples", type=int, default=200,
                    help="calibration samples, a seeded (--seed) selection (default 200)")
+    _common.add_int8_options(p)
     p.add_argument("--no-validate", action="store_true", help="skip validation (float32 only)")
     _common.add_validation_options(p)
     _common.add_metadata_option(p)
@@ -48,6 +49,7 @@ def check(args: argparse.Namespace) -> None:
         check_data_options(DataOptions(args.data, args.samples or 1, args.seed, args.load_inputs))
     check_calibration(CalibrationOptions(args.calibration), (mode,), flag="--quantize")
     _common.check_metadata_flag(args)
+    _common.check_int8_options(args, (mode,))
 
 
 def job_from_args(args: argparse.Namespace) -> Any:
@@ -59,7 +61,8 @@ def job_from_args(args: argparse.Namespace) -> Any:
     cfg = ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
                         keep_dynamic=args.keep_dynamic, batch_size=args.batch_size,
                         ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, quantize=mode,
-                        io_type=args.io_type, resource_variables=args.resource_variables)
+                        io_type=args.io_type, resource_variables=args.resource_variables,
+                        int8_ranges=args.int8_ranges, bias_correction=args.bias_correction)
     return ConvertJob(source=args.source, output=args.output, convert=cfg,
                       validate=_common.validate_config(args, mode), calibration=args.calibration,
                       calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir, timeout=args.timeout,
