@@ -109,6 +109,35 @@ def frozen_graph(path: Path) -> None:
 FILE_OF["frozen_graph"] = "model.pb"
 
 
+def tf1_checkpoint(path: Path) -> None:
+    """A TF1 training checkpoint (model.meta + model.index/.data): 'x' float32[?,6] -> 'probs' [?,4], with a bool
+    `is_training` Placeholder that has no default (dropout through v1 control flow), an Adam optimizer's
+    gradient nodes, and `_output_shapes` on every node as old checkpoints have."""
+    tf = _tf()
+    v1 = tf.compat.v1
+    rng = _rng(3)
+    with _v1_control_flow(), tf.Graph().as_default(), v1.Session() as sess:
+        x = v1.placeholder(tf.float32, [None, 6], name="x")
+        is_training = v1.placeholder(tf.bool, [], name="is_training")
+        w1 = v1.get_variable("w1", initializer=rng.normal(0, 0.5, (6, 5)).astype(np.float32))
+        w2 = v1.get_variable("w2", initializer=rng.normal(0, 0.5, (5, 4)).astype(np.float32))
+        h = tf.tanh(tf.matmul(x, w1))
+        h = v1.cond(is_training, lambda: tf.nn.dropout(h, rate=0.5), lambda: h)
+        probs = tf.nn.softmax(tf.matmul(h, w2), name="probs")
+        step = v1.train.AdamOptimizer(0.01).minimize(tf.reduce_mean(probs[:, 0]))
+        sess.run(v1.global_variables_initializer())
+        sess.run(step, {x: rng.normal(0, 1, (8, 6)).astype(np.float32), is_training: True})
+        v1.train.Saver().save(sess, str(path / "model"))
+    mg = v1.MetaGraphDef()
+    mg.ParseFromString((path / "model.meta").read_bytes())
+    for node in mg.graph_def.node:
+        node.attr["_output_shapes"].list.shape.add().unknown_rank = True
+    (path / "model.meta").write_bytes(mg.SerializeToString())
+
+
+FILE_OF["tf1_checkpoint"] = None
+
+
 # --- Keras files ------------------------------------------------------------------------------------------
 
 def _classifier_weights(seed: int) -> list[np.ndarray]:

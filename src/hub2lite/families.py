@@ -207,6 +207,11 @@ FAMILY_TABLE: tuple[tuple[str, str, str], ...] = (
                            "`--output-names` (default: Placeholders / unconsumed nodes); training switches "
                            "(placeholder_with_default) frozen to their defaults",
      "graphs with variables must be frozen first"),
+    ("TF1 checkpoint (.meta + .index/.data)", "`.meta` graph imported (its `_output_shapes` hints dropped), "
+                                              "weights restored and frozen, pruned to `--output-names`; "
+                                              "`--freeze-input NAME=VALUE` feeds a placeholder a constant "
+                                              "(training switches)",
+     "`--output-names` required; every placeholder the outputs need is an input or frozen"),
     ("Keras file (.keras/.h5)", "the file's keras_version picks Keras 3 (exported with `model.export`) or tf_keras "
                                 "(with `hub.KerasLayer` as custom object)",
      "Lambda layers refused unless `--unsafe-keras`; custom layers need their code"),

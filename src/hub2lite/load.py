@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import LoadError
 from .loaded import CALL, EntryPoint, LoadedModel, LoadOptions, outputs_as_dict, tensor_spec_from_tf
-from .loaders.frozen import load_frozen_graph
+from .loaders.frozen import load_checkpoint, load_frozen_graph
 from .loaders.keras import UNSAFE_KERAS_LAYERS, keras_file_facts, load_keras
 from .loaders.savedmodel import load_saved_model
 from .resolve import ResolvedModel
@@ -24,7 +24,11 @@ __all__ = ["LoadedModel", "EntryPoint", "LoadOptions", "load", "detect_format", 
 
 
 def detect_format(path: str | os.PathLike[str]) -> ModelFormat:
+    from .checkpoint import is_checkpoint
+
     p = Path(path)
+    if p.suffix.lower() == ".meta" or (p.is_dir() and not (p / "saved_model.pb").exists() and is_checkpoint(p)):
+        return ModelFormat.TF1_CHECKPOINT
     if p.is_dir():
         if (p / "tfhub_module.pb").exists():
             return ModelFormat.TF1_HUB
@@ -54,6 +58,7 @@ _LOADERS: dict[ModelFormat, Loader] = {
     ModelFormat.TF1_HUB: load_saved_model,
     ModelFormat.KERAS: load_keras,
     ModelFormat.FROZEN_GRAPH: load_frozen_graph,
+    ModelFormat.TF1_CHECKPOINT: load_checkpoint,
 }
 
 

@@ -134,10 +134,11 @@ class LoadOptions:
     unsafe_keras: bool = False  # allow Keras files whose config holds Python code (Lambda layers)
     input_names: tuple[str, ...] = ()  # frozen graphs: tensor names to feed ("x" or "x:0")
     output_names: tuple[str, ...] = ()  # frozen graphs: tensor names to fetch
+    freeze_inputs: tuple[str, ...] = ()  # TF1 checkpoints: "NAME=VALUE" placeholders frozen to constants
 
     def to_dict(self) -> dict[str, Any]:
         return {"unsafe_keras": self.unsafe_keras, "input_names": list(self.input_names),
-                "output_names": list(self.output_names)}
+                "output_names": list(self.output_names), "freeze_inputs": list(self.freeze_inputs)}
 
 
 def entry_from_function(name: str, fn: Any, kind: str) -> EntryPoint:

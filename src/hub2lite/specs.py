@@ -40,6 +40,7 @@ class ModelFormat(str, enum.Enum):
     TF1_HUB = "tf1_hub"  # TF1 Hub format (tfhub_module.pb + saved_model.pb)
     KERAS = "keras"  # .keras / .h5 file
     FROZEN_GRAPH = "frozen_graph"  # TF1 GraphDef .pb
+    TF1_CHECKPOINT = "tf1_checkpoint"  # TF1 checkpoint: .meta graph + .index/.data-* weights
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-names", metavar="NAME,...", help="frozen graph .pb: tensors to feed (default: Placeholders)")
     p.add_argument("--output-names", metavar="NAME,...",
                    help="frozen graph .pb: tensors to fetch (default: nodes nothing consumes)")
+    p.add_argument("--freeze-input", action="append", default=[], metavar="NAME=VALUE",
+                   help="TF1 checkpoint: feed placeholder NAME the constant VALUE (e.g. is_training=false); repeatable")
 
 
 def add_shape_options(p: argparse.ArgumentParser) -> None:
@@ -162,7 +164,8 @@ def load_options(args: argparse.Namespace) -> Any:
         return tuple(n.strip() for n in (text or "").split(",") if n.strip())
 
     return LoadOptions(unsafe_keras=args.unsafe_keras, input_names=names(args.input_names),
-                       output_names=names(args.output_names))
+                       output_names=names(args.output_names),
+                       freeze_inputs=tuple(getattr(args, "freeze_input", None) or ()))
 
 
 def tags(args: argparse.Namespace) -> tuple[str, ...] | None:

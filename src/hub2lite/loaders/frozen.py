@@ -57,8 +57,24 @@ def _freeze_training_switches(gdef: Any, inputs: list[str], notes: list[str]) ->
             notes.append(f"frozen graph: training switch {node.name!r} frozen to its default")
 
 
+def load_checkpoint(resolved: ResolvedModel, fmt: ModelFormat, tags: tuple[str, ...] | None,
+                    options: LoadOptions) -> LoadedModel:
+    """A TF1 checkpoint (.meta + .index/.data): restored and frozen by hub2lite.checkpoint, then loaded like a
+    frozen graph (its frozen inputs and dropped shape hints noted)."""
+    from dataclasses import replace
+
+    from ..checkpoint import freeze_checkpoint, parse_freeze_input
+
+    frozen = freeze_checkpoint(resolved.path, input_names=options.input_names, output_names=options.output_names,
+                               freeze_inputs=dict(parse_freeze_input(t) for t in options.freeze_inputs))
+    return load_frozen_graph(resolved, fmt, tags, replace(options, input_names=frozen.inputs,
+                                                          output_names=frozen.outputs),
+                             data=frozen.graph_def, extra_notes=frozen.notes)
+
+
 def load_frozen_graph(resolved: ResolvedModel, fmt: ModelFormat, tags: tuple[str, ...] | None,
-                       options: LoadOptions) -> LoadedModel:
+                      options: LoadOptions, *, data: bytes | None = None,
+                      extra_notes: tuple[str, ...] = ()) -> LoadedModel:
     """A frozen TF1 GraphDef: imported with tf.compat.v1.wrap_function and pruned to the given inputs/outputs.
 
     Training switches (placeholder_with_default not listed as inputs) are frozen to their defaults, so v1
@@ -69,14 +85,14 @@ def load_frozen_graph(resolved: ResolvedModel, fmt: ModelFormat, tags: tuple[str
 
     gdef = tf.compat.v1.GraphDef()
     try:
-        gdef.ParseFromString(Path(resolved.path).read_bytes())
+        gdef.ParseFromString(Path(resolved.path).read_bytes() if data is None else data)
     except DecodeError as exc:
         raise LoadError(f"{resolved.path!r} is not a TensorFlow GraphDef", hint="give a frozen graph .pb "
                         "(tf.compat.v1.graph_util.convert_variables_to_constants output)") from exc
     if any(n.op in ("VariableV2", "VarHandleOp") for n in gdef.node):
         raise LoadError(f"{Path(resolved.path).name} still holds variables: it is not frozen",
                         hint="freeze it with tf.compat.v1.graph_util.convert_variables_to_constants first")
-    notes: list[str] = []
+    notes: list[str] = list(extra_notes)
     inputs, outputs = _graph_io(gdef, options, notes)
     _freeze_training_switches(gdef, inputs, notes)
 
