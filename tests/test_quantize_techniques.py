@@ -234,3 +234,41 @@ def test_convert_cli_records_int8_techniques(digits_model, digits_split, tmp_pat
     assert fg.float_ops(strict.read_bytes()) == [] and g.tensor_type(g.inputs[0]) == 9  # int8 input
     r = cli("convert", digits_model, "-o", tmp_path / "f.tflite", "--bias-correction")
     assert r.code == 2 and "need --quantize int8" in r.err
+
+
+def test_convert_float16_keeps_constants_float16_cannot_hold(tmp_path, cli):
+    """`convert --quantize float16` on a log-spectrogram-like model with a 1e-10 epsilon: the epsilon stays float32
+    (listed in the report) and the float16 model validates; `--no-float16-guard` reproduces the broken model."""
+    import json
+
+    import tensorflow as tf
+
+    w = np.random.default_rng(0).normal(0, 1, (64, 256)).astype(np.float32)
+
+    class Spec(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(w)
+            self.eps = tf.constant(np.full((1, 64), 1e-10, np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 64], tf.float32, name="power")])
+        def serve(self, power):
+            return {"logmel": tf.matmul(tf.math.log(power * power + self.eps), self.w)}
+
+    m = Spec()
+    src = tmp_path / "spec"
+    tf.saved_model.save(m, str(src), signatures={"serving_default": m.serve})
+    data = tmp_path / "x.npy"
+    x = np.random.default_rng(1).uniform(0, 1, (8, 64)).astype(np.float32)
+    x[:, :8] = 0.0  # silent bins: only the epsilon keeps log() finite
+    np.save(data, x)
+    out = tmp_path / "f16.tflite"
+    r = cli("convert", src, "-o", out, "--quantize", "float16", "--data", str(data), "--json")
+    assert r.code == 0, r
+    report = json.loads(r.out)
+    kept = report["conversion"]["converter_settings"]["float16_kept_float32"]
+    assert [k["reason"] for k in kept] == ["underflows to 0"]
+    assert report["validation"]["passed"]
+    r = cli("convert", src, "-o", tmp_path / "raw.tflite", "--quantize", "float16", "--data", str(data),
+            "--no-float16-guard", "--json")
+    assert r.code != 0 or not json.loads(r.out)["validation"]["passed"]

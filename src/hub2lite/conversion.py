@@ -33,13 +33,15 @@ class ConvertConfig:
     float_nodes: tuple[str, ...] = ()  # int8 only: op output tensors kept in float (see quantize/debugger.py)
     int8_ranges: str = "minmax"  # int8/int8-strict: activation ranges minmax | percentile | mse (quantize/ranges.py)
     bias_correction: bool = False  # int8/int8-strict: correct biases for int8 weight rounding (quantize/bias.py)
+    float16_guard: bool = True  # float16: constants float16 cannot hold stay float32 (quantize/fp16.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {"signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
                 "keep_dynamic": self.keep_dynamic, "batch_size": self.batch_size,
                 "ops_policy": self.ops_policy.value, "quantize": self.quantize.value, "io_type": self.io_type,
                 "resource_variables": self.resource_variables, "float_nodes": list(self.float_nodes),
-                "int8_ranges": self.int8_ranges, "bias_correction": self.bias_correction}
+                "int8_ranges": self.int8_ranges, "bias_correction": self.bias_correction,
+                "float16_guard": self.float16_guard}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
@@ -49,7 +51,8 @@ class ConvertConfig:
                    ops_policy=OpsPolicy(d.get("ops_policy", "auto")), quantize=QuantMode(d.get("quantize", "float32")),
                    io_type=d.get("io_type"), resource_variables=bool(d.get("resource_variables", False)),
                    float_nodes=tuple(d.get("float_nodes") or ()), int8_ranges=d.get("int8_ranges", "minmax"),
-                   bias_correction=bool(d.get("bias_correction", False)))
+                   bias_correction=bool(d.get("bias_correction", False)),
+                   float16_guard=bool(d.get("float16_guard", True)))
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,12 @@ def _configure(converter: Any, recipe: Any, config: ConvertConfig, base_ops: lis
     return settings
 
 
+def guard_float16(float32_model: bytes, float16_model: bytes) -> Any:
+    from .quantize.fp16 import guard_float16 as _guard
+
+    return _guard(float32_model, float16_model)
+
+
 def uses_int8_techniques(config: ConvertConfig) -> bool:
     return config.quantize in (QuantMode.INT8, QuantMode.INT8_STRICT) and (
         config.int8_ranges != "minmax" or config.bias_correction)
@@ -184,6 +190,16 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                         model = selective_quantize(converter, config.float_nodes)
                     else:
                         model = converter.convert()
+                        if recipe.mode is QuantMode.FLOAT16 and config.float16_guard:
+                            float32 = make_converter(concrete, route, keep=loaded.obj if plan.resource_variables
+                                                     else None)
+                            _configure(float32, recipe_for(QuantMode.FLOAT32), config, base_ops, None, route)
+                            guard = guard_float16(bytes(float32.convert()), bytes(model))
+                            model = guard.model
+                            settings["float16_kept_float32"] = [c.to_dict() for c in guard.kept_float32]
+                            if guard.kept_float32:
+                                notes += (f"float16: {len(guard.kept_float32)} constant(s) float16 cannot hold kept "
+                                          f"float32 ({', '.join(c.name for c in guard.kept_float32[:3])})",)
             except ConfigError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends

@@ -29,6 +29,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--calibration-samples", type=int, default=200,
                    help="calibration samples, a seeded (--seed) selection (default 200)")
     _common.add_int8_options(p)
+    p.add_argument("--no-float16-guard", action="store_true",
+                   help="float16: convert every constant, even those float16 cannot hold (default: they stay float32)")
     p.add_argument("--no-validate", action="store_true", help="skip validation (float32 only)")
     _common.add_validation_options(p)
     _common.add_metadata_option(p)
@@ -62,7 +64,8 @@ def job_from_args(args: argparse.Namespace) -> Any:
                         keep_dynamic=args.keep_dynamic, batch_size=args.batch_size,
                         ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, quantize=mode,
                         io_type=args.io_type, resource_variables=args.resource_variables,
-                        int8_ranges=args.int8_ranges, bias_correction=args.bias_correction)
+                        int8_ranges=args.int8_ranges, bias_correction=args.bias_correction,
+                        float16_guard=not args.no_float16_guard)
     return ConvertJob(source=args.source, output=args.output, convert=cfg,
                       validate=_common.validate_config(args, mode), calibration=args.calibration,
                       calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir, timeout=args.timeout,
