@@ -1,0 +1,221 @@
+"""Run a split model: prepare the three parts, write MODEL.pre/ and MODEL.post/, validate end to end.
+
+`prepare_split` turns an entry point into a `SplitModel`: the plan (split.py), the TF stage functions, and the
+body written as a temporary SavedModel so that the ordinary convert path (ladder, quantization, calibration)
+converts it like any other model. `body_feeds` maps the user's feeds through the prefix (calibration and
+validation data for the body); `ChainRunner` runs prefix (TF) -> body (.tflite) -> suffix (TF) behind the
+runners' interface, so `validate.compare_or_fail` judges it against the original like any candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, OutputError
+from .split import FrozenGraph, SplitPlan, Stage, build_stages, freeze, plan_auto, plan_manual, probe_unconvertible
+from .split import save_stage
+from .specs import TensorSpec
+
+__all__ = ["SplitModel", "SplitValidation", "prepare_split", "stage_paths", "write_stages", "body_feeds",
+           "ChainRunner", "StageRunner", "validate_split", "remove_stages"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SplitModel:
+    """An entry point cut into prefix/body/suffix. `body_dir` is a temporary SavedModel of the body (delete it
+    with `close()`); `stages` holds the TF functions ("prefix", "body", "suffix", "reference")."""
+
+    plan: SplitPlan
+    graph: FrozenGraph = field(repr=False)
+    stages: Mapping[str, Stage] = field(repr=False)
+    body_dir: str
+    blocking_ops: tuple[str, ...] = ()  # the op types cut out (auto); () for a manual cut
+
+    def close(self) -> None:
+        shutil.rmtree(self.body_dir, ignore_errors=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.plan.to_dict()
+
+
+@dataclass(frozen=True)
+class SplitValidation:
+    """End to end (prefix -> body.tflite -> suffix vs the original) and body alone (body.tflite on the prefix's
+    outputs vs the original's tensors at the body's outputs)."""
+
+    end_to_end: Any  # validate.ValidationReport
+    body: Any  # validate.ValidationReport
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.end_to_end.passed and self.body.passed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "end_to_end": self.end_to_end.to_dict(), "body": self.body.to_dict()}
+
+
+def prepare_split(concrete: Any, input_names: Mapping[str, str], *, body_inputs: Sequence[str] = (),
+                  body_outputs: Sequence[str] = (), allow_select: bool = True,
+                  workdir: str | os.PathLike[str] | None = None) -> SplitModel:
+    """Cut `concrete` (a function built by convert.build_function; `input_names` its parameter -> model input
+    map). With `body_inputs`/`body_outputs` the cut is where the user says; otherwise it is found from the ops the
+    converter cannot convert (with `allow_select=False`, Select TF ops count as unconvertible too)."""
+    graph = freeze(concrete, input_names)
+    blocking: tuple[str, ...] = ()
+    if body_inputs or body_outputs:
+        plan = plan_manual(graph, body_inputs, body_outputs)
+    else:
+        custom, flex = probe_unconvertible(concrete, allow_select=allow_select)
+        blocking = custom if allow_select else tuple(sorted(set(custom) | set(flex)))
+        if not blocking:
+            raise ConfigError("--split-unsupported: every op of this model converts; there is nothing to cut out",
+                              hint="convert it without --split-unsupported")
+        plan = plan_auto(graph, blocking)
+    stages = build_stages(graph, plan)
+    body_dir = tempfile.mkdtemp(prefix="hub2lite-body-", dir=workdir)
+    try:
+        save_stage(stages["body"], body_dir)
+    except BaseException:
+        shutil.rmtree(body_dir, ignore_errors=True)
+        raise
+    log.info("split: %d op(s) before the body, %d after; body has %d", sum(plan.prefix_ops.values()),
+             sum(plan.suffix_ops.values()), sum(plan.body_ops.values()))
+    return SplitModel(plan, graph, stages, body_dir, blocking)
+
+
+def stage_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """MODEL.tflite -> (MODEL.pre/, MODEL.post/) beside it."""
+    p = Path(output)
+    stem = p.with_suffix("") if p.suffix == ".tflite" else p
+    return stem.with_name(stem.name + ".pre"), stem.with_name(stem.name + ".post")
+
+
+def write_stages(split: SplitModel, output: str | os.PathLike[str], *, force: bool = False) -> dict[str, str]:
+    """Write the prefix and/or suffix SavedModels beside `output`; returns {"prefix"/"suffix": path}.
+    Each folder appears whole or not at all (written to a temporary sibling, then renamed)."""
+    pre, post = stage_paths(output)
+    written: dict[str, str] = {}
+    for key, dest in (("prefix", pre), ("suffix", post)):
+        if key not in split.stages:
+            continue
+        if dest.exists() and not force:
+            raise OutputError(f"{str(dest)!r} already exists", hint="pass --force to overwrite it, or choose another -o")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        try:
+            save_stage(split.stages[key], str(tmp / "m"))
+            if dest.exists():
+                shutil.rmtree(dest)
+            os.replace(tmp / "m", dest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        written[key] = str(dest)
+    return written
+
+
+def remove_stages(output: str | os.PathLike[str]) -> None:
+    """Remove MODEL.pre/ and MODEL.post/ (a failed run leaves nothing half-written)."""
+    for p in stage_paths(output):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _numpy(value: Any) -> np.ndarray:
+    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+
+class StageRunner:
+    """A TF stage (or the original's intermediate tensors, stage "reference") behind the runners' interface."""
+
+    def __init__(self, stage: Stage, runtime: str = "tensorflow") -> None:
+        self.stage = stage
+        self.name = f"tensorflow:{stage.name}"
+        self.runtime = runtime
+
+    def input_specs(self) -> tuple[TensorSpec, ...]:
+        return tuple(TensorSpec(t.name, t.dtype, t.shape) for t in self.stage.inputs)
+
+    def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: _numpy(v) for k, v in self.stage(feed).items()}
+
+
+def body_feeds(split: SplitModel, feeds: Sequence[Mapping[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """The body's inputs for each feed of the model's inputs (the prefix's outputs; the feeds themselves when
+    there is no prefix)."""
+    names = [t.name for t in split.plan.body_inputs]
+    if "prefix" not in split.stages:
+        return [{n: np.asarray(f[n]) for n in names} for f in feeds]
+    prefix = StageRunner(split.stages["prefix"])
+    out = []
+    for f in feeds:
+        produced = prefix.infer(f)
+        out.append({n: produced[n] for n in names})
+    return out
+
+
+class ChainRunner:
+    """prefix (TF) -> body (any runner, normally a LiteRunner on the body .tflite) -> suffix (TF)."""
+
+    def __init__(self, split: SplitModel, body: Any) -> None:
+        self.split = split
+        self.body = body
+        self.prefix = StageRunner(split.stages["prefix"]) if "prefix" in split.stages else None
+        self.suffix = StageRunner(split.stages["suffix"]) if "suffix" in split.stages else None
+        parts = [p for p in ("prefix (TensorFlow)" if self.prefix else "", f"body ({body.runtime})",
+                             "suffix (TensorFlow)" if self.suffix else "") if p]
+        self.runtime = " -> ".join(parts)
+        self.name = "split:" + "+".join(p.split(" ")[0] for p in parts)
+
+    def input_specs(self) -> tuple[TensorSpec, ...]:
+        return self.prefix.input_specs() if self.prefix else self.body.input_specs()
+
+    def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        values: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in feed.items()}
+        if self.prefix is not None:
+            values.update(self.prefix.infer(feed))
+        plan = self.split.plan
+        values.update(self.body.infer({t.name: values[t.name] for t in plan.body_inputs}))
+        if self.suffix is not None:
+            values.update(self.suffix.infer({t.name: values[t.name] for t in plan.suffix_inputs}))
+        return {name: values[name] for name in plan.output_stage}
+
+
+def validate_split(split: SplitModel, original: Any, body: Any, feeds: Sequence[Mapping[str, np.ndarray]],
+                   tolerance: Any, *, task: str = "auto") -> SplitValidation:
+    """Both checks with validate.compare_or_fail: `original` is a runner of the whole model (runners.TFRunner),
+    `body` a runner of the body .tflite (runners.LiteRunner)."""
+    from .validate import compare_or_fail
+
+    if not feeds:
+        raise ConfigError("no validation samples for the split model", hint="give --samples 1 or more")
+    end_to_end = compare_or_fail(original, ChainRunner(split, body), feeds, tolerance, task=task)[0]
+    reference = StageRunner(split.stages["reference"], runtime="tensorflow (original, intermediate tensors)")
+    inner_feeds = body_feeds(split, feeds)
+    # the reference reads the model's inputs; the body its own: pair them sample by sample
+    ref = [reference.infer(f) for f in feeds]
+    got = []
+    from .validate import CandidateRunError, ValidationReport, compare
+
+    try:
+        for i, f in enumerate(inner_feeds):
+            try:
+                got.append(body.infer(f))
+            except (RuntimeError, ValueError) as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise CandidateRunError(f"the body .tflite failed to run on sample {i} ({body.runtime}): "
+                                        f"{type(exc).__name__}: {first}") from exc
+        body_report = compare(ref, got, tolerance, task=task,
+                              runtimes={"original": reference.runtime, "candidate": body.runtime})
+    except CandidateRunError as exc:
+        body_report = ValidationReport(False, len(feeds), tolerance, (), (str(exc),),
+                                       {"original": reference.runtime, "candidate": body.runtime})
+    return SplitValidation(end_to_end, body_report)

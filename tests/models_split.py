@@ -1,0 +1,99 @@
+"""Models with ops nothing in TFLite can run (no builtin, no Select TF kernel), for tests/test_split.py.
+
+Built like the other fixtures (tests/models.py): real TF2 SavedModels, cached per cache key by conftest.cached_build
+and served through the loopback hub as hub-format archives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+#: Example sentences in several scripts (Latin, Cyrillic, Greek, Han, Arabic), and the empty string.
+TEXTS = ["hello world", "привет мир", "γειά σου κόσμε", "你好，世界", "مرحبا بالعالم", "mixed текст 混合", "", "a"]
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def text_script_classifier(path: Path) -> None:
+    """A character-level text classifier whose preprocessing uses UnicodeScript (no TFLite builtin, no Select TF
+    kernel) on the decoded characters: serving_default text string[?] -> {'probabilities': float32[?, 3]}.
+
+    Each character becomes an embedding of its Unicode script plus one of its code point (hashed into 64
+    buckets); a sentence is the mean of its characters (empty sentences keep their row), then a dense softmax."""
+    tf = _tf()
+    rng = np.random.default_rng(15)
+
+    class ScriptClassifier(tf.Module):
+        def __init__(self) -> None:
+            self.script_emb = tf.Variable(rng.normal(0, 1, (200, 8)).astype(np.float32))
+            self.char_emb = tf.Variable(rng.normal(0, 1, (64, 8)).astype(np.float32))
+            self.w = tf.Variable(rng.normal(0, 0.5, (8, 3)).astype(np.float32))
+            self.b = tf.Variable(np.array([0.1, -0.2, 0.05], np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            chars = tf.strings.unicode_decode(text, "UTF-8")
+            scripts = tf.strings.unicode_script(chars.flat_values)
+            ids = tf.clip_by_value(scripts, 0, 199)
+            buckets = tf.math.floormod(chars.flat_values, 64)
+            vectors = tf.gather(self.script_emb, ids) + tf.gather(self.char_emb, buckets)
+            rows = tf.cast(chars.value_rowids(), tf.int32)
+            n = tf.cast(chars.nrows(), tf.int32)
+            sums = tf.math.unsorted_segment_sum(vectors, rows, n)
+            counts = tf.math.unsorted_segment_sum(tf.ones_like(rows, tf.float32), rows, n)
+            pooled = sums / tf.maximum(counts, 1.0)[:, None]
+            return {"probabilities": tf.nn.softmax(tf.matmul(pooled, self.w) + self.b)}
+
+    m = ScriptClassifier()
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+
+
+def calibrated_classifier(path: Path) -> None:
+    """A dense classifier whose post-processing calibrates its probabilities with the regularized incomplete beta
+    function (Betainc: no TFLite builtin, no Select TF kernel): serving_default features float32[?, 6] ->
+    {'probabilities': [?, 4], 'calibrated': [?, 4]}."""
+    tf = _tf()
+    rng = np.random.default_rng(16)
+
+    class Calibrated(tf.Module):
+        def __init__(self) -> None:
+            self.w1 = tf.Variable(rng.normal(0, 0.6, (6, 16)).astype(np.float32))
+            self.w2 = tf.Variable(rng.normal(0, 0.6, (16, 4)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 6], tf.float32, name="features")])
+        def serve(self, features):
+            probs = tf.nn.softmax(tf.matmul(tf.nn.relu(tf.matmul(features, self.w1)), self.w2))
+            a = tf.fill(tf.shape(probs), 2.0)
+            b = tf.fill(tf.shape(probs), 3.0)
+            return {"probabilities": probs, "calibrated": tf.math.betainc(a, b, probs)}
+
+    m = Calibrated()
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+
+
+def digamma_middle(path: Path) -> None:
+    """x float32[?, 4] -> one op -> Digamma -> five ops -> y: the cheapest cut puts Digamma in a 2-op prefix."""
+    tf = _tf()
+
+    class Middle(tf.Module):
+        def __init__(self) -> None:
+            self.w = tf.Variable(np.linspace(-0.5, 0.5, 16, dtype=np.float32).reshape(4, 4))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def serve(self, x):
+            h = tf.math.digamma(tf.abs(x) + 1.0)
+            h = tf.tanh(tf.matmul(h, self.w))
+            return {"y": tf.reduce_sum(tf.nn.relu(h * 2.0 - 0.1), axis=-1, keepdims=True)}
+
+    m = Middle()
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+
+
+BUILDERS = {"text_script_classifier": text_script_classifier, "calibrated_classifier": calibrated_classifier,
+            "digamma_middle": digamma_middle}
