@@ -31,7 +31,8 @@ from typing import Any
 from .errors import ConfigError, ConversionError
 
 __all__ = ["GraphTensor", "FrozenGraph", "CutTensor", "SplitPlan", "Stage", "freeze", "probe_unconvertible",
-           "plan_auto", "plan_manual", "build_stages", "save_stage", "STAGE_SIGNATURE", "PLUMBING"]
+           "plan_auto", "plan_manual", "build_stages", "save_stage", "list_tensors", "model_input_tensors",
+           "describe_plan", "STAGE_SIGNATURE", "PLUMBING"]
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +183,10 @@ def freeze(concrete: Any, input_names: Mapping[str, str] | None = None) -> Froze
     # shorten names (when unique) and drop control dependencies and NoOps
     shorts: dict[str, str] = {}
     taken: set[str] = set()
+    originals = {n.name for n in gdef.node}
     for n in gdef.node:
         s = _short(n.name)
-        shorts[n.name] = s if s and s not in taken and (s == n.name or s not in {m.name for m in gdef.node}) else n.name
+        shorts[n.name] = s if s and s not in taken and (s == n.name or s not in originals) else n.name
         taken.add(shorts[n.name])
     out = tf.compat.v1.GraphDef()
     out.versions.CopyFrom(gdef.versions)
@@ -490,12 +492,10 @@ def plan_manual(fg: FrozenGraph, body_inputs: Sequence[str] = (), body_outputs: 
     in_nodes = {_split_input(t)[0] for t in ins}
     prefix = _ancestors(g, sorted(in_nodes))
     body = _ancestors(g, sorted({_split_input(t)[0] for t in outs}), stop=in_nodes | prefix)
-    # a body node reading a prefix tensor that is not a declared body input cannot be fed
+    # a body node reading a prefix tensor that is not a declared body input cannot be fed (model inputs the
+    # body reads directly are fed as they are)
     declared = set(ins)
-    missing = sorted({f"{s}:{i}" for n in body for s, i in g.inputs[n]
-                      if (s in prefix or s in g.placeholders) and f"{s}:{i}" not in declared
-                      and not (s in g.placeholders and s not in in_nodes and not body_inputs)})
-    missing = [m for m in missing if _split_input(m)[0] not in g.placeholders or body_inputs]
+    missing = sorted({f"{s}:{i}" for n in body for s, i in g.inputs[n] if s in prefix and f"{s}:{i}" not in declared})
     if missing:
         raise ConfigError(f"the body also needs tensor(s) {missing[:5]} computed before the cut",
                           hint="add them to --body-inputs")
@@ -591,7 +591,6 @@ def _stage(wrapped: Any, name: str, inputs: tuple[CutTensor, ...], outputs: tupl
     if computed:
         pruned = wrapped.prune(feeds=[graph.get_tensor_by_name(t.tensor) for t in inputs],
                                fetches=[graph.get_tensor_by_name(t.tensor) for t in computed])
-    by_tensor = {t.tensor: t.name for t in inputs}
 
     def call(*args: Any) -> dict[str, Any]:
         results = dict(zip([t.tensor for t in computed], pruned(*args))) if pruned is not None else {}
@@ -603,12 +602,12 @@ def _stage(wrapped: Any, name: str, inputs: tuple[CutTensor, ...], outputs: tupl
         [_inspect.Parameter(t.name, _inspect.Parameter.POSITIONAL_OR_KEYWORD) for t in inputs])
     call.__name__ = name
     specs = [tf.TensorSpec(t.shape, tf.as_dtype(t.dtype), name=t.name) for t in inputs]
-    del by_tensor
     fn = tf.function(call, input_signature=specs, autograph=False).get_concrete_function()
     return Stage(name, inputs, outputs, fn)
 
 
 def model_input_tensors(fg: FrozenGraph) -> tuple[CutTensor, ...]:
+    """The model's inputs as CutTensors (the prefix's inputs; the body's when there is no prefix)."""
     facts = _tensor_facts(fg)
     result = []
     for name, tensor in fg.inputs.items():
@@ -648,3 +647,17 @@ def save_stage(stage: Stage, path: str) -> None:
     holder = tf.Module()
     holder.serve = stage.fn
     tf.saved_model.save(holder, path, signatures={STAGE_SIGNATURE: stage.fn})
+
+
+def describe_plan(plan: SplitPlan) -> str:
+    """One line: what runs where, e.g. 'prefix (TF): 3 ops incl. UnicodeScript -> body (.tflite): 39 ops'."""
+    def side(label: str, ops: Mapping[str, int]) -> str:
+        cut = [op for op in plan.cut_ops if op in ops]
+        extra = f" incl. {', '.join(cut)}" if cut else ""
+        return f"{label} (TensorFlow): {sum(ops.values())} op(s){extra}"
+
+    parts = [side("prefix", plan.prefix_ops)] if plan.has_prefix else []
+    parts.append(f"body (.tflite): {sum(plan.body_ops.values())} op(s)")
+    if plan.has_suffix:
+        parts.append(side("suffix", plan.suffix_ops))
+    return " -> ".join(parts)
