@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 #: Example sentences in several scripts (Latin, Cyrillic, Greek, Han, Arabic), and the empty string.
-TEXTS = ["hello world", "привет мир", "γειά σου κόσμε", "你好，世界", "مرحبا بالعالم", "mixed текст 混合", "", "a"]
+TEXTS = ["hello world", "привет мир", "γειά σου κόσμε", "你好，世界", "مرحبا بالعالم", "mixed текст 混合", "", "a",
+         "Hello World and good morning", "the model reads a text"]
 
 
 def _tf():
@@ -95,5 +96,34 @@ def digamma_middle(path: Path) -> None:
     tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
 
 
-BUILDERS = {"text_script_classifier": text_script_classifier, "calibrated_classifier": calibrated_classifier,
+def ngram_vocab_classifier(path: Path) -> None:
+    """A word-bigram text classifier: split -> StringNGrams (no TFLite builtin, no Select TF kernel) -> a vocabulary
+    lookup table (StaticHashTable, unknown bigrams -> 0) -> embedding mean -> dense. serving_default
+    text string[?] -> {'logits': float32[?, 2]}. The table sits after the cut: the body carries it."""
+    tf = _tf()
+    rng = np.random.default_rng(17)
+    vocab = ["<unk>", "hello world", "привет мир", "good morning", "the model", "a text"]
+
+    class Bigrams(tf.Module):
+        def __init__(self) -> None:
+            init = tf.lookup.KeyValueTensorInitializer(tf.constant(vocab), tf.range(len(vocab), dtype=tf.int64))
+            self.table = tf.lookup.StaticHashTable(init, default_value=0)
+            self.emb = tf.Variable(rng.normal(0, 1, (len(vocab), 6)).astype(np.float32))
+            self.w = tf.Variable(rng.normal(0, 0.5, (6, 2)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            bigrams = tf.strings.ngrams(tf.strings.split(tf.strings.lower(text)), 2)
+            vectors = tf.gather(self.emb, self.table.lookup(bigrams.flat_values))
+            rows = tf.cast(bigrams.value_rowids(), tf.int32)
+            n = tf.cast(bigrams.nrows(), tf.int32)
+            sums = tf.math.unsorted_segment_sum(vectors, rows, n)
+            counts = tf.math.unsorted_segment_sum(tf.ones_like(rows, tf.float32), rows, n)
+            return {"logits": tf.matmul(sums / tf.maximum(counts, 1.0)[:, None], self.w)}
+
+    m = Bigrams()
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+
+
+BUILDERS = {"ngram_vocab_classifier": ngram_vocab_classifier, "text_script_classifier": text_script_classifier, "calibrated_classifier": calibrated_classifier,
             "digamma_middle": digamma_middle}

@@ -136,6 +136,32 @@ def _check_prefix_savedmodel(path, body, entry):
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
+def test_lookup_table_after_the_cut_travels_with_the_body(split_model, tmp_path):
+    import tensorflow as tf
+
+    loaded = load(resolve(str(split_model("ngram_vocab_classifier"))))
+    entry, concrete, names = _entry_fn(loaded)
+    split = prepare_split(concrete, names, owner=loaded.obj)
+    try:
+        plan = split.plan
+        assert plan.cut_ops == ("StringNGrams",) and "StringNGrams" in plan.prefix_ops
+        assert "LookupTableFindV2" in plan.body_ops
+        assert {t.name: t.dtype for t in plan.body_inputs} == {"StringNGrams_ngrams": "string",
+                                                               "StringNGrams_ngrams_splits": "int64"}
+        conversion = _convert_body(split)
+        assert "HASHTABLE_FIND" in conversion.tflite_ops and conversion.strategy == "builtins"
+        body = LiteRunner(conversion.model, input_names=conversion.input_names)
+        assert body.runtime.startswith("ai_edge_litert")
+        result = validate_split(split, TFRunner(entry), body, _texts(), default_tolerance())
+        assert result.passed, (result.end_to_end.failures, result.body.failures, result.end_to_end.problems)
+        assert result.end_to_end.output("logits").max_abs < 1e-5
+        pre = tf.saved_model.load(write_stages(split, tmp_path / "bi.tflite")["prefix"]).signatures["serving_default"]
+        out = pre(text=tf.constant(["Hello World again"]))
+        assert [b.decode() for b in out["StringNGrams_ngrams"].numpy()] == ["hello world", "world again"]
+    finally:
+        split.close()
+
+
 def test_postprocessing_op_goes_to_a_suffix(split_model, tmp_path):
     loaded = load(resolve(str(split_model("calibrated_classifier"))))
     entry, concrete, names = _entry_fn(loaded)

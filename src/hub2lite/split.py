@@ -25,7 +25,7 @@ import inspect as _inspect
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError, ConversionError
@@ -66,6 +66,8 @@ class FrozenGraph:
     graph_def: Any = field(repr=False)  # tf GraphDef, control dependencies stripped, call prefixes shortened
     inputs: Mapping[str, str]  # model input name -> placeholder tensor ("x:0")
     outputs: Mapping[str, str]  # model output name -> tensor
+    resources: Mapping[str, Any] = field(default_factory=dict, repr=False)  # placeholder tensor -> resource handle
+    trackables: tuple[Any, ...] = field(default=(), repr=False)  # the objects owning `resources` (lookup tables)
 
     @property
     def nodes(self) -> dict[str, Any]:
@@ -158,11 +160,39 @@ def _split_input(text: str) -> tuple[str, int]:
     return text, 0
 
 
-def freeze(concrete: Any, input_names: Mapping[str, str] | None = None) -> FrozenGraph:
+def _resource_owners(concrete: Any, placeholders: Sequence[str], owner: Any) -> tuple[dict[str, Any], list[Any]]:
+    """{placeholder tensor name: the resource handle it stands for} and the trackables owning those handles
+    (lookup tables of `owner`, the loaded model), so a stage can capture the table and save it along."""
+    import tensorflow as tf
+
+    external = {internal.name: ext for ext, internal in concrete.graph.captures}
+    handles = {f"{p}:0": external.get(f"{p}:0") for p in placeholders}
+    missing = [p for p, h in handles.items() if h is None]
+    owners: list[Any] = []
+    if owner is not None and not missing:
+        wanted = {id(h) for h in handles.values()}
+        for obj in tf.train.TrackableView(owner).descendants():
+            if isinstance(obj, tf.Variable):
+                continue
+            handle = getattr(obj, "resource_handle", None)
+            if handle is not None and id(handle) in wanted:
+                owners.append(obj)
+                wanted.discard(id(handle))
+        missing = sorted(p for p, h in handles.items() if id(h) in wanted)
+    if owner is None or missing:
+        raise ConversionError(f"cannot split the model: its graph reads resources that cannot be frozen and whose "
+                              f"owner was not found ({missing or list(handles)})",
+                              hint="export the model with its lookup tables tracked by the saved object, or cut "
+                                   "it by hand with --body-inputs/--body-outputs")
+    return handles, owners
+
+
+def freeze(concrete: Any, input_names: Mapping[str, str] | None = None, *, owner: Any = None) -> FrozenGraph:
     """Freeze a concrete function (variables -> constants, calls inlined) into a FrozenGraph.
 
     `input_names` maps the function's parameter names to the model's input names (convert.build_function's map).
-    Raises ConversionError when the graph cannot be frozen (e.g. it holds lookup tables)."""
+    Resources that cannot become constants (lookup tables) stay placeholders, bound to the tables of `owner`
+    (the loaded model's object) when each stage is built. Raises ConversionError when the graph cannot be frozen."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -171,15 +201,10 @@ def freeze(concrete: Any, input_names: Mapping[str, str] | None = None) -> Froze
     except Exception as exc:  # noqa: BLE001 - TF raises ValueError/InvalidArgumentError/... for unfreezable graphs
         raise ConversionError(f"cannot split the model: freezing its graph failed ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:200]})",
-                              hint="cut it by hand with --body-inputs/--body-outputs, or export the model without "
-                                   "lookup tables") from exc
+                              hint="cut it by hand with --body-inputs/--body-outputs") from exc
     gdef = frozen.graph.as_graph_def()
-    resources = [n.name for n in gdef.node if n.op == "Placeholder" and n.attr["dtype"].type == tf.resource]
-    if resources:
-        raise ConversionError(f"cannot split the model: its graph reads resources that cannot be frozen "
-                              f"({len(resources)}, e.g. lookup tables: {resources[:3]})",
-                              hint="move the table lookups into the part that stays in TensorFlow, or export "
-                                   "the model with the vocabulary as a constant")
+    resource_nodes = [n.name for n in gdef.node if n.op == "Placeholder" and n.attr["dtype"].type == tf.resource]
+    handles, owners = _resource_owners(concrete, resource_nodes, owner) if resource_nodes else ({}, [])
     # shorten names (when unique) and drop control dependencies and NoOps
     shorts: dict[str, str] = {}
     taken: set[str] = set()
@@ -216,7 +241,8 @@ def freeze(concrete: Any, input_names: Mapping[str, str] | None = None) -> Froze
     else:
         keys = [f"output_{i}" for i in range(len(frozen.outputs))]
     outputs = {key: f"{shorts[t.op.name]}:{t.value_index}" for key, t in zip(keys, frozen.outputs)}
-    return FrozenGraph(out, inputs, outputs)
+    resources = {f"{shorts[_split_input(name)[0]]}:0": h for name, h in handles.items()}
+    return FrozenGraph(out, inputs, outputs, resources, tuple(owners))
 
 
 def probe_unconvertible(concrete: Any, *, allow_select: bool = True) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -573,6 +599,7 @@ class Stage:
     inputs: tuple[CutTensor, ...]
     outputs: tuple[CutTensor, ...]
     fn: Any = field(repr=False)  # tf ConcreteFunction(**{input name: tensor}) -> {output name: tensor}
+    trackables: tuple[Any, ...] = field(default=(), repr=False)  # resources (lookup tables) saved along
 
     def __call__(self, feed: Mapping[str, Any]) -> dict[str, Any]:
         import tensorflow as tf
@@ -625,8 +652,10 @@ def build_stages(fg: FrozenGraph, plan: SplitPlan) -> dict[str, Stage]:
 
     gdef = fg.graph_def
 
-    def imported() -> None:
-        tf.graph_util.import_graph_def(gdef, name="")
+    def imported() -> None:  # lookup tables: the placeholders standing for them read the real tables
+        graph = tf.compat.v1.get_default_graph()
+        tables = {name: graph.capture(handle) for name, handle in fg.resources.items()}
+        tf.graph_util.import_graph_def(gdef, input_map=tables, name="")
 
     wrapped = tf.compat.v1.wrap_function(imported, [])
     model_inputs = model_input_tensors(fg)
@@ -637,7 +666,7 @@ def build_stages(fg: FrozenGraph, plan: SplitPlan) -> dict[str, Stage]:
     if plan.has_suffix:
         stages["suffix"] = _stage(wrapped, "suffix", plan.suffix_inputs, plan.suffix_outputs)
     stages["reference"] = _stage(wrapped, "reference", model_inputs, plan.body_outputs)
-    return stages
+    return {k: replace(v, trackables=fg.trackables) for k, v in stages.items()}
 
 
 def save_stage(stage: Stage, path: str) -> None:
@@ -646,6 +675,7 @@ def save_stage(stage: Stage, path: str) -> None:
 
     holder = tf.Module()
     holder.serve = stage.fn
+    holder.resources = list(stage.trackables)
     tf.saved_model.save(holder, path, signatures={STAGE_SIGNATURE: stage.fn})
 
 

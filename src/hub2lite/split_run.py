@@ -66,12 +66,12 @@ class SplitValidation:
 
 
 def prepare_split(concrete: Any, input_names: Mapping[str, str], *, body_inputs: Sequence[str] = (),
-                  body_outputs: Sequence[str] = (), allow_select: bool = True,
+                  body_outputs: Sequence[str] = (), allow_select: bool = True, owner: Any = None,
                   workdir: str | os.PathLike[str] | None = None) -> SplitModel:
     """Cut `concrete` (a function built by convert.build_function; `input_names` its parameter -> model input
-    map). With `body_inputs`/`body_outputs` the cut is where the user says; otherwise it is found from the ops the
+    map; `owner` the loaded model's object, which owns its lookup tables). With `body_inputs`/`body_outputs` the cut is where the user says; otherwise it is found from the ops the
     converter cannot convert (with `allow_select=False`, Select TF ops count as unconvertible too)."""
-    graph = freeze(concrete, input_names)
+    graph = freeze(concrete, input_names, owner=owner)
     blocking: tuple[str, ...] = ()
     if body_inputs or body_outputs:
         plan = plan_manual(graph, body_inputs, body_outputs)
