@@ -110,7 +110,8 @@ def test_text_classifier_prefix_split_through_the_loopback_hub(split_model, loca
 
         # MODEL.pre/ is a SavedModel whose outputs are named exactly as the body's inputs
         written = write_stages(split, tmp_path / "script.tflite")
-        assert written == {"prefix": str(tmp_path / "script.pre")}
+        assert list(written) == ["prefix"] and written["prefix"]["path"] == str(tmp_path / "script.pre")
+        assert written["prefix"]["size_bytes"] > 1000
         assert not (tmp_path / "script.post").exists()
         _check_prefix_savedmodel(tmp_path / "script.pre", body, entry)
         with pytest.raises(OutputError, match="already exists"):
@@ -155,7 +156,8 @@ def test_lookup_table_after_the_cut_travels_with_the_body(split_model, tmp_path)
         result = validate_split(split, TFRunner(entry), body, _texts(), default_tolerance())
         assert result.passed, (result.end_to_end.failures, result.body.failures, result.end_to_end.problems)
         assert result.end_to_end.output("logits").max_abs < 1e-5
-        pre = tf.saved_model.load(write_stages(split, tmp_path / "bi.tflite")["prefix"]).signatures["serving_default"]
+        written = write_stages(split, tmp_path / "bi.tflite")["prefix"]["path"]
+        pre = tf.saved_model.load(written).signatures["serving_default"]
         out = pre(text=tf.constant(["Hello World again"]))
         assert [b.decode() for b in out["StringNGrams_ngrams"].numpy()] == ["hello world", "world again"]
     finally:
@@ -182,10 +184,10 @@ def test_postprocessing_op_goes_to_a_suffix(split_model, tmp_path):
             assert result.passed, (mode, result.end_to_end.failures, result.body.failures)
             assert result.end_to_end.output("calibrated").max_abs < limit
         written = write_stages(split, tmp_path / "cal.tflite")
-        assert written == {"suffix": str(tmp_path / "cal.post")}
+        assert list(written) == ["suffix"] and written["suffix"]["path"] == str(tmp_path / "cal.post")
         import tensorflow as tf
 
-        post = tf.saved_model.load(written["suffix"]).signatures["serving_default"]
+        post = tf.saved_model.load(written["suffix"]["path"]).signatures["serving_default"]
         assert set(post.structured_input_signature[1]) == {t.name for t in plan.suffix_inputs}
         assert set(post.structured_outputs) == {"calibrated"}
     finally:

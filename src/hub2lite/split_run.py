@@ -25,7 +25,7 @@ from .split import FrozenGraph, SplitPlan, Stage, build_stages, freeze, plan_aut
 from .split import save_stage
 from .specs import TensorSpec
 
-__all__ = ["SplitModel", "SplitValidation", "prepare_split", "stage_paths", "write_stages", "body_feeds",
+__all__ = ["SplitModel", "SplitValidation", "prepare_split", "stage_paths", "write_stages", "body_feeds", "folder_size",
            "ChainRunner", "StageRunner", "validate_split", "remove_stages"]
 
 log = logging.getLogger(__name__)
@@ -101,11 +101,16 @@ def stage_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".pre"), stem.with_name(stem.name + ".post")
 
 
-def write_stages(split: SplitModel, output: str | os.PathLike[str], *, force: bool = False) -> dict[str, str]:
-    """Write the prefix and/or suffix SavedModels beside `output`; returns {"prefix"/"suffix": path}.
+def folder_size(path: str | os.PathLike[str]) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def write_stages(split: SplitModel, output: str | os.PathLike[str], *, force: bool = False
+                 ) -> dict[str, dict[str, Any]]:
+    """Write the prefix and/or suffix SavedModels beside `output`; returns {"prefix"/"suffix": {"path", "size_bytes"}}.
     Each folder appears whole or not at all (written to a temporary sibling, then renamed)."""
     pre, post = stage_paths(output)
-    written: dict[str, str] = {}
+    written: dict[str, dict[str, Any]] = {}
     for key, dest in (("prefix", pre), ("suffix", post)):
         if key not in split.stages:
             continue
@@ -119,7 +124,7 @@ def write_stages(split: SplitModel, output: str | os.PathLike[str], *, force: bo
             os.replace(tmp / "m", dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        written[key] = str(dest)
+        written[key] = {"path": str(dest), "size_bytes": folder_size(dest)}
     return written
 
 
