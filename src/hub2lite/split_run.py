@@ -26,7 +26,7 @@ from .split import save_stage
 from .specs import TensorSpec
 
 __all__ = ["SplitModel", "SplitValidation", "prepare_split", "stage_paths", "write_stages", "body_feeds", "folder_size",
-           "ChainRunner", "StageRunner", "validate_split", "remove_stages"]
+           "ChainRunner", "StageRunner", "validate_split", "remove_stages", "SplitConversion", "convert_split"]
 
 log = logging.getLogger(__name__)
 
@@ -224,3 +224,55 @@ def validate_split(split: SplitModel, original: Any, body: Any, feeds: Sequence[
         body_report = ValidationReport(False, len(feeds), tolerance, (), (str(exc),),
                                        {"original": reference.runtime, "candidate": body.runtime})
     return SplitValidation(end_to_end, body_report)
+
+
+@dataclass(frozen=True)
+class SplitConversion:
+    """What `convert_split` made: the body's Conversion, the split, and (when validated) both checks."""
+
+    split: SplitModel
+    conversion: Any  # convert.Conversion of the body
+    validation: SplitValidation | None
+    body_runtime: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.split.to_dict(), "body_runtime": self.body_runtime,
+                "body_validation": None if self.validation is None else self.validation.body.to_dict()}
+
+
+def convert_split(entry: Any, specs: Sequence[TensorSpec], config: Any, *, owner: Any = None,
+                  body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
+                  calibration: Sequence[Mapping[str, np.ndarray]] | None = None,
+                  validation_feeds: Sequence[Mapping[str, np.ndarray]] | None = None, tolerance: Any = None,
+                  task: str = "auto") -> SplitConversion:
+    """Split `entry` (its inputs planned as `specs`), convert the body with `config` (a convert.ConvertConfig: ladder,
+    ops policy, quantization; calibration samples are the model's inputs, mapped through the prefix here) and,
+    with `validation_feeds`, validate end to end and the body alone. The caller writes files and closes
+    `result.split` (its temporary body SavedModel)."""
+    from dataclasses import replace
+
+    from .convert import build_function, convert
+    from .load import load
+    from .resolve import resolve
+    from .runners import LiteRunner, TFRunner
+    from .specs import OpsPolicy
+
+    concrete, names = build_function(entry, tuple(specs))
+    split = prepare_split(concrete, names, body_inputs=body_inputs, body_outputs=body_outputs, owner=owner,
+                          allow_select=config.ops_policy is not OpsPolicy.BUILTINS)
+    try:
+        body_model = load(resolve(split.body_dir))
+        body_config = replace(config, signature=None, input_shapes={}, keep_dynamic=True)
+        conversion = convert(body_model, body_config,
+                             calibration=None if calibration is None else body_feeds(split, calibration))
+        validation = None
+        runtime = None
+        if validation_feeds is not None:
+            body = LiteRunner(conversion.model, input_names=conversion.input_names)
+            runtime = body.runtime
+            validation = validate_split(split, TFRunner(entry, tuple(specs)), body, validation_feeds, tolerance,
+                                        task=task)
+        return SplitConversion(split, conversion, validation, runtime)
+    except BaseException:
+        split.close()
+        raise
