@@ -16,7 +16,8 @@ from hub2lite.resolve import resolve
 from hub2lite.runners import LiteRunner, TFRunner
 from hub2lite.specs import QuantMode
 from hub2lite.split import freeze, list_tensors, plan_auto, plan_manual, probe_unconvertible
-from hub2lite.split_run import body_feeds, prepare_split, stage_paths, validate_split, write_stages
+from hub2lite.split_run import (body_feeds, convert_split, prepare_split, stage_paths, suggest_split, validate_split,
+                                write_stages)
 from hub2lite.validate import default_tolerance
 
 MODELS_SPLIT_PY = Path(__file__).with_name("models_split.py")
@@ -285,3 +286,31 @@ def test_custom_op_report_lists_inputs_outputs_and_attributes(split_model):
         from ai_edge_litert.interpreter import Interpreter
 
         Interpreter(model_content=model).allocate_tensors()
+
+
+def test_convert_split_quantizes_the_body_and_validates_end_to_end(split_model):
+    from hub2lite.convert import plan_input_specs
+    from hub2lite.feeds import synthetic_feeds
+
+    loaded = load(resolve(str(split_model("calibrated_classifier"))))
+    entry = loaded.choose()
+    config = ConvertConfig(quantize=QuantMode.DYNAMIC)
+    specs, _ = plan_input_specs(entry.info, config)
+    result = convert_split(entry, specs, config, owner=loaded.obj, validation_feeds=synthetic_feeds(specs, 4),
+                           tolerance=default_tolerance(QuantMode.DYNAMIC))
+    try:
+        assert result.conversion.recipe["mode"] == "dynamic" and result.body_runtime.startswith("ai_edge_litert")
+        assert result.validation.passed
+        d = result.to_dict()
+        assert d["cut_ops"] == ["Betainc"] and d["body_validation"]["passed"] and d["suffix"]["ops"] == {"Betainc": 1}
+    finally:
+        result.split.close()
+
+
+def test_inspect_suggestion_names_the_cut_and_the_command(split_model):
+    loaded = load(resolve(str(split_model("text_script_classifier"))))
+    entry = loaded.choose()
+    s = suggest_split(entry, entry.info.inputs, ["UnicodeScript"], "hub/script/1", owner=loaded.obj)
+    assert s["command"] == "hub2lite convert hub/script/1 -o model.tflite --split-unsupported"
+    assert s["plan"].startswith("prefix (TensorFlow): 3 op(s) incl. UnicodeScript -> body (.tflite): ")
+    assert s["suffix_ops"] == {} and s["body_op_count"] > 10

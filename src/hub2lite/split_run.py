@@ -26,7 +26,8 @@ from .split import save_stage
 from .specs import TensorSpec
 
 __all__ = ["SplitModel", "SplitValidation", "prepare_split", "stage_paths", "write_stages", "body_feeds", "folder_size",
-           "ChainRunner", "StageRunner", "validate_split", "remove_stages", "SplitConversion", "convert_split"]
+           "ChainRunner", "StageRunner", "validate_split", "remove_stages", "SplitConversion", "convert_split",
+           "suggest_split"]
 
 log = logging.getLogger(__name__)
 
@@ -276,3 +277,21 @@ def convert_split(entry: Any, specs: Sequence[TensorSpec], config: Any, *, owner
     except BaseException:
         split.close()
         raise
+
+
+def suggest_split(entry: Any, specs: Sequence[TensorSpec], blocking_ops: Sequence[str], source: str, *,
+                  owner: Any = None, extra_args: Sequence[str] = ()) -> dict[str, Any]:
+    """What `inspect` says for a model with ops no strategy converts: the cheapest split and the command to run.
+    {"command", "plan" (one line), "cut_ops", "prefix_ops", "suffix_ops", "body_ops"}; raises ConversionError when
+    no cut leaves a body."""
+    import shlex
+
+    from .convert import build_function
+    from .split import describe_plan
+
+    concrete, names = build_function(entry, tuple(specs))
+    plan = plan_auto(freeze(concrete, names, owner=owner), blocking_ops)
+    command = ["hub2lite", "convert", source, "-o", "model.tflite", *extra_args, "--split-unsupported"]
+    return {"command": " ".join(shlex.quote(c) for c in command), "plan": describe_plan(plan),
+            "cut_ops": list(plan.cut_ops), "prefix_ops": dict(plan.prefix_ops), "suffix_ops": dict(plan.suffix_ops),
+            "body_op_count": sum(plan.body_ops.values())}
