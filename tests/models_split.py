@@ -125,5 +125,31 @@ def ngram_vocab_classifier(path: Path) -> None:
     tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
 
 
-BUILDERS = {"ngram_vocab_classifier": ngram_vocab_classifier, "text_script_classifier": text_script_classifier, "calibrated_classifier": calibrated_classifier,
+def script_classifier_calibrated(path: Path) -> None:
+    """Both ends: UnicodeScript in the preprocessing and Betainc in the post-processing (a prefix AND a suffix).
+    serving_default text string[?] -> {'probabilities': [?, 3], 'calibrated': [?, 3]}."""
+    tf = _tf()
+    rng = np.random.default_rng(18)
+
+    class Both(tf.Module):
+        def __init__(self) -> None:
+            self.script_emb = tf.Variable(rng.normal(0, 1, (200, 4)).astype(np.float32))
+            self.w = tf.Variable(rng.normal(0, 0.5, (4, 3)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            chars = tf.strings.unicode_decode(text, "UTF-8")
+            scripts = tf.clip_by_value(tf.strings.unicode_script(chars.flat_values), 0, 199)
+            rows = tf.cast(chars.value_rowids(), tf.int32)
+            n = tf.cast(chars.nrows(), tf.int32)
+            sums = tf.math.unsorted_segment_sum(tf.gather(self.script_emb, scripts), rows, n)
+            probs = tf.nn.softmax(tf.matmul(sums, self.w))
+            return {"probabilities": probs, "calibrated": tf.math.betainc(tf.fill(tf.shape(probs), 2.0),
+                                                                          tf.fill(tf.shape(probs), 3.0), probs)}
+
+    m = Both()
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+
+
+BUILDERS = {"script_classifier_calibrated": script_classifier_calibrated, "ngram_vocab_classifier": ngram_vocab_classifier, "text_script_classifier": text_script_classifier, "calibrated_classifier": calibrated_classifier,
             "digamma_middle": digamma_middle}

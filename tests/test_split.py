@@ -195,6 +195,26 @@ def test_postprocessing_op_goes_to_a_suffix(split_model, tmp_path):
         split.close()
 
 
+def test_ops_at_both_ends_give_a_prefix_and_a_suffix(split_model, tmp_path):
+    loaded = load(resolve(str(split_model("script_classifier_calibrated"))))
+    entry, concrete, names = _entry_fn(loaded)
+    split = prepare_split(concrete, names)
+    try:
+        plan = split.plan
+        assert plan.cut_ops == ("Betainc", "UnicodeScript")
+        assert "UnicodeScript" in plan.prefix_ops and plan.suffix_ops == {"Betainc": 1}
+        assert plan.output_stage == {"calibrated": "suffix", "probabilities": "body"}
+        conversion = _convert_body(split)
+        body = LiteRunner(conversion.model, input_names=conversion.input_names)
+        assert body.runtime.startswith("ai_edge_litert")
+        result = validate_split(split, TFRunner(entry), body, _texts(), default_tolerance())
+        assert result.passed, (result.end_to_end.failures, result.body.failures, result.end_to_end.problems)
+        assert result.end_to_end.runtimes["candidate"].endswith("-> suffix (TensorFlow)")
+        assert sorted(write_stages(split, tmp_path / "both.tflite")) == ["prefix", "suffix"]
+    finally:
+        split.close()
+
+
 def test_int8_body_is_calibrated_on_the_prefix_outputs(split_model):
     loaded = load(resolve(str(split_model("digamma_middle"))))
     entry, concrete, names = _entry_fn(loaded)
