@@ -151,5 +151,29 @@ def script_classifier_calibrated(path: Path) -> None:
     tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
 
 
-BUILDERS = {"script_classifier_calibrated": script_classifier_calibrated, "ngram_vocab_classifier": ngram_vocab_classifier, "text_script_classifier": text_script_classifier, "calibrated_classifier": calibrated_classifier,
+def ngram_hash_classifier(path: Path) -> None:
+    """Unigrams through StringNGrams (no kernel anywhere), a vocabulary with hashed out-of-vocabulary buckets
+    (StringToHashBucketFast: Select TF ops only) and SegmentMean pooling (Select TF ops only): cutting only
+    StringNGrams leaves a body that needs Flex. serving_default text string[?] -> {'pooled': float32[?, 4]}."""
+    tf = _tf()
+    rng = np.random.default_rng(19)
+    vocab = ["hello", "world", "мир"]
+
+    class Hashed(tf.Module):
+        def __init__(self) -> None:
+            init = tf.lookup.KeyValueTensorInitializer(tf.constant(vocab), tf.range(len(vocab), dtype=tf.int64))
+            self.table = tf.lookup.StaticVocabularyTable(init, num_oov_buckets=2)
+            self.emb = tf.Variable(rng.normal(size=(len(vocab) + 2, 4)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            grams = tf.strings.ngrams(tf.strings.split(text), 1)
+            vectors = tf.gather(self.emb, self.table.lookup(grams.flat_values))
+            return {"pooled": tf.math.segment_mean(vectors, grams.value_rowids())}
+
+    m = Hashed()
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+
+
+BUILDERS = {"ngram_hash_classifier": ngram_hash_classifier, "script_classifier_calibrated": script_classifier_calibrated, "ngram_vocab_classifier": ngram_vocab_classifier, "text_script_classifier": text_script_classifier, "calibrated_classifier": calibrated_classifier,
             "digamma_middle": digamma_middle}

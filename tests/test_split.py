@@ -334,3 +334,23 @@ def test_inspect_suggestion_names_the_cut_and_the_command(split_model):
     assert s["command"] == "hub2lite convert hub/script/1 -o model.tflite --split-unsupported"
     assert s["plan"].startswith("prefix (TensorFlow): 3 op(s) incl. UnicodeScript -> body (.tflite): ")
     assert s["suffix_ops"] == {} and s["body_op_count"] > 10
+
+
+def test_select_ops_left_in_the_body_are_cut_out_too_when_that_frees_it_from_flex(split_model):
+    from hub2lite.convert import plan_input_specs
+
+    loaded = load(resolve(str(split_model("ngram_hash_classifier"))))
+    entry = loaded.choose()
+    config = ConvertConfig(keep_dynamic=True)
+    specs, _ = plan_input_specs(entry.info, config)
+    feeds = [{"text": np.array(["hello world", "мир foo bar"], dtype=object)}, {"text": np.array(["world"], dtype=object)}]
+    result = convert_split(entry, specs, config, owner=loaded.obj, validation_feeds=feeds, tolerance=default_tolerance())
+    try:
+        plan = result.split.plan
+        assert plan.cut_ops == ("SegmentMean", "StringNGrams", "StringToHashBucketFast")
+        assert plan.suffix_ops == {"SegmentMean": 1} and "StringToHashBucketFast" in plan.prefix_ops
+        assert result.conversion.strategy == "builtins" and result.body_runtime.startswith("ai_edge_litert")
+        assert "without the Flex delegate" in result.notes[0] and "SegmentMean" in result.notes[0]
+        assert result.validation.passed, (result.validation.end_to_end.failures, result.validation.body.failures)
+    finally:
+        result.split.close()

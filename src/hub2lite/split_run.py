@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, OutputError
+from .errors import ConfigError, ConversionError, OutputError
 from .split import FrozenGraph, SplitPlan, Stage, build_stages, freeze, plan_auto, plan_manual, probe_unconvertible
 from .split import save_stage
 from .specs import TensorSpec
@@ -68,10 +68,11 @@ class SplitValidation:
 
 def prepare_split(concrete: Any, input_names: Mapping[str, str], *, body_inputs: Sequence[str] = (),
                   body_outputs: Sequence[str] = (), allow_select: bool = True, owner: Any = None,
-                  workdir: str | os.PathLike[str] | None = None) -> SplitModel:
+                  also_cut: Sequence[str] = (), workdir: str | os.PathLike[str] | None = None) -> SplitModel:
     """Cut `concrete` (a function built by convert.build_function; `input_names` its parameter -> model input
-    map; `owner` the loaded model's object, which owns its lookup tables). With `body_inputs`/`body_outputs` the cut is where the user says; otherwise it is found from the ops the
-    converter cannot convert (with `allow_select=False`, Select TF ops count as unconvertible too)."""
+    map; `owner` the loaded model's object, which owns its lookup tables). With `body_inputs`/`body_outputs` the
+    cut is where the user says; otherwise it is found from the ops the converter cannot convert (with
+    `allow_select=False`, Select TF ops count as unconvertible too), plus the op types in `also_cut`."""
     graph = freeze(concrete, input_names, owner=owner)
     blocking: tuple[str, ...] = ()
     if body_inputs or body_outputs:
@@ -82,7 +83,13 @@ def prepare_split(concrete: Any, input_names: Mapping[str, str], *, body_inputs:
         if not blocking:
             raise ConfigError("--split-unsupported: every op of this model converts; there is nothing to cut out",
                               hint="convert it without --split-unsupported")
+        blocking = tuple(sorted(set(blocking) | set(also_cut)))
         plan = plan_auto(graph, blocking)
+    return _split_from_plan(graph, plan, blocking, workdir)
+
+
+def _split_from_plan(graph: FrozenGraph, plan: SplitPlan, blocking: tuple[str, ...],
+                     workdir: str | os.PathLike[str] | None) -> SplitModel:
     stages = build_stages(graph, plan)
     body_dir = tempfile.mkdtemp(prefix="hub2lite-body-", dir=workdir)
     try:
@@ -235,9 +242,10 @@ class SplitConversion:
     conversion: Any  # convert.Conversion of the body
     validation: SplitValidation | None
     body_runtime: str | None = None
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.split.to_dict(), "body_runtime": self.body_runtime,
+        return {**self.split.to_dict(), "body_runtime": self.body_runtime, "notes": list(self.notes),
                 "body_validation": None if self.validation is None else self.validation.body.to_dict()}
 
 
@@ -252,20 +260,36 @@ def convert_split(entry: Any, specs: Sequence[TensorSpec], config: Any, *, owner
     `result.split` (its temporary body SavedModel)."""
     from dataclasses import replace
 
-    from .convert import build_function, convert
-    from .load import load
-    from .resolve import resolve
+    from .convert import build_function
     from .runners import LiteRunner, TFRunner
     from .specs import OpsPolicy
 
     concrete, names = build_function(entry, tuple(specs))
     split = prepare_split(concrete, names, body_inputs=body_inputs, body_outputs=body_outputs, owner=owner,
                           allow_select=config.ops_policy is not OpsPolicy.BUILTINS)
+    body_config = replace(config, signature=None, input_shapes={}, keep_dynamic=True)
+    notes: list[str] = []
     try:
-        body_model = load(resolve(split.body_dir))
-        body_config = replace(config, signature=None, input_shapes={}, keep_dynamic=True)
-        conversion = convert(body_model, body_config,
-                             calibration=None if calibration is None else body_feeds(split, calibration))
+        conversion = _convert_body(split, body_config, calibration)
+        flex = conversion.flex_ops
+        if flex and not (body_inputs or body_outputs):
+            # the body still needs Select TF ops: cut those out too when that leaves a body LiteRT runs alone
+            try:
+                lean = prepare_split(concrete, names, owner=owner, also_cut=flex)
+                try:
+                    lean_conversion = _convert_body(lean, replace(body_config, ops_policy=OpsPolicy.BUILTINS),
+                                                    calibration)
+                except BaseException:
+                    lean.close()
+                    raise
+            except (ConversionError, ConfigError) as exc:
+                notes.append(f"the body needs Select TF ops {list(flex)}; cutting them out too left no convertible "
+                             f"body ({exc.message})")
+            else:
+                split.close()
+                split, conversion = lean, lean_conversion
+                notes.append(f"Select TF ops {list(flex)} were cut out of the body too, so it runs in LiteRT "
+                             "without the Flex delegate")
         validation = None
         runtime = None
         if validation_feeds is not None:
@@ -273,10 +297,19 @@ def convert_split(entry: Any, specs: Sequence[TensorSpec], config: Any, *, owner
             runtime = body.runtime
             validation = validate_split(split, TFRunner(entry, tuple(specs)), body, validation_feeds, tolerance,
                                         task=task)
-        return SplitConversion(split, conversion, validation, runtime)
+        return SplitConversion(split, conversion, validation, runtime, tuple(notes))
     except BaseException:
         split.close()
         raise
+
+
+def _convert_body(split: SplitModel, config: Any, calibration: Sequence[Mapping[str, np.ndarray]] | None) -> Any:
+    from .convert import convert
+    from .load import load
+    from .resolve import resolve
+
+    return convert(load(resolve(split.body_dir)), config,
+                   calibration=None if calibration is None else body_feeds(split, calibration))
 
 
 def suggest_split(entry: Any, specs: Sequence[TensorSpec], blocking_ops: Sequence[str], source: str, *,
