@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,9 @@ def _split_from_plan(graph: FrozenGraph, plan: SplitPlan, blocking: tuple[str, .
         raise
     log.info("split: %d op(s) before the body, %d after; body has %d", sum(plan.prefix_ops.values()),
              sum(plan.suffix_ops.values()), sum(plan.body_ops.values()))
-    return SplitModel(plan, graph, stages, body_dir, blocking)
+    split = SplitModel(plan, graph, stages, body_dir, blocking)
+    weakref.finalize(split, shutil.rmtree, body_dir, True)  # a caller that forgets close() leaves no folder behind
+    return split
 
 
 def stage_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
