@@ -350,7 +350,9 @@ def test_select_ops_left_in_the_body_are_cut_out_too_when_that_frees_it_from_fle
         assert plan.cut_ops == ("SegmentMean", "StringNGrams", "StringToHashBucketFast")
         assert plan.suffix_ops == {"SegmentMean": 1} and "StringToHashBucketFast" in plan.prefix_ops
         assert result.conversion.strategy == "builtins" and result.body_runtime.startswith("ai_edge_litert")
-        assert "without the Flex delegate" in result.notes[0] and "SegmentMean" in result.notes[0]
+        notes = result.split.notes
+        assert "without the Flex delegate" in notes[0] and "SegmentMean" in notes[0], notes
+        assert result.to_dict()["notes"] == list(notes)
         assert result.validation.passed, (result.validation.end_to_end.failures, result.validation.body.failures)
     finally:
         result.split.close()

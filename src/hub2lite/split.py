@@ -245,13 +245,22 @@ def freeze(concrete: Any, input_names: Mapping[str, str] | None = None, *, owner
     return FrozenGraph(out, inputs, outputs, resources, tuple(owners))
 
 
-def probe_unconvertible(concrete: Any, *, allow_select: bool = True) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def probe_unconvertible(concrete: Any, *, allow_select: bool = True,
+                        trackables: Sequence[Any] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Ask the real converter which op types block `concrete`: (ops with no builtin and no Select TF kernel,
     ops that need Select TF ops). One conversion attempt; ((), ()) when it converts. With `allow_select` the
-    converter accepts Select TF ops silently, so the second tuple is only filled when `allow_select` is False."""
+    converter accepts Select TF ops silently, so the second tuple is only filled when `allow_select` is False.
+    `trackables` (lookup tables the function reads) are exported along, as a stage's SavedModel does."""
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    if trackables:
+        holder = tf.Module()
+        holder.fn = concrete
+        holder.resources = list(trackables)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
+        converter.experimental_enable_resource_variables = True
+    else:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + (
         [tf.lite.OpsSet.SELECT_TF_OPS] if allow_select else [])
     try:

@@ -43,12 +43,13 @@ class SplitModel:
     stages: Mapping[str, Stage] = field(repr=False)
     body_dir: str
     blocking_ops: tuple[str, ...] = ()  # the op types cut out (auto); () for a manual cut
+    notes: tuple[str, ...] = ()
 
     def close(self) -> None:
         shutil.rmtree(self.body_dir, ignore_errors=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return self.plan.to_dict()
+        return {**self.plan.to_dict(), "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -69,28 +70,53 @@ class SplitValidation:
 
 def prepare_split(concrete: Any, input_names: Mapping[str, str], *, body_inputs: Sequence[str] = (),
                   body_outputs: Sequence[str] = (), allow_select: bool = True, owner: Any = None,
-                  also_cut: Sequence[str] = (), workdir: str | os.PathLike[str] | None = None) -> SplitModel:
+                  workdir: str | os.PathLike[str] | None = None) -> SplitModel:
     """Cut `concrete` (a function built by convert.build_function; `input_names` its parameter -> model input
     map; `owner` the loaded model's object, which owns its lookup tables). With `body_inputs`/`body_outputs` the
-    cut is where the user says; otherwise it is found from the ops the converter cannot convert (with
-    `allow_select=False`, Select TF ops count as unconvertible too), plus the op types in `also_cut`."""
+    cut is where the user says. Otherwise it is found from the ops the converter cannot convert (with
+    `allow_select=False`, Select TF ops count as unconvertible too); when the body would still need Select TF ops
+    and cutting those out as well leaves a body that needs none, that wider cut is taken (noted)."""
     graph = freeze(concrete, input_names, owner=owner)
-    blocking: tuple[str, ...] = ()
     if body_inputs or body_outputs:
-        plan = plan_manual(graph, body_inputs, body_outputs)
-    else:
-        custom, flex = probe_unconvertible(concrete, allow_select=allow_select)
-        blocking = custom if allow_select else tuple(sorted(set(custom) | set(flex)))
-        if not blocking:
-            raise ConfigError("--split-unsupported: every op of this model converts; there is nothing to cut out",
-                              hint="convert it without --split-unsupported")
-        blocking = tuple(sorted(set(blocking) | set(also_cut)))
-        plan = plan_auto(graph, blocking)
-    return _split_from_plan(graph, plan, blocking, workdir)
+        return _split_from_plan(graph, plan_manual(graph, body_inputs, body_outputs), (), workdir)
+    custom, flex = probe_unconvertible(concrete, allow_select=allow_select)
+    blocking = custom if allow_select else tuple(sorted(set(custom) | set(flex)))
+    if not blocking:
+        raise ConfigError("--split-unsupported: every op of this model converts; there is nothing to cut out",
+                          hint="convert it without --split-unsupported")
+    plan = plan_auto(graph, blocking)
+    notes: list[str] = []
+    body_flex = _body_select_ops(graph, plan) if allow_select else ()
+    if body_flex:
+        wider = tuple(sorted(set(blocking) | set(body_flex)))
+        try:
+            lean = plan_auto(graph, wider)
+            left = _body_select_ops(graph, lean)
+        except ConversionError as exc:
+            lean, left = None, (exc.message,)
+        if lean is not None and not left:
+            plan, blocking = lean, wider
+            notes.append(f"ops {list(body_flex)} (Select TF ops) were cut out of the body too, so it runs in LiteRT "
+                         "without the Flex delegate")
+        else:
+            notes.append(f"the body needs Select TF ops {list(body_flex)}: cutting them out too left no body "
+                         "that runs without them")
+    return _split_from_plan(graph, plan, blocking, workdir, tuple(notes))
+
+
+def _body_select_ops(graph: FrozenGraph, plan: SplitPlan) -> tuple[str, ...]:
+    """The op types the body of `plan` would still need Select TF ops (or custom ops) for: one builtins-only probe.
+    () when the probe fails for another reason (the real conversion will say why)."""
+    body = build_stages(graph, plan)["body"]
+    try:
+        custom, flex = probe_unconvertible(body.fn, allow_select=False, trackables=body.trackables)
+    except ConversionError:
+        return ()
+    return tuple(sorted(set(custom) | set(flex)))
 
 
 def _split_from_plan(graph: FrozenGraph, plan: SplitPlan, blocking: tuple[str, ...],
-                     workdir: str | os.PathLike[str] | None) -> SplitModel:
+                     workdir: str | os.PathLike[str] | None, notes: tuple[str, ...] = ()) -> SplitModel:
     stages = build_stages(graph, plan)
     body_dir = tempfile.mkdtemp(prefix="hub2lite-body-", dir=workdir)
     try:
@@ -100,7 +126,7 @@ def _split_from_plan(graph: FrozenGraph, plan: SplitPlan, blocking: tuple[str, .
         raise
     log.info("split: %d op(s) before the body, %d after; body has %d", sum(plan.prefix_ops.values()),
              sum(plan.suffix_ops.values()), sum(plan.body_ops.values()))
-    split = SplitModel(plan, graph, stages, body_dir, blocking)
+    split = SplitModel(plan, graph, stages, body_dir, blocking, notes)
     weakref.finalize(split, shutil.rmtree, body_dir, True)  # a caller that forgets close() leaves no folder behind
     return split
 
@@ -245,10 +271,9 @@ class SplitConversion:
     conversion: Any  # convert.Conversion of the body
     validation: SplitValidation | None
     body_runtime: str | None = None
-    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.split.to_dict(), "body_runtime": self.body_runtime, "notes": list(self.notes),
+        return {**self.split.to_dict(), "body_runtime": self.body_runtime,
                 "body_validation": None if self.validation is None else self.validation.body.to_dict()}
 
 
@@ -271,28 +296,8 @@ def convert_split(entry: Any, specs: Sequence[TensorSpec], config: Any, *, owner
     split = prepare_split(concrete, names, body_inputs=body_inputs, body_outputs=body_outputs, owner=owner,
                           allow_select=config.ops_policy is not OpsPolicy.BUILTINS)
     body_config = replace(config, signature=None, input_shapes={}, keep_dynamic=True)
-    notes: list[str] = []
     try:
         conversion = _convert_body(split, body_config, calibration)
-        flex = conversion.flex_ops
-        if flex and not (body_inputs or body_outputs):
-            # the body still needs Select TF ops: cut those out too when that leaves a body LiteRT runs alone
-            try:
-                lean = prepare_split(concrete, names, owner=owner, also_cut=flex)
-                try:
-                    lean_conversion = _convert_body(lean, replace(body_config, ops_policy=OpsPolicy.BUILTINS),
-                                                    calibration)
-                except BaseException:
-                    lean.close()
-                    raise
-            except (ConversionError, ConfigError) as exc:
-                notes.append(f"the body needs Select TF ops {list(flex)}; cutting them out too left no convertible "
-                             f"body ({exc.message})")
-            else:
-                split.close()
-                split, conversion = lean, lean_conversion
-                notes.append(f"Select TF ops {list(flex)} were cut out of the body too, so it runs in LiteRT "
-                             "without the Flex delegate")
         validation = None
         runtime = None
         if validation_feeds is not None:
@@ -300,7 +305,7 @@ def convert_split(entry: Any, specs: Sequence[TensorSpec], config: Any, *, owner
             runtime = body.runtime
             validation = validate_split(split, TFRunner(entry, tuple(specs)), body, validation_feeds, tolerance,
                                         task=task)
-        return SplitConversion(split, conversion, validation, runtime, tuple(notes))
+        return SplitConversion(split, conversion, validation, runtime)
     except BaseException:
         split.close()
         raise
