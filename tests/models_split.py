@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 #: Example sentences in several scripts (Latin, Cyrillic, Greek, Han, Arabic), and the empty string.
-TEXTS = ["hello world", "привет мир", "γειά σου κόσμε", "你好，世界", "مرحبا بالعالم", "mixed текст 混合", "", "a",
+TEXTS = ["hello world", "привет мир", "γειά σου κόσμε", "你好，世界", "مرحبا بالعالم", "mixed текст 混合", "",
+         "a",
          "Hello World and good morning", "the model reads a text"]
 
 
@@ -175,5 +176,6 @@ def ngram_hash_classifier(path: Path) -> None:
     tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
 
 
-BUILDERS = {"ngram_hash_classifier": ngram_hash_classifier, "script_classifier_calibrated": script_classifier_calibrated, "ngram_vocab_classifier": ngram_vocab_classifier, "text_script_classifier": text_script_classifier, "calibrated_classifier": calibrated_classifier,
-            "digamma_middle": digamma_middle}
+BUILDERS = {name: globals()[name] for name in (
+    "text_script_classifier", "calibrated_classifier", "digamma_middle", "ngram_vocab_classifier",
+    "script_classifier_calibrated", "ngram_hash_classifier")}

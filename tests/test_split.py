@@ -343,8 +343,10 @@ def test_select_ops_left_in_the_body_are_cut_out_too_when_that_frees_it_from_fle
     entry = loaded.choose()
     config = ConvertConfig(keep_dynamic=True)
     specs, _ = plan_input_specs(entry.info, config)
-    feeds = [{"text": np.array(["hello world", "мир foo bar"], dtype=object)}, {"text": np.array(["world"], dtype=object)}]
-    result = convert_split(entry, specs, config, owner=loaded.obj, validation_feeds=feeds, tolerance=default_tolerance())
+    feeds = [{"text": np.array(["hello world", "мир foo bar"], dtype=object)},
+             {"text": np.array(["world"], dtype=object)}]
+    result = convert_split(entry, specs, config, owner=loaded.obj, validation_feeds=feeds,
+                           tolerance=default_tolerance())
     try:
         plan = result.split.plan
         assert plan.cut_ops == ("SegmentMean", "StringNGrams", "StringToHashBucketFast")

@@ -282,8 +282,9 @@ def probe_unconvertible(concrete: Any, *, allow_select: bool = True,
                 names = {x.strip().removeprefix("Flex") for x in m.group(2).split(",") if x.strip()}
                 (custom if m.group(1) == "Custom ops" else flex).update(names)
         if not custom and not flex:
+            last = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else repr(exc)
             raise ConversionError(f"cannot split the model: the converter failed for another reason than "
-                                  f"unsupported ops ({str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else exc!r})",
+                                  f"unsupported ops ({last})",
                                   hint="run `hub2lite convert` without the split for the full diagnosis") from exc
         return tuple(sorted(custom)), tuple(sorted(flex))
     return (), ()

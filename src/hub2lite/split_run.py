@@ -28,7 +28,7 @@ from .specs import TensorSpec
 
 __all__ = ["SplitModel", "SplitValidation", "prepare_split", "stage_paths", "write_stages", "body_feeds", "folder_size",
            "ChainRunner", "StageRunner", "validate_split", "remove_stages", "SplitConversion", "convert_split",
-           "suggest_split"]
+           "suggest_split", "open_body"]
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,8 @@ def write_stages(split: SplitModel, output: str | os.PathLike[str], *, force: bo
         if key not in split.stages:
             continue
         if dest.exists() and not force:
-            raise OutputError(f"{str(dest)!r} already exists", hint="pass --force to overwrite it, or choose another -o")
+            raise OutputError(f"{str(dest)!r} already exists",
+                              hint="pass --force to overwrite it, or choose another -o")
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
         try:
             save_stage(split.stages[key], str(tmp / "m"))
@@ -336,3 +337,24 @@ def suggest_split(entry: Any, specs: Sequence[TensorSpec], blocking_ops: Sequenc
     return {"command": " ".join(shlex.quote(c) for c in command), "plan": describe_plan(plan),
             "cut_ops": list(plan.cut_ops), "prefix_ops": dict(plan.prefix_ops), "suffix_ops": dict(plan.suffix_ops),
             "body_op_count": sum(plan.body_ops.values())}
+
+
+def open_body(entry: Any, specs: Sequence[TensorSpec], config: Any, *, owner: Any = None) -> tuple[SplitModel, Any]:
+    """For `prepare`: split `entry` as `config` asks (convert.ConvertConfig: `split_unsupported`, `body_inputs`,
+    `body_outputs`, `ops_policy`) and load the body as a model of its own: (SplitModel, LoadedModel of the body).
+    Every command then converts, calibrates and validates the body like any model, on feeds mapped through the
+    prefix (`body_feeds`)."""
+    from .convert import build_function
+    from .load import load
+    from .resolve import resolve
+    from .specs import OpsPolicy
+
+    concrete, names = build_function(entry, tuple(specs))
+    split = prepare_split(concrete, names, body_inputs=tuple(config.body_inputs),
+                          body_outputs=tuple(config.body_outputs),
+                          allow_select=config.ops_policy is not OpsPolicy.BUILTINS, owner=owner)
+    try:
+        return split, load(resolve(split.body_dir))
+    except BaseException:
+        split.close()
+        raise
