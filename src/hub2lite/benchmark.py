@@ -194,6 +194,9 @@ def benchmark_tflite(model: str | os.PathLike[str], config: BenchConfig = BenchC
     from .tflite_file import check_flatbuffer
 
     check_flatbuffer(path.read_bytes(), str(path))  # truncated/corrupt: a clear error, not a child traceback
+    from .custom_ops import require_kernels
+
+    require_kernels(path.read_bytes(), repr(str(path)))  # --allow-custom-ops models: one line, exit 11
     spec = {"kind": "tflite", "model": str(path.resolve()), "signature": signature,
             "input_names": dict(input_names) if input_names else None}
     return _run_worker(spec, config, feed)

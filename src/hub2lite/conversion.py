@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .custom_ops import CustomOp
 from .errors import ConversionError
 from .specs import OpsPolicy, QuantMode, SignatureInfo, TensorSpec
 from .tflite_file import float_compute_ops
 
-__all__ = ["ConvertConfig", "Attempt", "SignaturePart", "Conversion", "ALL_SIGNATURES", "ladder", "diagnose",
-           "failure", "check_integer_only"]
+__all__ = ["ConvertConfig", "Attempt", "SignaturePart", "Conversion", "ALL_SIGNATURES", "ladder", "next_step",
+           "diagnose", "failure", "check_integer_only"]
 
 #: `--signature all`: export every signature into one .tflite.
 ALL_SIGNATURES = "all"
@@ -34,6 +35,23 @@ class ConvertConfig:
     int8_ranges: str = "minmax"  # int8/int8-strict: activation ranges minmax | percentile | mse (quantize/ranges.py)
     bias_correction: bool = False  # int8/int8-strict: correct biases for int8 weight rounding (quantize/bias.py)
     float16_guard: bool = True  # float16: constants float16 cannot hold stay float32 (quantize/fp16.py)
+    # ops no TFLite runtime has (docs/split.md). The split is made by `prepare` (which then converts the body with
+    # `for_body()`); `allow_custom_ops` keeps such ops as named TFLite custom ops instead.
+    split_unsupported: bool = False
+    body_inputs: tuple[str, ...] = ()
+    body_outputs: tuple[str, ...] = ()
+    allow_custom_ops: bool = False
+
+    @property
+    def split_requested(self) -> bool:
+        return self.split_unsupported or bool(self.body_inputs) or bool(self.body_outputs)
+
+    def for_body(self) -> ConvertConfig:
+        """The config that converts a split model's body: its own inputs (dynamic where the cut is), no split."""
+        if not self.split_requested:
+            return self
+        return replace(self, signature=None, input_shapes={}, keep_dynamic=True, split_unsupported=False,
+                       body_inputs=(), body_outputs=())
 
     def to_dict(self) -> dict[str, Any]:
         return {"signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
@@ -41,7 +59,9 @@ class ConvertConfig:
                 "ops_policy": self.ops_policy.value, "quantize": self.quantize.value, "io_type": self.io_type,
                 "resource_variables": self.resource_variables, "float_nodes": list(self.float_nodes),
                 "int8_ranges": self.int8_ranges, "bias_correction": self.bias_correction,
-                "float16_guard": self.float16_guard}
+                "float16_guard": self.float16_guard,
+                "split_unsupported": self.split_unsupported, "body_inputs": list(self.body_inputs),
+                "body_outputs": list(self.body_outputs), "allow_custom_ops": self.allow_custom_ops}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
@@ -52,7 +72,10 @@ class ConvertConfig:
                    io_type=d.get("io_type"), resource_variables=bool(d.get("resource_variables", False)),
                    float_nodes=tuple(d.get("float_nodes") or ()), int8_ranges=d.get("int8_ranges", "minmax"),
                    bias_correction=bool(d.get("bias_correction", False)),
-                   float16_guard=bool(d.get("float16_guard", True)))
+                   float16_guard=bool(d.get("float16_guard", True)),
+                   split_unsupported=bool(d.get("split_unsupported", False)),
+                   body_inputs=tuple(d.get("body_inputs") or ()), body_outputs=tuple(d.get("body_outputs") or ()),
+                   allow_custom_ops=bool(d.get("allow_custom_ops", False)))
 
 
 @dataclass(frozen=True)
@@ -100,6 +123,7 @@ class Conversion:
     seconds: float = 0.0
     family: Mapping[str, Any] = field(default_factory=dict)  # families.FamilyPlan.to_dict()
     parts: tuple[SignaturePart, ...] = ()  # every exported signature (`--signature all`); empty otherwise
+    custom_ops: tuple[CustomOp, ...] = ()  # ops kept as TFLite custom ops (--allow-custom-ops)
 
     @property
     def size_bytes(self) -> int:
@@ -117,7 +141,7 @@ class Conversion:
                 "tflite_ops": dict(self.tflite_ops), "recipe": dict(self.recipe),
                 "converter_settings": dict(self.converter_settings), "notes": list(self.notes),
                 "size_bytes": self.size_bytes, "seconds": round(self.seconds, 3), "family": dict(self.family),
-                "signatures": [p.to_dict() for p in self.parts]}
+                "signatures": [p.to_dict() for p in self.parts], "custom_ops": [c.to_dict() for c in self.custom_ops]}
 
 
 def diagnose(exc: BaseException) -> tuple[tuple[str, ...], tuple[str, ...], str]:
@@ -155,11 +179,25 @@ def check_integer_only(model: bytes, mode: QuantMode, attempts: list[Attempt]) -
                               attempts=tuple(attempts))
 
 
-def ladder(policy: OpsPolicy) -> list[tuple[str, bool]]:
-    steps = [("builtins", False)]
+def ladder(policy: OpsPolicy, allow_custom: bool = False) -> list[tuple[str, bool, bool]]:
+    """(strategy, Select TF ops, custom ops) in the order tried. The custom-ops step is only reached when the
+    converter names ops with no kernel anywhere and `--allow-custom-ops` asked to keep them."""
+    steps = [("builtins", False, False)]
     if policy is OpsPolicy.AUTO:
-        steps.append(("builtins+select", True))
+        steps.append(("builtins+select", True, False))
+    if allow_custom:
+        steps.append(("builtins+select+custom" if policy is OpsPolicy.AUTO else "builtins+custom",
+                      policy is OpsPolicy.AUTO, True))
     return steps
+
+
+def next_step(steps: list[tuple[str, bool, bool]], index: int, last: Attempt) -> int | None:
+    """Which step of `steps` to try after `last` failed at `index` (None: nothing can help)."""
+    if last.custom_ops:
+        return next((i for i, s in enumerate(steps) if i > index and s[2]), None)
+    if last.flex_ops:
+        return next((i for i, s in enumerate(steps) if i > index and s[1]), None)
+    return None
 
 
 def failure(attempts: list[Attempt], config: ConvertConfig) -> ConversionError:
@@ -168,8 +206,9 @@ def failure(attempts: list[Attempt], config: ConvertConfig) -> ConversionError:
     flex = sorted({op for a in attempts for op in a.flex_ops})
     if custom:
         msg = f"ops {custom} have neither a TFLite builtin nor a Select TF kernel"
-        hint = ("move the preprocessing that uses them out of the model (run it in your app) and convert the rest, "
-                "or implement them as TFLite custom ops")
+        hint = ("move the preprocessing that uses them out of the model: --split-unsupported does it (the rest "
+                "becomes the .tflite, those ops a TensorFlow SavedModel beside it; `hub2lite inspect` shows the cut), "
+                "or keep them as TFLite custom ops with --allow-custom-ops")
     elif flex and config.ops_policy is OpsPolicy.BUILTINS:
         msg = f"ops {flex} are not TFLite builtins and --no-flex forbids Select TF ops"
         hint = "drop --no-flex to run them through the Flex delegate (bigger runtime), or remove these ops"

@@ -17,7 +17,8 @@ from typing import Any
 from ._converter import (build_function, graph_op_counts, make_converter, native_stderr_to_log, output_names,
                          representative_dataset)
 from .conversion import (ALL_SIGNATURES, Attempt, Conversion, ConvertConfig, SignaturePart, check_integer_only,
-                         diagnose, failure, ladder)
+                         diagnose, failure, ladder, next_step)
+from .custom_ops import custom_ops
 from .errors import ConfigError, ConversionError
 from .load import EntryPoint, LoadedModel
 from .options import parse_input_shape
@@ -170,7 +171,10 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
     recipe = recipe_for(config.quantize)
     attempts: list[Attempt] = []
     route = "saved_model" if config.resource_variables or plan.resource_variables else "frozen"
-    for strategy, select in ladder(config.ops_policy):
+    steps = ladder(config.ops_policy, config.allow_custom_ops)
+    index: int | None = 0
+    while index is not None:
+        strategy, select, custom_step = steps[index]
         if select and recipe.needs_calibration:
             raise _no_flex_calibration(attempts, config)
         base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
@@ -178,6 +182,9 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
             converter = make_converter(concrete, route, keep=loaded.obj if plan.resource_variables else None)
             dataset = representative_dataset(calibration, name_map, by_position=route == "frozen")
             settings = _configure(converter, recipe, config, base_ops, dataset, route)
+            if custom_step:
+                converter.allow_custom_ops = True
+                settings["allow_custom_ops"] = True
             t0 = time.perf_counter()
             try:
                 with native_stderr_to_log():
@@ -217,16 +224,18 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
             if not signature_keys(model):
                 model = add_signature(model, "serving_default", list(name_map), output_names(concrete))
             check_integer_only(model, recipe.mode, attempts)
+            kept = custom_ops(model) if custom_step else ()
+            if kept:
+                notes += (f"ops {sorted({op.name for op in kept})} kept as TFLite custom ops (--allow-custom-ops): "
+                          "the model runs only where kernels for them are registered",)
             return Conversion(model=model, signature=entry.info, inputs=specs, input_names=name_map,
                               strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
                               recipe={**recipe.to_dict(), **({"int8_ranges": config.int8_ranges,
                                                               "bias_correction": config.bias_correction}
                                                              if uses_int8_techniques(config) else {})},
                               converter_settings=settings, notes=notes,
-                              seconds=time.perf_counter() - start, family=plan.to_dict())
-        last = attempts[-1]
-        if last.custom_ops or not last.flex_ops:
-            break  # Select TF ops cannot help
+                              seconds=time.perf_counter() - start, family=plan.to_dict(), custom_ops=kept)
+        index = next_step(steps, index, attempts[-1])  # Select TF ops / custom ops, when they can help
     raise failure(attempts, config)
 
 
@@ -306,7 +315,7 @@ def _convert_all(loaded: LoadedModel, config: ConvertConfig,
     holder.fns = concretes
     holder.captured_variables = [v for c in concretes for v in c.variables]
     attempts: list[Attempt] = []
-    for strategy, select in ladder(config.ops_policy):
+    for strategy, select, _ in ladder(config.ops_policy):  # --allow-custom-ops: one signature at a time
         converter = tf.lite.TFLiteConverter.from_concrete_functions(concretes, holder)
         base_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
         settings = recipe.apply(converter, base_ops=base_ops, representative_dataset=None, io_type=config.io_type)

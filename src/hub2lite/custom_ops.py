@@ -16,7 +16,12 @@ from typing import Any
 from .specs import TensorSpec
 from .tflite_file import FLEX_PREFIX
 
-__all__ = ["CustomOp", "custom_ops", "custom_op_names"]
+__all__ = ["CustomOp", "custom_ops", "custom_op_names", "custom_op_codes", "require_kernels"]
+
+#: schema.fbs: BuiltinOperator.CUSTOM, and the field slots read below (Model.operator_codes; OperatorCode's
+#: deprecated_builtin_code, custom_code, builtin_code).
+_CUSTOM = 32
+_MODEL_OPERATOR_CODES, _OC_DEPRECATED, _OC_CUSTOM_CODE, _OC_BUILTIN = 4 + 2 * 1, 4, 6, 10
 
 
 @dataclass(frozen=True)
@@ -125,3 +130,42 @@ def custom_ops(model: bytes) -> tuple[CustomOp, ...]:
 def custom_op_names(model: bytes) -> tuple[str, ...]:
     """The distinct custom op names of `model` (sorted); () when every op has a kernel in LiteRT or Flex."""
     return tuple(sorted({op.name for op in custom_ops(model)}))
+
+
+def custom_op_codes(model: bytes) -> tuple[str, ...]:
+    """The custom (non-Flex) op codes of `model`, read with the pure-Python flatbuffers runtime: no TensorFlow
+    import, so `bench` and the runners can refuse a model with missing kernels before loading any runtime."""
+    from flatbuffers import encode, number_types, table
+
+    buf = bytearray(model)
+    root = table.Table(buf, encode.Get(number_types.UOffsetTFlags.packer_type, buf, 0))
+    o = root.Offset(_MODEL_OPERATOR_CODES)
+    if not o:
+        return ()
+    start, names = root.Vector(o), []
+    for i in range(root.VectorLen(o)):
+        code = table.Table(buf, root.Indirect(start + 4 * i))
+        dep = code.Offset(_OC_DEPRECATED)
+        new = code.Offset(_OC_BUILTIN)
+        builtin = max(code.Get(number_types.Int8Flags, code.Pos + dep) if dep else 0,
+                      code.Get(number_types.Int32Flags, code.Pos + new) if new else 0)
+        text = code.Offset(_OC_CUSTOM_CODE)
+        if builtin == _CUSTOM and text:
+            name = code.String(code.Pos + text).decode()
+            if not name.startswith(FLEX_PREFIX):
+                names.append(name)
+    return tuple(sorted(set(names)))
+
+
+def require_kernels(model: bytes, where: str = "the .tflite model") -> None:
+    """Raise MissingKernelsError when `model` holds custom ops: nothing here can run it (never a crash deep in
+    an interpreter)."""
+    from .errors import MissingKernelsError
+
+    names = custom_op_codes(model)
+    if names:
+        raise MissingKernelsError(f"{where} cannot run without kernels for its custom ops {list(names)} "
+                                  "(converted with --allow-custom-ops)",
+                                  hint="register kernels for them in your app's op resolver; hub2lite can neither "
+                                       "validate nor benchmark it (convert with --split-unsupported to get a model "
+                                       "that runs)", ops=names)

@@ -10,7 +10,9 @@
     ├── FlexRuntimeError     a Select-TF-ops model needs the Flex runtime (TensorFlow 2.18.1 venv) and it is
     │                        disabled (--no-flex-runtime), cannot be built here (Python > 3.12) or its build
     │                        failed (offline) (exit 9)
-    └── FlexRunError         the Flex runtime's interpreter failed on the model (exit 1)
+    ├── FlexRunError         the Flex runtime's interpreter failed on the model (exit 1)
+    └── MissingKernelsError  a .tflite holds custom ops (--allow-custom-ops) no runtime here has
+                             kernels for: it cannot be validated or benchmarked (exit 11)
 
 A failed validation is *not* an exception: it is a `ValidationReport` with `passed=False`
 (exit 3); a validation that could not run because the Flex runtime is unavailable is a report with
@@ -37,6 +39,7 @@ __all__ = [
     "OutputError",
     "FlexRuntimeError",
     "FlexRunError",
+    "MissingKernelsError",
     "EXIT_OK",
     "EXIT_ERROR",
     "EXIT_USAGE",
@@ -44,6 +47,7 @@ __all__ = [
     "EXIT_FLEX_UNAVAILABLE",
     "EXIT_INTERRUPTED",
     "EXIT_MODEL_FAILED",
+    "EXIT_MISSING_KERNELS",
 ]
 
 EXIT_OK = 0
@@ -54,6 +58,7 @@ EXIT_FLEX_UNAVAILABLE = 9
 EXIT_INTERRUPTED = 130
 #: `hub2lite batch`: at least one model of the catalog failed (the catalog still lists every model, with why).
 EXIT_MODEL_FAILED = 9
+EXIT_MISSING_KERNELS = 11
 
 
 class Hub2LiteError(Exception):
@@ -104,3 +109,13 @@ class FlexRuntimeError(Hub2LiteError):
 
 class FlexRunError(Hub2LiteError):
     """The Flex runtime's worker reported an error running the model, or died."""
+
+
+class MissingKernelsError(Hub2LiteError):
+    """The model holds custom ops (kept by --allow-custom-ops) that need kernels the app registers itself."""
+
+    exit_code = EXIT_MISSING_KERNELS
+
+    def __init__(self, message: str, *, hint: str | None = None, ops: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.ops = ops

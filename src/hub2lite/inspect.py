@@ -48,6 +48,8 @@ class ModelInfo:
     notes: tuple[str, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
     family: dict[str, Any] = field(default_factory=dict)  # families.FamilyPlan.to_dict(): family + convert strategy
+    split: dict[str, Any] | None = None  # ops no kernel runs: the cheapest split and its command (split_run)
+    tensors: tuple[Any, ...] = ()  # --tensors: split.GraphTensor of the frozen graph (names for --body-inputs)
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": "hub2lite.inspect/1", "source": self.source, "path": self.path, "format": self.format,
@@ -55,7 +57,8 @@ class ModelInfo:
                 "parameters": self.parameters, "ops": [o.to_dict() for o in self.ops], "strategy": self.strategy,
                 "blocking_ops": list(self.blocking_ops), "probe_error": self.probe_error,
                 "suggested_command": self.suggested_command, "notes": list(self.notes),
-                "provenance": dict(self.provenance), "family": dict(self.family)}
+                "provenance": dict(self.provenance), "family": dict(self.family), "split": self.split,
+                "tensors": [t.to_dict() for t in self.tensors]}
 
 
 def _suggest(source: str, loaded: LoadedModel, chosen: SignatureInfo, config: ConvertConfig) -> tuple[str, tuple[str, ...]]:
@@ -97,8 +100,9 @@ def _probe(loaded: LoadedModel, config: ConvertConfig, specs: Any
 
 
 def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: bool = True,
-                  config: ConvertConfig | None = None) -> ModelInfo:
-    """Describe `loaded`. With `probe`, run the converter ladder once to mark op support truthfully."""
+                  config: ConvertConfig | None = None, tensors: bool = False) -> ModelInfo:
+    """Describe `loaded`. With `probe`, run the converter ladder once to mark op support truthfully; ops with no
+    kernel anywhere get the cheapest split suggested. `tensors` lists the frozen graph's tensors."""
     config = replace(config or ConvertConfig(), signature=signature)
     notes = list(loaded.notes)
     chosen = None
@@ -107,6 +111,8 @@ def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: b
     blocking: tuple[str, ...] = ()
     probe_error = None
     suggested = ""
+    split: dict[str, Any] | None = None
+    graph_tensors: tuple[Any, ...] = ()
     try:
         entry = loaded.choose(None if signature == ALL_SIGNATURES else signature)
         chosen = entry.info
@@ -137,6 +143,16 @@ def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: b
         ops = tuple(OpInfo(op, n, support(op)) for op, n in sorted(counts.items()))
         suggested, sugg_notes = _suggest(loaded.resolved.source, loaded, entry.info, config)
         notes.extend(sugg_notes)
+        if custom and not succeeded:
+            split, why = _split_suggestion(loaded, entry, specs, sorted(custom), suggested)
+            if split is not None:
+                suggested = split["command"]
+            elif why:
+                notes.append(why)
+        if tensors:
+            graph_tensors, why = _graph_tensors(loaded, entry, specs)
+            if why:
+                notes.append(why)
     try:
         family = family_plan(loaded, signature=signature).to_dict()
     except ConfigError as exc:
@@ -146,4 +162,28 @@ def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: b
                      signatures=loaded.signatures, chosen=chosen.name if chosen else None,
                      parameters=loaded.parameter_count(), ops=ops, strategy=strategy, blocking_ops=blocking,
                      probe_error=probe_error, suggested_command=suggested, notes=tuple(dict.fromkeys(notes)),
-                     provenance=loaded.resolved.to_dict(), family=family)
+                     provenance=loaded.resolved.to_dict(), family=family, split=split, tensors=graph_tensors)
+
+
+def _split_suggestion(loaded: LoadedModel, entry: Any, specs: Any, custom: list[str],
+                      suggested: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The split `convert --split-unsupported` would make, with the suggested command extended by the flag."""
+    from .split_run import suggest_split
+
+    try:
+        split = suggest_split(entry, specs, custom, loaded.resolved.source, owner=loaded.obj)
+    except ConversionError as exc:
+        return None, f"no automatic split: {exc}"
+    if suggested:
+        split["command"] = f"{suggested} --split-unsupported"
+    return split, None
+
+
+def _graph_tensors(loaded: LoadedModel, entry: Any, specs: Any) -> tuple[tuple[Any, ...], str | None]:
+    from .split import freeze, list_tensors
+
+    concrete, names = build_function(entry, specs)
+    try:
+        return list_tensors(freeze(concrete, names, owner=loaded.obj)), None
+    except ConversionError as exc:
+        return (), f"no tensor list: {exc}"

@@ -19,7 +19,9 @@ from typing import Any
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
 from .artifacts import embed_model_metadata, model_name, write_model_card
 from .convert import Conversion, ConvertConfig, convert
+from .custom_ops import require_kernels
 from .errors import ConfigError, FlexRuntimeError
+from .split_run import check_stage_paths, remove_stages, write_stages
 from .inspect import ModelInfo, inspect_model
 from .load import EntryPoint, LoadedModel, LoadOptions
 from .metadata.describe import recorded_scaling
@@ -117,9 +119,9 @@ def load_source(source: str, *, cache_dir: str | None = None, tags: tuple[str, .
 def run_inspect(source: str, *, signature: str | None = None, cache_dir: str | None = None,
                 tags: tuple[str, ...] | None = None, probe: bool = True,
                 config: ConvertConfig | None = None, timeout: float | None = None,
-                load_options: LoadOptions | None = None) -> ModelInfo:
+                load_options: LoadOptions | None = None, tensors: bool = False) -> ModelInfo:
     return inspect_model(load_source(source, cache_dir=cache_dir, tags=tags, timeout=timeout, options=load_options),
-                         signature, probe=probe, config=config)
+                         signature, probe=probe, config=config, tensors=tensors)
 
 
 def prepare_options(job: ConvertJob) -> PrepareOptions:
@@ -175,12 +177,24 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
     card_path = check_output_path(model_card_path(out), force=job.force)
     if job.validate.enabled:
         _check_validation_outputs(job.validate, force=job.force)
+    if job.convert.split_requested:
+        check_stage_paths(out, force=job.force)
     prepared = prepare(job.source, prepare_options(job), progress=progress)
+    try:
+        return _convert_prepared(job, prepared, out, report_path, card_path, progress)
+    finally:
+        if prepared.split is not None:
+            prepared.split.close()
+
+
+def _convert_prepared(job: ConvertJob, prepared: Any, out: Path, report_path: Path, card_path: Path,
+                      progress: Progress) -> ConvertResult:
+    mode = job.convert.quantize
     resolved, loaded, entry, scalings = prepared.resolved, prepared.loaded, prepared.entry, dict(prepared.scalings)
     calibration, calib_info = prepared.calibration, prepared.calibration_info
     progress("converting")
     log.info("converting %r (%s)", entry.info.name, mode.value)
-    conversion = convert(loaded, job.convert, calibration=calibration)
+    conversion = convert(loaded, prepared.convert_config(job.convert), calibration=calibration)
     metadata = None
     if job.metadata:
         progress("writing metadata")
@@ -190,30 +204,77 @@ def run_convert(job: ConvertJob, *, progress: Progress = _quiet) -> ConvertResul
                                                recipe=conversion.recipe, signature=entry.info.name)
         conversion = replace(conversion, model=model)
     validation = None
-    if job.validate.enabled:
+    split_info: dict[str, Any] | None = None
+    notes = list((prepared.original_model or loaded).notes) + (list(prepared.notes) if prepared.split else [])
+    if conversion.custom_ops:
+        names = sorted({op.name for op in conversion.custom_ops})
+        notes.append(f"not validated: the model needs kernels for its custom ops {names}, which no runtime here has")
+    elif job.validate.enabled:
         progress("validating")
         vcfg = job.validate
         if job.metadata and not (vcfg.data or vcfg.load_inputs):
             vcfg = replace(vcfg, labels=None)  # the labels are for the metadata; synthetic inputs have none
-        validation = _validate(entry, conversion, vcfg, mode, scalings, force=job.force, source=job.source,
-                               output=str(out), loaded=loaded)
+        if prepared.split is not None:
+            validation, split_info = _validate_split(prepared, conversion, vcfg, mode, source=job.source,
+                                                     output=str(out))
+        else:
+            validation = _validate(entry, conversion, vcfg, mode, scalings, force=job.force, source=job.source,
+                                   output=str(out), loaded=loaded)
     progress("writing")
     if job.force:  # never leave the new model next to the old report (a crash between the two writes)
         report_path.unlink(missing_ok=True)
         card_path.unlink(missing_ok=True)
-    atomic_write_bytes(out, conversion.model)
-    output = {"path": str(out), "report": str(report_path), "model_card": str(card_path),
-              "size_bytes": conversion.size_bytes, "sha256": hashlib.sha256(conversion.model).hexdigest(),
-              "metadata": None if metadata is None else metadata.to_dict()}
-    report = convert_report(resolved=resolved.to_dict(), model_format=loaded.format.value,
-                            config={"convert": job.convert.to_dict(), "validate": job.validate.to_dict(),
-                                    "calibration": job.calibration, "calibration_samples": job.calibration_samples,
-                                    "input_scaling": {n: sc.to_dict() for n, sc in scalings.items()}},
-                            conversion=conversion.to_dict(), validation=None if validation is None else validation.to_dict(),
-                            output=output, calibration=calib_info, notes=list(loaded.notes))
-    write_model_card(report, metadata=metadata, command=job.command or convert_command(job))
-    atomic_write_text(report_path, json.dumps(report, indent=2, sort_keys=False) + "\n")
+    stages: dict[str, Any] = {}
+    try:
+        if prepared.split is not None:
+            stages = write_stages(prepared.split, out, force=job.force)
+        atomic_write_bytes(out, conversion.model)
+        output = {"path": str(out), "report": str(report_path), "model_card": str(card_path),
+                  "size_bytes": conversion.size_bytes, "sha256": hashlib.sha256(conversion.model).hexdigest(),
+                  "metadata": None if metadata is None else metadata.to_dict()}
+        report = convert_report(resolved=resolved.to_dict(), model_format=prepared.reference_format,
+                                config={"convert": job.convert.to_dict(), "validate": job.validate.to_dict(),
+                                        "calibration": job.calibration,
+                                        "calibration_samples": job.calibration_samples,
+                                        "input_scaling": {n: sc.to_dict() for n, sc in scalings.items()}},
+                                conversion=conversion.to_dict(),
+                                validation=None if validation is None else validation.to_dict(),
+                                output=output, calibration=calib_info, notes=notes)
+        if prepared.split is not None:
+            report["split"] = {**prepared.split.to_dict(), **(split_info or {"body_validation": None}),
+                               "files": stages}
+        write_model_card(report, metadata=metadata, command=job.command or convert_command(job))
+        atomic_write_text(report_path, json.dumps(report, indent=2, sort_keys=False) + "\n")
+    except BaseException:
+        if stages:
+            remove_stages(out)  # nothing half-written: the stages go with a model or report that failed
+        raise
     return ConvertResult(out, report_path, conversion, validation, report)
+
+
+def _validate_split(prepared: Any, conversion: Conversion, cfg: ValidateConfig, mode: QuantMode, *,
+                    source: str, output: str) -> tuple[ValidationReport, dict[str, Any]]:
+    """A split model: prefix (TF) -> body (.tflite) -> suffix (TF) against the original on the same inputs (the
+    report's `validation`), and the body alone against the original's tensors at the cut (`split.body_validation`)."""
+    from .split_run import validate_split
+
+    inputs = validation_inputs(prepared.specs, DataOptions(cfg.data, cfg.samples, cfg.seed, cfg.load_inputs),
+                               prepared.scaling)
+    original = {"source": source, "signature": prepared.reference.info.name}
+    tflite = {"path": output, "size_bytes": conversion.size_bytes,
+              "sha256": hashlib.sha256(conversion.model).hexdigest()}
+    try:
+        with open_lite_runner(conversion.model, input_names=conversion.input_names,
+                              flex_runtime=cfg.flex_runtime) as body:  # a body that kept Select TF ops: Flex runtime
+            result = validate_split(prepared.split, TFRunner(prepared.reference, prepared.specs), body, inputs.feeds,
+                                    cfg.tolerance or default_tolerance(mode), task=cfg.task)
+            tflite["signature"] = body.signature_key
+            runtime = body.runtime
+    except FlexRuntimeError as exc:
+        return not_run_report(exc, cfg, mode, original=original, tflite=tflite), {"body_validation": None}
+    end_to_end = replace(result.end_to_end, mode=mode.value, inputs=inputs.info, tflite=tflite, original=original)
+    body_report = replace(result.body, mode=mode.value, inputs=inputs.info, tflite=tflite, original=original)
+    return end_to_end, {"body_validation": body_report.to_dict(), "body_runtime": runtime}
 
 
 def _validate(entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig, mode: QuantMode,
@@ -419,6 +480,7 @@ def resolve_mode(job: ValidateJob, model: bytes) -> tuple[QuantMode, str]:
 
 def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> ValidationReport:
     model = read_model_bytes(job.tflite)
+    require_kernels(model, repr(str(job.tflite)))  # custom ops (--allow-custom-ops): one line, before any work
     report_path = check_output_path(job.report, force=job.force) if job.report else None
     _check_validation_outputs(job.validate, force=job.force)
     flags = ScalingFlags(job.input_range, job.mean, job.std, job.normalization_from)

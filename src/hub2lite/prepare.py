@@ -65,6 +65,34 @@ class Prepared:
     scalings: Mapping[str, ImageScaling]
     calibration: Feeds | None
     calibration_info: dict[str, Any] | None
+    # --split-unsupported / --body-inputs / --body-outputs (docs/split.md): `loaded` and `entry` are then the
+    # body (what converts), `original` the whole model, `specs` still the model's inputs (what data is shaped
+    # like) and `calibration` already mapped through the prefix; `body_feeds` maps validation data the same way.
+    split: Any = None  # split_run.SplitModel
+    original: EntryPoint | None = None
+    original_model: LoadedModel | None = None
+
+    @property
+    def reference_format(self) -> str:
+        """The format of the model the user gave (a split body is a SavedModel hub2lite wrote)."""
+        return (self.original_model or self.loaded).format.value
+
+    @property
+    def reference(self) -> EntryPoint:
+        """The whole model's entry point (the original a split model is validated against end to end)."""
+        return self.original or self.entry
+
+    def body_feeds(self, feeds: Feeds) -> Feeds:
+        """Feeds of the model's inputs -> feeds of what converts (the body's inputs, through the prefix)."""
+        if self.split is None:
+            return feeds
+        from .split_run import body_feeds
+
+        return body_feeds(self.split, feeds)
+
+    def convert_config(self, config: ConvertConfig) -> ConvertConfig:
+        """The config that converts `loaded` (the body's own inputs when the model was split)."""
+        return config.for_body() if self.split is not None else config
 
     @property
     def scaling(self) -> ImageScaling | None:
@@ -146,7 +174,21 @@ def prepare(source: str, options: PrepareOptions = PrepareOptions(), *,
                                         keep_dynamic_inputs=family_plan(loaded, entry).keep_dynamic_inputs)
     scalings = scalings_for(entry, specs, options.scaling, options.needs_scaling)
     calibration, calib_info = calibration_for(options.calibration, specs, options.modes, scalings)
-    return Prepared(resolved, loaded, entry, tuple(specs), tuple(notes), scalings, calibration, calib_info)
+    if not options.convert.split_requested:
+        return Prepared(resolved, loaded, entry, tuple(specs), tuple(notes), scalings, calibration, calib_info)
+    if every:
+        raise ConfigError("--split-unsupported / --body-inputs / --body-outputs work on one signature, not 'all'",
+                          hint="choose one with --signature NAME")
+    from .split import describe_plan
+    from .split_run import body_feeds, open_body
+
+    step("splitting")
+    split, body = open_body(entry, specs, options.convert, owner=loaded.obj)
+    notes += (f"split: {describe_plan(split.plan)}",) + split.notes
+    if calibration is not None:
+        calibration = body_feeds(split, calibration)
+    return Prepared(resolved, body, body.choose(), tuple(specs), tuple(notes), scalings, calibration, calib_info,
+                    split=split, original=entry, original_model=loaded)
 
 
 def validation_inputs(specs: Sequence[TensorSpec], options: DataOptions,

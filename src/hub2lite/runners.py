@@ -22,6 +22,7 @@ from .errors import ConfigError
 from .flexruntime import FlexRunner
 from .load import EntryPoint
 from .specs import TensorSpec
+from .custom_ops import require_kernels
 from .tflite_file import flex_ops
 from .tflite_io import lite_inputs, lite_output
 
@@ -98,6 +99,7 @@ class LiteRunner:
                  threads: int | None = None, xnnpack: bool = True,
                  input_names: Mapping[str, str] | None = None, dequantize: bool = True) -> None:
         self.model = model if isinstance(model, bytes) else open(model, "rb").read()
+        require_kernels(self.model, "the .tflite model" if isinstance(model, bytes) else repr(str(model)))
         self.flex_ops = flex_ops(self.model)
         if self.flex_ops:
             raise ConfigError(f"the .tflite model has Select TF ops ({', '.join(self.flex_ops)}), which "

@@ -372,7 +372,7 @@ def list_tensors(fg: FrozenGraph) -> tuple[GraphTensor, ...]:
         for src, idx in ins:
             used[f"{src}:{idx}"] = used.get(f"{src}:{idx}", 0) + 1
     found = []
-    for name in g.order:
+    for name in (n.name for n in fg.graph_def.node):  # the graph's own order (producers before consumers)
         node = g.nodes[name]
         if node.op in PLUMBING - {"Placeholder"} or name not in g.dependent:
             continue

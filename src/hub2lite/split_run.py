@@ -27,6 +27,7 @@ from .split import save_stage
 from .specs import TensorSpec
 
 __all__ = ["SplitModel", "SplitValidation", "prepare_split", "stage_paths", "write_stages", "body_feeds", "folder_size",
+           "check_stage_paths",
            "ChainRunner", "StageRunner", "validate_split", "remove_stages", "SplitConversion", "convert_split",
            "suggest_split", "open_body"]
 
@@ -136,6 +137,13 @@ def stage_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
     p = Path(output)
     stem = p.with_suffix("") if p.suffix == ".tflite" else p
     return stem.with_name(stem.name + ".pre"), stem.with_name(stem.name + ".post")
+
+
+def check_stage_paths(output: str | os.PathLike[str], *, force: bool) -> None:
+    """Fail before any work when MODEL.pre/ or MODEL.post/ exists and --force was not given."""
+    for p in stage_paths(output):
+        if p.exists() and not force:
+            raise OutputError(f"{str(p)!r} already exists", hint="pass --force to overwrite it, or choose another -o")
 
 
 def folder_size(path: str | os.PathLike[str]) -> int:

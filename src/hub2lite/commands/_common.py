@@ -30,6 +30,47 @@ def add_shape_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=1, help="batch size for a dynamic batch dim (default 1)")
 
 
+def add_split_options(p: argparse.ArgumentParser) -> None:
+    """Ops no TFLite runtime has (no builtin, no Select TF kernel): the same flags in convert, sweep and optimize."""
+    g = p.add_argument_group("ops nothing in TFLite can run (docs/split.md)")
+    g.add_argument("--split-unsupported", action="store_true",
+                   help="cut them out: the rest becomes the .tflite, the ops before it MODEL.pre/ and after it "
+                        "MODEL.post/ (TensorFlow SavedModels whose signatures connect by name); validated end to end")
+    g.add_argument("--body-inputs", metavar="TENSOR,...",
+                   help="cut by hand: the tensors the .tflite starts from (names from `inspect --tensors`)")
+    g.add_argument("--body-outputs", metavar="TENSOR,...",
+                   help="cut by hand: the tensors the .tflite ends with (default: the model's outputs)")
+    g.add_argument("--allow-custom-ops", action="store_true",
+                   help="keep them as named TFLite custom ops instead (the report lists each; your app supplies "
+                        "the kernels, so the model cannot be validated or benchmarked here)")
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip())
+
+
+def split_config(args: argparse.Namespace) -> dict[str, Any]:
+    """ConvertConfig keyword arguments of the split flags (checked by check_split_options)."""
+    return {"split_unsupported": bool(getattr(args, "split_unsupported", False)),
+            "body_inputs": _names(getattr(args, "body_inputs", None)),
+            "body_outputs": _names(getattr(args, "body_outputs", None)),
+            "allow_custom_ops": bool(getattr(args, "allow_custom_ops", False))}
+
+
+def check_split_options(args: argparse.Namespace) -> None:
+    """Refused before TensorFlow is imported: the two answers to the same problem, or a cut of every signature."""
+    from ..errors import ConfigError
+
+    kw = split_config(args)
+    split = kw["split_unsupported"] or kw["body_inputs"] or kw["body_outputs"]
+    if split and kw["allow_custom_ops"]:
+        raise ConfigError("--allow-custom-ops cannot be combined with --split-unsupported/--body-inputs/--body-outputs",
+                          hint="split the ops out (the model then runs everywhere) or keep them as custom ops, not both")
+    if split and getattr(args, "signature", None) == "all":
+        raise ConfigError("--split-unsupported / --body-inputs / --body-outputs work on one signature, not 'all'",
+                          hint="choose one with --signature NAME")
+
+
 #: Validation sample counts when --samples is not given: synthetic inputs, and the cap on --data.
 SYNTHETIC_SAMPLES = 8
 DATA_SAMPLES = 500

@@ -31,6 +31,7 @@ def add_parser(sub: Any) -> None:
     _common.add_int8_options(p)
     p.add_argument("--no-float16-guard", action="store_true",
                    help="float16: convert every constant, even those float16 cannot hold (default: they stay float32)")
+    _common.add_split_options(p)
     p.add_argument("--no-validate", action="store_true", help="skip validation (float32 only)")
     _common.add_validation_options(p)
     _common.add_metadata_option(p)
@@ -46,6 +47,7 @@ def check(args: argparse.Namespace) -> None:
 
     mode = QuantMode(args.quantize)
     check_quantized_validation(mode, not args.no_validate)
+    _common.check_split_options(args)
     _common.check_input_options(args)
     if not args.no_validate:
         check_data_options(DataOptions(args.data, args.samples or 1, args.seed, args.load_inputs))
@@ -65,7 +67,8 @@ def job_from_args(args: argparse.Namespace) -> Any:
                         ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, quantize=mode,
                         io_type=args.io_type, resource_variables=args.resource_variables,
                         int8_ranges=args.int8_ranges, bias_correction=args.bias_correction,
-                        float16_guard=not args.no_float16_guard)
+                        float16_guard=not args.no_float16_guard,
+                        **_common.split_config(args))
     return ConvertJob(source=args.source, output=args.output, convert=cfg,
                       validate=_common.validate_config(args, mode), calibration=args.calibration,
                       calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir, timeout=args.timeout,

@@ -19,6 +19,8 @@ def add_parser(sub: Any) -> None:
     _common.add_shape_options(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--no-probe", action="store_true", help="skip the probe conversion (op support shown as unknown)")
+    p.add_argument("--tensors", action="store_true",
+                   help="also list every tensor of the frozen graph (names for --body-inputs/--body-outputs)")
     p.set_defaults(run=run)
 
 
@@ -39,7 +41,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                            batch_size=args.batch_size)
     with ui.progress("inspecting"):
         info = run_inspect(args.source, signature=args.signature, cache_dir=args.cache_dir, timeout=args.timeout, tags=_common.tags(args),
-                           probe=not args.no_probe, config=config, load_options=_common.load_options(args))
+                           probe=not args.no_probe, config=config, load_options=_common.load_options(args),
+                           tensors=args.tensors)
     data = info.to_dict()
     ui.print(json.dumps(data, indent=2) if args.json else inspect_text(data))
     return 0

@@ -8,7 +8,7 @@ from typing import Any
 from .format import fmt_num, human_size, versions
 
 __all__ = ["versions", "convert_report", "convert_summary", "calibration_text", "inspect_text", "validation_text",
-           "human_size", "CONVERT_SCHEMA"]
+           "human_size", "split_text", "CONVERT_SCHEMA"]
 
 CONVERT_SCHEMA = "hub2lite.convert/1"
 
@@ -124,10 +124,24 @@ def convert_summary(report: dict[str, Any]) -> str:
     lines.extend(calibration_text(report.get("calibration")))
     lines.append("inputs: " + ", ".join(f"{i['name']}:{i['dtype']}[{','.join('?' if d is None else str(d) for d in i['shape'])}]"
                                          for i in c["inputs"]))
+    lines.extend(split_text(report.get("split")))
+    for op in c.get("custom_ops") or []:
+        io = ", ".join(f"{t['dtype']}[{','.join('?' if d is None else str(d) for d in t['shape'])}]"
+                       for t in op["inputs"])
+        lines.append(f"custom op {op['name']}({io}) attributes {op['attributes']}: needs a kernel in your app")
     for note in c["notes"] + report.get("notes", []):
         lines.append(f"note: {note}")
     if report["validation"] is not None:
+        if report.get("split"):
+            lines.append("end to end: the split model (prefix, body, suffix as in runtimes) vs the original")
         lines.extend(validation_text(report["validation"]))
+        body = (report.get("split") or {}).get("body_validation")
+        if body is not None:
+            worst = max((o["max_abs"] or 0.0 for o in body["outputs"]), default=0.0)
+            lines.append(f"body alone vs the original's tensors at the cut: {'PASSED' if body['passed'] else 'FAILED'} "
+                         f"({len(body['outputs'])} tensors, max |error| {worst:.3g})")
+    elif c.get("custom_ops"):
+        lines.append("validation: not possible here (custom ops need your kernels)")
     else:
         lines.append("validation: skipped (--no-validate)")
     lines.extend(metadata_text(report["output"].get("metadata")))
@@ -153,6 +167,27 @@ def metadata_text(meta: dict[str, Any] | None) -> list[str]:
         parts.append(f"labels from {meta['labels_source']}")
     lines = [f"metadata: embedded ({'; '.join(parts) or 'descriptions only'})"]
     return lines + [f"metadata note: {n}" for n in meta.get("notes") or ()]
+
+
+def split_text(split: dict[str, Any] | None) -> list[str]:
+    """The `split` section of a convert report as lines for people."""
+    if not split:
+        return []
+    cut = f" (cut out: {', '.join(split['cut_ops'])})" if split.get("cut_ops") else " (cut by hand)"
+    lines = [f"split{cut}: {split['ops_outside_body']} op(s) stay in TensorFlow"]
+    files = split.get("files") or {}
+    for key in ("prefix", "body", "suffix"):
+        part = split.get(key)
+        if not part:
+            continue
+        where = (f"{files[key]['path']} ({human_size(files[key]['size_bytes'])}, SavedModel)" if key in files
+                 else "the .tflite" if key == "body" else "-")
+        lines.append(f"    {key}: {part['op_count']} op(s) -> {where}")
+    body = split.get("body") or {}
+    lines.append("    body inputs: " + ", ".join(f"{t['name']}:{t['dtype']}" for t in body.get("inputs", [])))
+    lines.append("    body outputs: " + ", ".join(f"{t['name']}:{t['dtype']}" for t in body.get("outputs", [])))
+    lines.extend(f"    note: {n}" for n in split.get("notes", []))
+    return lines
 
 
 def inspect_text(info: dict[str, Any]) -> str:
@@ -182,8 +217,18 @@ def inspect_text(info: dict[str, Any]) -> str:
             f" (Select TF ops needed by {', '.join(info['blocking_ops'])})" if info["blocking_ops"] else ""))
     elif info["probe_error"]:
         lines.append(f"convert will fail: {info['probe_error']}")
+    split = info.get("split")
+    if split:
+        lines.append(f"split that converts: {split['plan']}")
     for n in info["notes"]:
         lines.append(f"note: {n}")
     if info["suggested_command"]:
         lines.append(f"suggested: {info['suggested_command']}")
+    if info.get("tensors"):
+        lines.append("tensors (names for --body-inputs/--body-outputs):")
+        width = max(len(t["name"]) for t in info["tensors"])
+        for t in info["tensors"]:
+            dims = t["shape"]
+            shape = "?" if dims is None else "[" + ",".join("?" if d is None else str(d) for d in dims) + "]"
+            lines.append(f"    {t['name']:<{width}}  {t['dtype']}{shape}  {t['op']}")
     return "\n".join(lines)

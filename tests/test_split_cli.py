@@ -1,0 +1,133 @@
+"""`--split-unsupported`, `--body-inputs/--body-outputs`, `--allow-custom-ops` and `inspect --tensors` through the
+CLI, on the models of tests/models_split.py served through the loopback hub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import cached_build
+
+from hub2lite import errors
+
+MODELS_SPLIT_PY = Path(__file__).with_name("models_split.py")
+
+
+@pytest.fixture(scope="session")
+def split_model():
+    from models_split import BUILDERS
+
+    def get(name: str) -> Path:
+        return cached_build(name, BUILDERS[name], MODELS_SPLIT_PY)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def hub_handle(split_model, local_hub, tmp_path_factory):
+    from hub2lite.localhub import pack_hub_archive
+
+    def get(name: str) -> str:
+        archive = tmp_path_factory.mktemp("split-archives") / f"{name}.tar.gz"
+        pack_hub_archive(split_model(name), archive)
+        return local_hub.add(f"test/{name.replace('_', '-')}/1", archive)
+
+    return get
+
+
+def test_inspect_suggests_the_split_and_lists_tensors(hub_handle, hub_cache, cli):
+    handle = hub_handle("text_script_classifier")
+    r = cli("inspect", handle, "--cache-dir", hub_cache)
+    assert r.code == 0, r
+    assert "--split-unsupported" in r.out and "UnicodeScript" in r.out
+    r = cli("inspect", handle, "--cache-dir", hub_cache, "--json")
+    info = json.loads(r.out)
+    assert info["split"]["command"].endswith("--split-unsupported")
+    assert info["split"]["cut_ops"] == ["UnicodeScript"] and "UnicodeScript" in info["split"]["prefix_ops"]
+    r = cli("inspect", handle, "--cache-dir", hub_cache, "--tensors")
+    assert r.code == 0, r
+    assert "UnicodeScript:0" in r.out and "UnicodeDecode/UnicodeDecode:1" in r.out and "int32" in r.out
+    r = cli("inspect", handle, "--cache-dir", hub_cache, "--tensors", "--json")
+    tensors = {t["name"]: t for t in json.loads(r.out)["tensors"]}
+    assert tensors["UnicodeScript:0"]["op"] == "UnicodeScript"
+
+
+def test_convert_split_unsupported_writes_body_and_prefix(hub_handle, hub_cache, cli, tmp_path):
+    out = tmp_path / "script.tflite"
+    r = cli("convert", hub_handle("text_script_classifier"), "--cache-dir", hub_cache, "-o", out,
+            "--split-unsupported", "--json")
+    assert r.code == 0, r
+    report = json.loads(r.out)
+    assert out.is_file() and (tmp_path / "script.pre" / "saved_model.pb").is_file()
+    assert not (tmp_path / "script.post").exists()
+    split = report["split"]
+    assert split["cut_ops"] == ["UnicodeScript"] and split["prefix"]["ops"]["UnicodeScript"] == 1
+    assert split["files"]["prefix"]["path"] == str(tmp_path / "script.pre") and split["files"]["prefix"]["size_bytes"]
+    assert [t["name"] for t in split["body"]["inputs"]] == ["UnicodeDecode_row_splits", "UnicodeDecode_char_values",
+                                                            "UnicodeScript"]
+    assert report["conversion"]["strategy"] == "builtins"
+    validation = report["validation"]
+    assert validation["passed"] and validation["outputs"][0]["max_abs"] < 1e-5
+    assert validation["runtimes"]["candidate"].startswith("prefix (TensorFlow) -> body (ai_edge_litert")
+    assert split["body_validation"]["passed"] and split["body_validation"]["outputs"][0]["max_abs"] < 1e-5
+    on_disk = json.loads((tmp_path / "script.report.json").read_text())
+    assert on_disk["split"]["files"] == split["files"]
+    r = cli("convert", hub_handle("text_script_classifier"), "--cache-dir", hub_cache, "-o", out,
+            "--split-unsupported")
+    assert r.code == errors.OutputError.exit_code  # outputs exist, no --force
+    r = cli("convert", hub_handle("text_script_classifier"), "--cache-dir", hub_cache, "-o", out,
+            "--split-unsupported", "--force")
+    assert r.code == 0, r
+    assert "script.pre" in r.out and "UnicodeScript" in r.out
+
+
+def test_convert_split_postprocessing_suffix_with_quantization(split_model, cli, tmp_path):
+    out = tmp_path / "cal.tflite"
+    r = cli("convert", split_model("calibrated_classifier"), "-o", out, "--split-unsupported",
+            "--quantize", "float16", "--json")
+    assert r.code == 0, r
+    report = json.loads(r.out)
+    assert (tmp_path / "cal.post" / "saved_model.pb").is_file() and not (tmp_path / "cal.pre").exists()
+    assert report["split"]["suffix"]["ops"] == {"Betainc": 1} and report["split"]["prefix"] is None
+    assert report["validation"]["passed"] and report["validation"]["mode"] == "float16"
+    assert {o["name"] for o in report["validation"]["outputs"]} == {"probabilities", "calibrated"}
+
+
+def test_manual_cut_and_its_errors(split_model, cli, tmp_path):
+    src = split_model("text_script_classifier")
+    out = tmp_path / "m.tflite"
+    r = cli("convert", src, "-o", out, "--body-inputs",
+            "UnicodeDecode/UnicodeDecode:0,UnicodeDecode/UnicodeDecode:1,UnicodeScript:0", "--json")
+    assert r.code == 0, r
+    assert json.loads(r.out)["split"]["mode"] == "manual"
+    r = cli("convert", src, "-o", tmp_path / "n.tflite", "--body-inputs", "UnicodeScript:0")
+    assert r.code == errors.EXIT_USAGE, r
+    assert "UnicodeDecode/UnicodeDecode:0" in r.err and "--body-inputs" in r.err
+    assert not (tmp_path / "n.tflite").exists() and not (tmp_path / "n.pre").exists()
+    r = cli("convert", src, "-o", tmp_path / "n.tflite", "--body-outputs", "nope:0")
+    assert r.code == errors.EXIT_USAGE and "inspect" in r.err, r
+
+
+def test_split_of_a_model_that_converts_is_a_usage_error(split_model, model_path, cli, tmp_path):
+    r = cli("convert", model_path("simple"), "-o", tmp_path / "s.tflite", "--split-unsupported")
+    assert r.code == errors.EXIT_USAGE and "nothing to cut out" in r.err, r
+
+
+def test_allow_custom_ops_reports_them_and_validate_bench_refuse(split_model, cli, tmp_path):
+    src = split_model("calibrated_classifier")
+    out = tmp_path / "custom.tflite"
+    r = cli("convert", src, "-o", out, "--allow-custom-ops", "--json")
+    assert r.code == 0, r
+    report = json.loads(r.out)
+    (op,) = report["conversion"]["custom_ops"]
+    assert op["name"] == "Betainc" and op["attributes"] == {"T": "float32"}
+    assert [i["dtype"] for i in op["inputs"]] == ["float32"] * 3 and op["outputs"][0]["shape"] == [1, 4]
+    assert report["validation"] is None and any("Betainc" in n for n in report["notes"])
+    r = cli("convert", src, "-o", tmp_path / "c2.tflite", "--allow-custom-ops")
+    assert r.code == 0 and "Betainc" in r.out, r
+    for argv in (("validate", src, out), ("bench", out)):
+        r = cli(*argv)
+        assert r.code == errors.EXIT_MISSING_KERNELS, (argv, r)
+        line = r.err.strip()
+        assert "\n" not in line and "Betainc" in line and "kernel" in line, (argv, r.err)
