@@ -241,7 +241,7 @@ def _run_once(spec: dict[str, Any], config: BenchConfig, feed: Mapping[str, np.n
     with tempfile.TemporaryDirectory(prefix="hub2lite-bench-") as tmp:
         work = Path(tmp)
         if feed is not None:
-            np.savez(work / "feed.npz", **{k: np.asarray(v) for k, v in feed.items()})
+            np.savez(work / "feed.npz", **{k: _storable(v) for k, v in feed.items()})
             spec = {**spec, "feed": str(work / "feed.npz")}
         spec = {**spec, "config": config.to_dict(), "result": str(work / "result.json")}
         (work / "spec.json").write_text(json.dumps(spec))
@@ -319,6 +319,14 @@ def _time_calls(fn: Callable[[], Any], warmup: int, runs: int) -> tuple[float, l
         fn()
         lat.append(time.perf_counter() - t0)
     return first, lat
+
+
+def _storable(value: Any) -> np.ndarray:
+    """A feed array np.load reads without pickle: text (object arrays of str/bytes) as fixed-width bytes."""
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        return np.asarray([v.encode() if isinstance(v, str) else bytes(v) for v in arr.ravel()]).reshape(arr.shape)
+    return arr
 
 
 def _load_feed(spec: Mapping[str, Any]) -> dict[str, np.ndarray] | None:

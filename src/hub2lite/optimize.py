@@ -241,6 +241,10 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
         check_output_path(p, force=job.force)
     if job.metadata:
         check_metadata_support()
+    if job.convert.split_requested:
+        from .split_run import check_stage_paths
+
+        check_stage_paths(out, force=job.force)
     prepared = prepare(job.source, PrepareOptions(
         convert=job.convert, scaling=ScalingFlags(job.input_range, job.mean, job.std, job.normalization_from),
         cache_dir=job.cache_dir,
@@ -248,6 +252,13 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     resolved, loaded, entry, specs = prepared.resolved, prepared.loaded, prepared.entry, prepared.specs
     split = split_data(job.data, job.calibration, specs, calibration_samples=cfg.calibration_samples,
                        eval_samples=cfg.eval_samples, seed=cfg.seed, scaling=prepared.scaling)
+    body_config = prepared.convert_config(job.convert)
+    if prepared.split is not None:  # a split model is optimized as its body, on the prefix's outputs
+        split = replace(split, calibration=prepared.body_feeds(split.calibration),
+                        evaluation=prepared.body_feeds(split.evaluation),
+                        info={**split.info, "split": prepared.split.to_dict(),
+                              "note": "the model was split (--split-unsupported): the body is measured against "
+                                      "the original's tensors at the cut"})
     labels = _labels(split, job.labels)
     if cfg.metric == "top1" and labels is None:
         raise ConfigError("--metric top1 needs labels for --data",
@@ -278,7 +289,7 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     for mode in (QuantMode.FLOAT32, *UNIFORM_ORDER):
         progress(f"converting {mode.value}")
         try:
-            conv = convert(loaded, replace(job.convert, quantize=mode),
+            conv = convert(loaded, replace(body_config, quantize=mode),
                            calibration=split.calibration if mode in (QuantMode.INT8, QuantMode.INT8_STRICT,
                                                                      QuantMode.INT16X8) else None)
         except ConversionError as exc:
@@ -311,7 +322,7 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     if (int8 is not None and not int8.in_budget and not (best_technique and best_technique.in_budget)
             and cfg.max_evals > 0):
         progress("ranking int8 layers (QuantizationDebugger)")
-        session = QuantDebugSession(loaded, replace(job.convert, quantize=QuantMode.INT8), split.calibration,
+        session = QuantDebugSession(loaded, replace(body_config, quantize=QuantMode.INT8), split.calibration,
                                     split.calibration[:cfg.debug_samples])
         layer_report = session.layer_report()
         search.update(ran=True, ranked=[layer.name for layer in layer_report.ranked()])
@@ -384,7 +395,7 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
         progress("writing the winner")
         if winner.stage == "mixed":
             # the shipped model comes from the public, recorded route: convert(..., float_nodes=...)
-            final_conversion = convert(loaded, replace(job.convert, quantize=QuantMode.INT8,
+            final_conversion = convert(loaded, replace(body_config, quantize=QuantMode.INT8,
                                                        float_nodes=winner.float_nodes),
                                        calibration=split.calibration)
             model = final_conversion.model
@@ -409,6 +420,11 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
             value, _ = evaluator.run(model, final_conversion.input_names, split.evaluation, QuantMode(winner.recipe))
             if abs(value - (winner.value or 0.0)) > 1e-9:  # the network must be the one measured
                 raise RuntimeError(f"metadata changed the winner's metric ({winner.value} -> {value})")
+        if prepared.split is not None:
+            from .split_run import write_stages
+
+            stages = write_stages(prepared.split, out, force=job.force)
+            notes.append("the model was split: " + ", ".join(f"{k} -> {v['path']}" for k, v in stages.items()))
         atomic_write_bytes(out, model)
     written: list[Path] = []
     if layer_report is not None:

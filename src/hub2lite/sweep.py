@@ -231,9 +231,14 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
     step("reading calibration and validation data")
     calibration, calib_info = calibration_for(CalibrationOptions(cfg.calibration, cfg.calibration_samples, cfg.seed),
                                               specs, modes, prepared.scalings, warn_unused=False)
+    if calibration is not None:
+        calibration = prepared.body_feeds(calibration)  # a split model calibrates its body on the prefix's outputs
+    if prepared.split is not None:
+        notes.append("split model: each variant is the body .tflite, validated end to end (prefix and suffix in "
+                     "TensorFlow); its size and latency are the body's alone")
     inputs = _validation_inputs(cfg, prepared)
     step("running the original on the validation inputs")
-    reference = [TFRunner(entry).infer(f) for f in inputs.feeds]
+    reference = [TFRunner(prepared.reference).infer(f) for f in inputs.feeds]
     cls_output = _class_output(reference, cfg.classification)
     truth = _truth(cfg, inputs, cls_output, len(reference), notes)
     quality_metric = "accuracy" if truth is not None else ("top1_agreement" if cls_output else "cosine")
@@ -256,7 +261,7 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
     for mode in modes:
         step(f"converting and validating {mode.value}")
         variants.append(_variant(cfg, mode, loaded, entry, calibration, inputs, reference, cls_output, truth,
-                                 directory, conversions, finish))
+                                 directory, conversions, finish, prepared=prepared))
         if mode in metadata:
             variants[-1]["metadata"] = metadata[mode].to_dict()
 
@@ -273,8 +278,9 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
         "versions": versions(),
         "machine": _machine(),
         "source": resolved.to_dict(),
-        "format": loaded.format.value,
-        "signature": entry.info.to_dict(),
+        "format": prepared.reference_format,
+        "signature": prepared.reference.info.to_dict(),
+        "split": None if prepared.split is None else prepared.split.to_dict(),
         "inputs": [s.to_dict() for s in specs],
         "config": cfg.to_dict(),
         "calibration": calib_info,
@@ -354,6 +360,7 @@ def _benchmark_all(cfg: SweepConfig, prepared: Prepared, variants: list[dict[str
     (drift hits every model alike); fills each variant's bench/status; returns the original's (stats, error)."""
     resolved, specs = prepared.resolved, prepared.specs
     once = replace(cfg.bench, rounds=1)
+    body_feed = prepared.body_feeds([bench_feed])[0]  # the .tflite of a split model is its body
     targets: list[tuple[str, Callable[[], LatencyStats]]] = [("original", lambda: benchmark_source(
         str(resolved.path), once, signature=cfg.convert.signature,
         input_shapes={s.name: s.shape for s in specs if s.shape is not None}, batch_size=cfg.convert.batch_size,
@@ -362,7 +369,7 @@ def _benchmark_all(cfg: SweepConfig, prepared: Prepared, variants: list[dict[str
         if QuantMode(v["mode"]) in conversions and v["status"] != "validation not run":
             names = conversions[QuantMode(v["mode"])].input_names
             targets.append((v["mode"], lambda path=directory / v["file"], names=names: benchmark_tflite(
-                path, once, feed=bench_feed, input_names=names)))
+                path, once, feed=body_feed, input_names=names)))
     measured: dict[str, list[LatencyStats]] = {name: [] for name, _ in targets}
     failed: dict[str, str] = {}
     for r in range(cfg.bench.rounds):  # round-robin, alternating order: drift hits every model alike
@@ -396,12 +403,12 @@ def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
              calibration: list[dict[str, np.ndarray]] | None, inputs: _Inputs,
              reference: list[dict[str, np.ndarray]], cls_output: str | None, truth: np.ndarray | None,
              directory: Path, conversions: dict[QuantMode, Conversion],
-             finish: Callable[[QuantMode, Conversion], Conversion]) -> dict[str, Any]:
+             finish: Callable[[QuantMode, Conversion], Conversion], *, prepared: Prepared) -> dict[str, Any]:
     recipe = recipe_for(mode)
     v: dict[str, Any] = {"mode": mode.value, "recipe": recipe.to_dict(), "status": "ok", "error": None,
                          "file": None, "size_bytes": None, "conversion": None, "validation": None, "passed": False,
                          "accuracy": None, "agreement": None, "bench": None}
-    config = replace(cfg.convert, quantize=mode,
+    config = replace(prepared.convert_config(cfg.convert), quantize=mode,
                      io_type=cfg.convert.io_type if mode is QuantMode.INT8_STRICT else None)
     try:
         conversion = convert(loaded, config, calibration=calibration if recipe.needs_calibration else None)
@@ -423,10 +430,15 @@ def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
         return v
     try:
         with lite:
-            got = [lite.infer(f) for f in inputs.feeds]
+            runner: Any = lite
+            if prepared.split is not None:  # a split model is judged end to end: prefix -> body -> suffix
+                from .split_run import ChainRunner
+
+                runner = ChainRunner(prepared.split, lite)
+            got = [runner.infer(f) for f in inputs.feeds]
         tolerance = default_tolerance(mode, **dict(cfg.tolerance_overrides))
         report: ValidationReport = compare(reference, got, tolerance, classification=cfg.classification,
-                                           runtimes={"original": "tensorflow", "candidate": lite.runtime})
+                                           runtimes={"original": "tensorflow", "candidate": runner.runtime})
     except _model_failures() as exc:  # reported, never hidden; a hub2lite bug propagates
         v["status"], v["error"] = "validation failed to run", _error_text(exc)
         log.warning("%s: validation failed to run: %s", mode.value, v["error"])

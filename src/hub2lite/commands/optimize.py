@@ -41,6 +41,7 @@ def add_parser(sub: Any) -> None:
     _common.add_metadata_option(p)
     _common.add_source_options(p)
     _common.add_shape_options(p)
+    _common.add_split_options(p)
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.set_defaults(run=run, check=check)
 
@@ -49,6 +50,7 @@ def check(args: argparse.Namespace) -> None:
     """Usage errors found from the flags alone (before TensorFlow is imported): the input flags and the
     config's own checks."""
     _common.check_input_options(args)
+    _common.check_split_options(args)
     _config(args)
     _common.check_metadata_flag(args)
 
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace, ui: Any) -> int:
 
     cfg = _config(args)
     conv = ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
-                         keep_dynamic=args.keep_dynamic, batch_size=args.batch_size)
+                         keep_dynamic=args.keep_dynamic, batch_size=args.batch_size, **_common.split_config(args))
     job = OptimizeJob(source=args.source, output=args.output, data=args.data, calibration=args.calibration,
                       labels=args.labels, optimize=cfg, convert=conv, force=args.force, cache_dir=args.cache_dir,
                       tags=_common.tags(args), timeout=args.timeout, load_options=_common.load_options(args),

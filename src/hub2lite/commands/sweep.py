@@ -35,6 +35,7 @@ def add_parser(sub: Any) -> None:
     _common.add_source_options(p)
     _common.add_shape_options(p)
     p.add_argument("--no-flex", action="store_true", help="TFLite builtin ops only; never fall back to Select TF ops")
+    _common.add_split_options(p)
     add_bench_options(p)
     p.set_defaults(rounds=3, check=check)  # a sweep compares models measured one after the other: pool 3 round-robin rounds
     p.add_argument("--atol", type=float, help="override every mode's absolute tolerance")
@@ -73,6 +74,7 @@ def check(args: argparse.Namespace) -> None:
     from ..options import CalibrationOptions, check_calibration, parse_modes
 
     _common.check_input_options(args)
+    _common.check_split_options(args)
     check_calibration(CalibrationOptions(args.calibration), parse_modes(args.modes))
     _common.check_metadata_flag(args)
 
@@ -92,7 +94,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
         seed=args.seed,
         convert=ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
                               keep_dynamic=args.keep_dynamic, batch_size=args.batch_size,
-                              ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, io_type=args.io_type),
+                              ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, io_type=args.io_type,
+                              **_common.split_config(args)),
         bench=bench_config(args), tolerance_overrides=overrides,
         classification={"auto": None, "classification": True, "other": False}[args.task],
         force=args.force, cache_dir=args.cache_dir, tags=_common.tags(args), timeout=args.timeout,
