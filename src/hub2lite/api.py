@@ -56,7 +56,9 @@ def _load_options(unsafe_keras: bool, input_names: Sequence[str], output_names: 
 
 def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequence[int]] | None, keep_dynamic: bool,
                     batch_size: int, quantize: str = "float32", no_flex: bool = False, io_type: str | None = None,
-                    resource_variables: bool = False) -> Any:
+                    resource_variables: bool = False, split_unsupported: bool = False,
+                    body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
+                    allow_custom_ops: bool = False) -> Any:
     from .convert import ConvertConfig
     from .specs import OpsPolicy, QuantMode
 
@@ -64,7 +66,9 @@ def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequenc
                                                             for k, v in (input_shapes or {}).items()},
                          keep_dynamic=keep_dynamic, batch_size=batch_size,
                          ops_policy=OpsPolicy.BUILTINS if no_flex else OpsPolicy.AUTO, quantize=QuantMode(quantize),
-                         io_type=io_type, resource_variables=resource_variables)
+                         io_type=io_type, resource_variables=resource_variables, split_unsupported=split_unsupported,
+                         body_inputs=tuple(body_inputs), body_outputs=tuple(body_outputs),
+                         allow_custom_ops=allow_custom_ops)
 
 
 def _validate_config(mode: Any, *, validate: bool, data: str | None, labels: str | None, samples: int | None,
@@ -92,10 +96,14 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
             resource_variables: bool = False, force: bool = False, cache_dir: str | None = None,
             tags: Sequence[str] | None = None, timeout: float | None = None, unsafe_keras: bool = False,
             input_names: Sequence[str] = (), output_names: Sequence[str] = (), debug: bool = False,
-            flex_runtime: bool = True, progress: Progress | None = None) -> ConvertResult:
+            flex_runtime: bool = True, progress: Progress | None = None, split_unsupported: bool = False,
+            body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
+            allow_custom_ops: bool = False) -> ConvertResult:
     """`hub2lite convert`: convert, validate, write OUTPUT and OUTPUT.report.json. Returns the ConvertResult
     (`.passed`, `.report`, `.conversion`, `.validation`). `flex_runtime=False`: a Select-TF-ops model's
-    validation is not run (`.validation.not_run` says why) instead of starting the Flex runtime."""
+    validation is not run (`.validation.not_run` says why) instead of starting the Flex runtime.
+    `split_unsupported` / `body_inputs` / `body_outputs` cut out ops no TFLite runtime has (OUTPUT.pre/,
+    OUTPUT.post/; docs/split.md); `allow_custom_ops` keeps them as custom ops."""
     from .options import check_quantized_validation
     from .pipeline import ConvertJob, run_convert
     from .specs import QuantMode
@@ -105,7 +113,13 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
     _start(debug)
     cfg = _convert_config(signature=signature, input_shapes=input_shapes, keep_dynamic=keep_dynamic,
                           batch_size=batch_size, quantize=quantize, no_flex=no_flex, io_type=io_type,
-                          resource_variables=resource_variables)
+                          resource_variables=resource_variables, split_unsupported=split_unsupported,
+                          body_inputs=body_inputs, body_outputs=body_outputs, allow_custom_ops=allow_custom_ops)
+    if cfg.split_requested and allow_custom_ops:
+        from .errors import ConfigError
+
+        raise ConfigError("allow_custom_ops cannot be combined with a split",
+                          hint="split the ops out or keep them as custom ops, not both")
     job = ConvertJob(source=source, output=str(output), convert=cfg,
                      validate=_validate_config(mode, validate=validate, data=data, labels=labels, samples=samples,
                                                seed=seed, task=task, tolerances=tolerances or {},
