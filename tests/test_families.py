@@ -49,6 +49,8 @@ class Case:
     outputs: tuple[str, ...] = ()  # validated outputs (names as in the report)
     notes: tuple[str, ...] = ()  # substrings of the report's notes
     fmt: str = "saved_model"
+    split: bool = False  # convert --split-unsupported: inspect sees no strategy but suggests the split
+    body_family: str | None = None  # the family of what converts (a split model's body), when not `family`
 
 
 CASES = [
@@ -89,6 +91,8 @@ CASES = [
          notes=("kept dynamic",)),
     Case("multi-signature-all", "multi_signature", ("multi-signature",), "multi-signature", args=("--signature", "all"),
          outputs=("serving_default/probs", "embed/embedding")),
+    Case("text-split-unsupported", "text_custom_op", ("ops with no TFLite kernel", "text"), "text", split=True,
+         body_family="generic", outputs=("score",), notes=("split: prefix (TensorFlow)",)),
 ]
 
 
@@ -108,15 +112,19 @@ def test_family_end_to_end(case: Case, family_model, cli, tmp_path):
     assert info["format"] == case.fmt
     assert info["family"]["family"] == case.family, info["family"]
     assert info["family"]["strategy"]
-    assert info["strategy"] == case.strategy, info["probe_error"]
+    assert info["strategy"] == (None if case.split else case.strategy), info["probe_error"]
+    if case.split:
+        assert info["split"]["command"].endswith("--split-unsupported"), info["split"]
 
     out = tmp_path / "model.tflite"
-    r = cli("convert", src, "-o", out, "--json", *case.args)
+    r = cli("convert", src, "-o", out, "--json", *case.args, *(("--split-unsupported",) if case.split else ()))
     assert r.code == 0, r
     report = json.loads(r.out)
     conversion, validation = report["conversion"], report["validation"]
     assert conversion["strategy"] == case.strategy
-    assert conversion["family"]["family"] == case.family
+    assert conversion["family"]["family"] == (case.body_family or case.family)
+    if case.split:
+        assert (tmp_path / "model.pre" / "saved_model.pb").is_file() and report["split"]["body_validation"]["passed"]
     for op in case.ops:
         assert op in conversion["tflite_ops"], conversion["tflite_ops"]
     for name, shape in case.inputs.items():

@@ -131,3 +131,25 @@ def test_allow_custom_ops_reports_them_and_validate_bench_refuse(split_model, cl
         assert r.code == errors.EXIT_MISSING_KERNELS, (argv, r)
         line = r.err.strip()
         assert "\n" not in line and "Betainc" in line and "kernel" in line, (argv, r.err)
+
+
+def test_sweep_splits_and_validates_each_variant_end_to_end(split_model, cli, tmp_path):
+    r = cli("sweep", split_model("calibrated_classifier"), "-o", tmp_path / "sw", "--modes", "float32,float16",
+            "--split-unsupported", "--runs", "3", "--rounds", "1", "--json")
+    assert r.code == 0, r
+    report = json.loads(r.out)
+    assert report["split"]["suffix"]["ops"] == {"Betainc": 1}
+    for v in report["variants"]:
+        assert v["passed"], v
+        assert v["validation"]["runtimes"]["candidate"].endswith("-> suffix (TensorFlow)")
+        assert {o["name"] for o in v["validation"]["outputs"]} == {"probabilities", "calibrated"}
+    assert any("split model" in n for n in report["notes"])
+
+
+def test_python_api_splits_too(split_model, tmp_path):
+    import hub2lite
+
+    result = hub2lite.convert(str(split_model("calibrated_classifier")), str(tmp_path / "api.tflite"),
+                              split_unsupported=True)
+    assert result.passed and result.report["split"]["cut_ops"] == ["Betainc"]
+    assert (tmp_path / "api.post").is_dir()

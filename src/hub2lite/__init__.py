@@ -22,8 +22,8 @@ from typing import Any as _Any
 __version__ = "0.1.0"
 
 from .api import bench, convert, inspect, optimize, sweep, validate
-from .errors import (CalibrationError, ConfigError, ConversionError, Hub2LiteError, LoadError, OutputError,
-                     ResolveError)
+from .errors import (CalibrationError, ConfigError, ConversionError, Hub2LiteError, LoadError, MissingKernelsError,
+                     OutputError, ResolveError)
 
 #: Types and stages below the command calls, loaded on first use: name -> module.
 _LAZY = {
@@ -32,6 +32,7 @@ _LAZY = {
     "ModelInfo": "inspect", "OpInfo": "inspect",
     "EntryPoint": "load", "LoadedModel": "load", "LoadOptions": "load",
     "ConvertResult": "pipeline", "ValidateConfig": "pipeline",
+    "SplitPlan": "split", "CustomOp": "custom_ops",
     "OptimizeResult": "optimize",
     "Prepared": "prepare", "prepare": "prepare",
     "ResolvedModel": "resolve", "resolve": "resolve",
@@ -46,6 +47,7 @@ __all__ = [
     "__version__",
     "convert", "validate", "sweep", "optimize", "inspect", "bench",
     "CalibrationError", "ConfigError", "ConversionError", "Hub2LiteError", "LoadError", "OutputError", "ResolveError",
+    "MissingKernelsError",
     *_LAZY,
 ]
 

@@ -191,7 +191,14 @@ FAMILY_TABLE: tuple[tuple[str, str, str], ...] = (
      "synthetic [0,1] inputs unless `--data`"),
     ("text", "tf.string inputs: string ops through Select TF ops, static lookup tables as TFLite HASHTABLE builtins "
              "(resource variables on); validated in the Flex runtime",
-     "ops with no Select TF kernel (SentencePiece, UnicodeScript) fail with a hint to split the preprocessing out"),
+     "ops with no Select TF kernel (SentencePiece, UnicodeScript) need `--split-unsupported` (next row)"),
+    ("ops with no TFLite kernel", "`--split-unsupported` cuts out ops with neither a builtin nor a Select TF kernel "
+                                  "(UnicodeScript, StringNGrams, Betainc, ...) with the fewest ops outside: the body "
+                                  "becomes the .tflite, the ops before/after it TensorFlow SavedModels MODEL.pre/ and "
+                                  "MODEL.post/ whose signatures connect by name; validated end to end and at the cut "
+                                  "(`--body-inputs/--body-outputs` cut by hand; `--allow-custom-ops` keeps them as "
+                                  "custom ops)",
+     "the prefix/suffix run in TensorFlow (or your port); a custom-op model cannot be validated here (exit 11)"),
     ("detection", "NonMaxSuppressionV3/V4/V5 -> builtin NON_MAX_SUPPRESSION_V4/V5; CombinedNonMaxSuppression -> "
                   "Select TF ops; boxes/scores/classes/count validated output by output",
      "no TFLite_Detection_PostProcess rewrite"),
