@@ -18,11 +18,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .custom_ops import require_kernels
 from .errors import ConfigError
 from .flexruntime import FlexRunner
 from .load import EntryPoint
 from .specs import TensorSpec
-from .custom_ops import require_kernels
 from .tflite_file import flex_ops
 from .tflite_io import lite_inputs, lite_output
 

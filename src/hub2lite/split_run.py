@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, ConversionError, OutputError
-from .split import FrozenGraph, SplitPlan, Stage, build_stages, freeze, plan_auto, plan_manual, probe_unconvertible
-from .split import save_stage
+from .split import (FrozenGraph, SplitPlan, Stage, build_stages, freeze, plan_auto, plan_manual, probe_unconvertible,
+                    save_stage)
 from .specs import TensorSpec
 
 __all__ = ["SplitModel", "SplitValidation", "prepare_split", "stage_paths", "write_stages", "body_feeds", "folder_size",

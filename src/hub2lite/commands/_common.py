@@ -65,7 +65,8 @@ def check_split_options(args: argparse.Namespace) -> None:
     split = kw["split_unsupported"] or kw["body_inputs"] or kw["body_outputs"]
     if split and kw["allow_custom_ops"]:
         raise ConfigError("--allow-custom-ops cannot be combined with --split-unsupported/--body-inputs/--body-outputs",
-                          hint="split the ops out (the model then runs everywhere) or keep them as custom ops, not both")
+                          hint="split the ops out (the model then runs everywhere) or keep them as custom ops, "
+                               "not both")
     if split and getattr(args, "signature", None) == "all":
         raise ConfigError("--split-unsupported / --body-inputs / --body-outputs work on one signature, not 'all'",
                           hint="choose one with --signature NAME")
