@@ -153,3 +153,18 @@ def test_python_api_splits_too(split_model, tmp_path):
                               split_unsupported=True)
     assert result.passed and result.report["split"]["cut_ops"] == ["Betainc"]
     assert (tmp_path / "api.post").is_dir()
+
+
+def test_optimize_splits_and_ships_the_suffix_beside_the_model(split_model, cli, tmp_path):
+    import numpy as np
+
+    data = tmp_path / "x.npz"
+    np.savez(data, x=np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32))
+    out = tmp_path / "opt.tflite"
+    r = cli("optimize", split_model("calibrated_classifier"), "-o", out, "--data", data, "--metric", "agreement",
+            "--max-drop", "5", "--max-evals", "0", "--runs", "3", "--split-unsupported", "--json")
+    assert r.code == 0, r
+    report = json.loads(r.out)
+    assert report["data"]["split"]["suffix"]["ops"] == {"Betainc": 1}
+    assert report["metric"]["output"] == "probabilities"  # a model output the body makes, not an intermediate
+    assert out.is_file() and (tmp_path / "opt.post" / "saved_model.pb").is_file()

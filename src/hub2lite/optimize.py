@@ -268,6 +268,8 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     progress("measuring the original")
     reference = [TFRunner(entry).infer(f) for f in split.evaluation]
     output = entry.info.outputs[0].name if entry.info.outputs else next(iter(reference[0]))
+    if prepared.split is not None:  # score a model output the body makes, not an intermediate tensor
+        output = next((n for n, where in prepared.split.plan.output_stage.items() if where == "body"), output)
     if output not in reference[0]:
         output = next(iter(reference[0]))
     evaluator = _Evaluator(reference, output, cfg.metric, labels)
