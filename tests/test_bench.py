@@ -98,7 +98,7 @@ def test_bench_original_savedmodel_in_tensorflow(cli, digits_model, digits_tflit
 @pytest.mark.slow
 def test_bench_flex_model_runs_in_the_flex_runtime(cli, model_path, tmp_path):
     """Select-TF-ops models are timed inside the Flex runtime's worker (TensorFlow 2.18.1), whose memory is
-    reported; --no-flex-runtime refuses them with exit 9."""
+    reported; --no-flex-runtime refuses them with exit 10."""
     from hub2lite.pipeline import ConvertJob, run_convert
 
     out = tmp_path / "flex.tflite"

@@ -99,7 +99,7 @@ def test_disabled_runtime_is_a_distinct_error_with_the_fix(monkeypatch, flex_con
     _, conversion = flex_conversion
     with pytest.raises(FlexRuntimeError) as info:
         FlexRunner(conversion.model, allow_runtime=False)
-    assert info.value.exit_code == flexruntime.EXIT_FLEX_UNAVAILABLE == 9
+    assert info.value.exit_code == flexruntime.EXIT_FLEX_UNAVAILABLE == 10
     assert "setup-flex" in str(info.value)
     monkeypatch.setenv("HUB2LITE_NO_FLEX_RUNTIME", "1")
     with pytest.raises(FlexRuntimeError, match="disabled"):

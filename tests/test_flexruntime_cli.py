@@ -1,5 +1,5 @@
 """Select-TF-ops models through the commands: which runtime ran, `--no-flex-runtime` (validation "not run",
-exit 9, never a pass), what is refused for Flex models in one line, and `doctor` / `setup-flex`.
+exit 10, never a pass), what is refused for Flex models in one line, and `doctor` / `setup-flex`.
 
 The Flex runtime is built once per machine by the session fixture (see tests/test_flexruntime.py)."""
 
@@ -59,7 +59,7 @@ def test_convert_validates_a_flex_model_in_the_flex_runtime_and_says_so(flex_tfl
 def test_no_flex_runtime_converts_but_reports_validation_not_run(cli, model_path, tmp_path):
     out = tmp_path / "f.tflite"
     r = cli("convert", model_path("flex_ops"), "-o", out, "--no-flex-runtime")
-    assert r.code == errors.EXIT_FLEX_UNAVAILABLE == 9, r
+    assert r.code == errors.EXIT_FLEX_UNAVAILABLE == 10, r
     assert out.exists()  # the model still converts
     assert "validation: NOT RUN" in r.out and "setup-flex" in r.out
     report = json.loads(out.with_suffix(".report.json").read_text())

@@ -69,7 +69,7 @@ class BenchConfig:
     seed: int = 0  # synthetic inputs when no feed is given
     rounds: int = 1  # fresh processes per model; their timed runs are pooled (robust to drift on a busy machine)
     timeout_s: float = _WORKER_TIMEOUT_S
-    flex_runtime: bool = True  # Select-TF-ops models: time them in the Flex runtime (False: FlexRuntimeError, exit 9)
+    flex_runtime: bool = True  # Select-TF-ops models: time them in the Flex runtime (False: FlexRuntimeError, exit 10)
 
     def __post_init__(self) -> None:
         if self.runs < 1:

@@ -9,22 +9,22 @@
     ├── OutputError          an output exists (no --force) or cannot be written (exit 8)
     ├── FlexRuntimeError     a Select-TF-ops model needs the Flex runtime (TensorFlow 2.18.1 venv) and it is
     │                        disabled (--no-flex-runtime), cannot be built here (Python > 3.12) or its build
-    │                        failed (offline) (exit 9)
+    │                        failed (offline) (exit 10)
     ├── FlexRunError         the Flex runtime's interpreter failed on the model (exit 1)
     └── MissingKernelsError  a .tflite holds custom ops (--allow-custom-ops) no runtime here has
                              kernels for: it cannot be validated or benchmarked (exit 11)
 
 A failed validation is *not* an exception: it is a `ValidationReport` with `passed=False`
 (exit 3); a validation that could not run because the Flex runtime is unavailable is a report with
-`not_run` set (exit 9, as FlexRuntimeError).  Anything that is not a `Hub2LiteError` is a bug in hub2lite (exit 1, traceback
+`not_run` set (exit 10, as FlexRuntimeError).  Anything that is not a `Hub2LiteError` is a bug in hub2lite (exit 1, traceback
 with --debug); Ctrl-C exits 130.
 
 Every error carries a one-line `message` naming the problem and, where there is one, a
 `hint` naming the fix.
 
 A model that fails inside `hub2lite batch` is not an exception either: it is a failed row of the catalog, and
-the batch exits EXIT_MODEL_FAILED (9, like a validation not run: not everything could be done, and everything
-that was is written) once every model is done.
+the batch exits EXIT_MODEL_FAILED (9: not everything could be done, and everything that was is written) once
+every model is done.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_VALIDATION_FAILED = 3
-EXIT_FLEX_UNAVAILABLE = 9
+EXIT_FLEX_UNAVAILABLE = 10
 EXIT_INTERRUPTED = 130
 #: `hub2lite batch`: at least one model of the catalog failed (the catalog still lists every model, with why).
 EXIT_MODEL_FAILED = 9

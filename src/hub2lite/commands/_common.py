@@ -253,7 +253,7 @@ def check_validation_flags(args: argparse.Namespace) -> None:
 def add_flex_runtime_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-flex-runtime", action="store_true",
                    help="never build or start the Flex runtime (a TensorFlow 2.18.1 venv, see setup-flex) that runs "
-                        "Select-TF-ops models: they still convert, but are reported as not run (exit 9)")
+                        "Select-TF-ops models: they still convert, but are reported as not run (exit 10)")
 
 
 def validation_exit_code(validation: Any) -> int:
