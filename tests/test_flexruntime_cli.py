@@ -141,3 +141,16 @@ def test_python_api_takes_flex_runtime_like_the_cli(model_path, flex_tflite, tmp
     assert report.passed and report.runtimes["candidate"].startswith("flex-runtime:")
     with pytest.raises(errors.FlexRuntimeError, match="disabled"):
         hub2lite.api.bench(str(path), runs=2, flex_runtime=False)
+
+
+def test_optimize_no_flex_runtime_exits_10_in_one_line_and_writes_nothing(cli, model_path, tmp_path):
+    import numpy as np
+
+    data = tmp_path / "m.npy"
+    np.save(data, np.random.default_rng(0).normal(size=(8, 3, 3)).astype(np.float32))
+    out = tmp_path / "opt.tflite"
+    r = cli("optimize", model_path("flex_ops"), "-o", out, "--data", data, "--metric", "cosine",
+            "--no-flex-runtime")
+    assert_one_line_error(r, errors.FlexRuntimeError.exit_code, "Flex runtime is disabled", "--no-flex-runtime")
+    assert errors.FlexRuntimeError.exit_code == errors.EXIT_FLEX_UNAVAILABLE == 10
+    assert not out.exists() and not list(tmp_path.glob("opt.*"))

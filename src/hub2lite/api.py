@@ -202,15 +202,16 @@ def optimize(source: str, output: str, *, data: str, calibration: str | None = N
              metadata: bool = False, force: bool = False, cache_dir: str | None = None,
              tags: Sequence[str] | None = None, timeout: float | None = None, unsafe_keras: bool = False,
              input_names: Sequence[str] = (), output_names: Sequence[str] = (), debug: bool = False,
-             progress: Progress | None = None) -> OptimizeResult:
+             flex_runtime: bool = True, progress: Progress | None = None) -> OptimizeResult:
     """`hub2lite optimize`: the smallest (or fastest) .tflite within `max_drop` points of the original's metric.
-    Returns the OptimizeResult (`.passed`, `.report`, `.report_paths`)."""
+    Returns the OptimizeResult (`.passed`, `.report`, `.report_paths`). `flex_runtime=False`: Select-TF-ops
+    candidates are refused with FlexRuntimeError instead of running in the Flex runtime."""
     from .optimize import OptimizeConfig, OptimizeJob, run_optimize
 
     _start(debug)
     cfg = OptimizeConfig(max_drop=max_drop, metric=metric, objective=objective, threads=threads,
                          max_evals=max_evals, calibration_samples=calibration_samples, eval_samples=eval_samples,
-                         seed=seed, bench_runs=runs)
+                         seed=seed, bench_runs=runs, flex_runtime=flex_runtime)
     job = OptimizeJob(source=source, output=str(output), data=data, calibration=calibration, labels=labels,
                       optimize=cfg, convert=_convert_config(signature=signature, input_shapes=input_shapes,
                                                             keep_dynamic=keep_dynamic, batch_size=batch_size),

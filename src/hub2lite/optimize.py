@@ -83,6 +83,7 @@ class OptimizeConfig:
     seed: int = 0
     bench_runs: int = 50
     bench_warmup: int = 5
+    flex_runtime: bool = True  # Select-TF-ops candidates: run them in the Flex runtime (False: FlexRuntimeError, exit 10)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -184,8 +185,9 @@ class _Evaluator:
     """Runs candidates on the evaluation feeds and scores one output against the labels / the original."""
 
     def __init__(self, reference: list[dict[str, np.ndarray]], output: str, metric: str,
-                 labels: np.ndarray | None) -> None:
+                 labels: np.ndarray | None, flex_runtime: bool = True) -> None:
         self.reference, self.output, self.metric, self.labels = reference, output, metric, labels
+        self.flex_runtime = flex_runtime
         self.ref = _stack(reference, output)
         self.runtimes: set[str] = set()  # which interpreters ran the candidates (ai-edge-litert, the Flex runtime)
         self.reference_value = self.score(self.ref)
@@ -206,7 +208,8 @@ class _Evaluator:
         from .runners import open_lite_runner
         from .validate import compare, default_tolerance
 
-        with open_lite_runner(model, input_names=input_names) as lite:  # Select-TF-ops: the Flex runtime
+        # Select-TF-ops candidates: the Flex runtime
+        with open_lite_runner(model, input_names=input_names, flex_runtime=self.flex_runtime) as lite:
             got = [lite.infer(f) for f in feeds]
             self.runtimes.add(lite.runtime)
         passed = compare(self.reference, got, default_tolerance(mode)).passed
@@ -220,7 +223,8 @@ def _latency(model: bytes, cfg: OptimizeConfig, feed: Mapping[str, np.ndarray], 
         path = Path(tmp) / "candidate.tflite"
         path.write_bytes(model)
         stats = benchmark_tflite(path, BenchConfig(runs=cfg.bench_runs, warmup=cfg.bench_warmup,
-                                                   threads=cfg.threads), feed=feed, input_names=input_names)
+                                                   threads=cfg.threads, flex_runtime=cfg.flex_runtime),
+                                 feed=feed, input_names=input_names)
     return float(stats.p50_ms)
 
 
@@ -272,7 +276,7 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
         output = next((n for n, where in prepared.split.plan.output_stage.items() if where == "body"), output)
     if output not in reference[0]:
         output = next(iter(reference[0]))
-    evaluator = _Evaluator(reference, output, cfg.metric, labels)
+    evaluator = _Evaluator(reference, output, cfg.metric, labels, cfg.flex_runtime)
     ref_value = evaluator.reference_value
     candidates: list[Candidate] = []
     input_names: dict[str, str] = {}

@@ -42,6 +42,7 @@ def add_parser(sub: Any) -> None:
     _common.add_source_options(p)
     _common.add_shape_options(p)
     _common.add_split_options(p)
+    _common.add_flex_runtime_option(p)
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.set_defaults(run=run, check=check)
 
@@ -83,7 +84,8 @@ def _config(args: argparse.Namespace) -> Any:
 
     return OptimizeConfig(max_drop=args.max_drop, metric=args.metric, objective=args.objective, threads=args.threads,
                           max_evals=args.max_evals, calibration_samples=args.calibration_samples,
-                          eval_samples=args.eval_samples, seed=args.seed, bench_runs=args.runs)
+                          eval_samples=args.eval_samples, seed=args.seed, bench_runs=args.runs,
+                          flex_runtime=not args.no_flex_runtime)
 
 
 def _summary(report: dict[str, Any], paths: Any) -> str:
