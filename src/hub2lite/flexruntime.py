@@ -36,9 +36,8 @@ import numpy as np
 
 from . import _flex_worker as wire
 from .errors import EXIT_FLEX_UNAVAILABLE, ConfigError, FlexRunError, FlexRuntimeError
-from .specs import TensorSpec
 from .tflite_file import flex_ops
-from .tflite_io import lite_inputs, lite_output
+from .tflite_io import SignatureIO, lite_inputs, lite_output
 
 __all__ = ["FLEX_TF_VERSION", "FLEX_REQUIREMENTS", "EXIT_FLEX_UNAVAILABLE", "FlexRuntimeError", "FlexRunError",
            "FlexRuntimeStatus", "runtime_dir", "runtime_status", "ensure_runtime", "build_runtime", "FlexRunner",
@@ -218,7 +217,7 @@ def is_flex_model(model: bytes) -> bool:
     return bool(flex_ops(model))
 
 
-class FlexRunner:
+class FlexRunner(SignatureIO):
     """Runs one signature of a Select-TF-ops .tflite in the Flex runtime: same interface as `LiteRunner`.
 
     One worker process per runner, started here and kept for every `infer`; `close()` (or `with`) ends it.
@@ -326,20 +325,6 @@ class FlexRunner:
             pass
 
     # -- the Runner interface ----------------------------------------------------------------------------------
-    def input_details(self) -> dict[str, dict[str, Any]]:
-        return dict(self._in)
-
-    def output_details(self) -> dict[str, dict[str, Any]]:
-        return dict(self._out)
-
-    def input_specs(self) -> tuple[TensorSpec, ...]:
-        specs = []
-        for tname, d in self._in.items():
-            shape = tuple(None if int(x) < 0 else int(x) for x in d["shape_signature"])
-            dtype = "string" if d["dtype"] == "object" else d["dtype"]
-            specs.append(TensorSpec(self.input_names.get(tname, tname), dtype, shape))
-        return tuple(specs)
-
     def _request(self, header: dict[str, Any], feed: Mapping[str, np.ndarray]) -> tuple[dict[str, Any], bytes]:
         details = {n: {**d, "dtype": np.object_ if d["dtype"] == "object" else np.dtype(d["dtype"])}
                    for n, d in self._in.items()}

@@ -24,7 +24,7 @@ from .flexruntime import FlexRunner
 from .load import EntryPoint
 from .specs import TensorSpec
 from .tflite_file import flex_ops
-from .tflite_io import lite_inputs, lite_output
+from .tflite_io import SignatureIO, lite_inputs, lite_output
 
 __all__ = ["Runner", "TFRunner", "LiteRunner", "FlexRunner", "open_lite_runner", "lite_inputs", "run_all",
            "make_interpreter", "signature_runner"]
@@ -92,7 +92,7 @@ def signature_runner(interpreter: Any, key: str | None) -> tuple[str, Any]:
     return key, interpreter.get_signature_runner(key)
 
 
-class LiteRunner:
+class LiteRunner(SignatureIO):
     """Runs one signature of a .tflite model."""
 
     def __init__(self, model: bytes | str | os.PathLike[str], *, signature_key: str | None = None,
@@ -113,21 +113,6 @@ class LiteRunner:
         self._out = self.runner.get_output_details()
         self.input_names = dict(input_names or {n: n for n in self._in})  # tflite name -> caller's name
         self.name = f"tflite:{self.signature_key}"
-
-    def input_details(self) -> dict[str, dict[str, Any]]:
-        return dict(self._in)
-
-    def output_details(self) -> dict[str, dict[str, Any]]:
-        return dict(self._out)
-
-    def input_specs(self) -> tuple[TensorSpec, ...]:
-        specs = []
-        for tname, d in self._in.items():
-            sig = d.get("shape_signature", d["shape"])
-            shape = tuple(None if int(x) < 0 else int(x) for x in sig)
-            specs.append(TensorSpec(self.input_names.get(tname, tname), np.dtype(d["dtype"]).name
-                                    if d["dtype"] is not np.object_ else "string", shape))
-        return tuple(specs)
 
     def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = self.runner(**lite_inputs(self._in, self.input_names, feed))

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .specs import TensorSpec
 
-__all__ = ["lite_inputs", "lite_output"]
+__all__ = ["SignatureIO", "lite_inputs", "lite_output"]
 
 
 def _quantize(value: np.ndarray, dtype: np.dtype, scale: float, zero_point: int) -> np.ndarray:
@@ -46,3 +47,28 @@ def lite_output(value: np.ndarray, detail: Mapping[str, Any], *, dequantize: boo
         zp = detail["quantization_parameters"]["zero_points"][0]
         return (value.astype(np.float32) - np.float32(zp)) * np.float32(scales[0])
     return np.array(value, copy=True)
+
+
+class SignatureIO:
+    """The Runner interface's description half, shared by the runners of a .tflite signature (LiteRunner in-process,
+    FlexRunner over the Flex runtime's worker). Subclasses set `_in` / `_out` (tflite name -> the signature
+    runner's input/output details; a dtype is a numpy dtype, or the text "object" from the worker) and
+    `input_names` (tflite name -> the caller's name)."""
+
+    _in: dict[str, dict[str, Any]]
+    _out: dict[str, dict[str, Any]]
+    input_names: dict[str, str]
+
+    def input_details(self) -> dict[str, dict[str, Any]]:
+        return dict(self._in)
+
+    def output_details(self) -> dict[str, dict[str, Any]]:
+        return dict(self._out)
+
+    def input_specs(self) -> tuple[TensorSpec, ...]:
+        specs = []
+        for tname, d in self._in.items():
+            shape = tuple(None if int(x) < 0 else int(x) for x in d.get("shape_signature", d["shape"]))
+            dtype = "string" if d["dtype"] in (np.object_, "object") else np.dtype(d["dtype"]).name
+            specs.append(TensorSpec(self.input_names.get(tname, tname), dtype, shape))
+        return tuple(specs)
