@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     from hub2lite.resolve import resolve
     from hub2lite.runners import LiteRunner, TFRunner
     from hub2lite.specs import QuantMode
-    from hub2lite.text_encoder import TextOptions, plan_text, text_data_feeds, text_input_shapes
+    from hub2lite.prepare import text_plan_for
+    from hub2lite.text_encoder import text_data_feeds, text_input_shapes
 
     folder = build_model()
     loaded = load(resolve(str(folder)))
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     from hub2lite.convert import plan_input_specs
 
     specs, _ = plan_input_specs(entry.info, config)
-    plan = plan_text(entry, specs, folder, TextOptions(seq_len=args.seq_len))
+    plan = text_plan_for(entry, specs, folder)
     work = cache_dir() / "text-data"
     work.mkdir(exist_ok=True)
     n_sent = len(models_text.english_sentences())

@@ -24,7 +24,11 @@ def family_model():
     import models_families as mf
 
     def get(name: str, file: str | None = None) -> Path:
-        if name == "hub_keras_layer":
+        if name == "bert_encoder":  # tests/models_text.py: BERT-style encoder with its WordPiece vocabulary
+            import models_text
+
+            folder = cached_build("text-bert_encoder", models_text.bert_encoder, Path(models_text.__file__))
+        elif name == "hub_keras_layer":
             inner = cached_build("fam-hub_embedder", mf.hub_embedder, SRC)
             folder = cached_build("fam-hub_keras_layer", lambda p: mf.hub_keras_layer(p, inner), SRC)
         else:
@@ -80,6 +84,11 @@ CASES = [
     Case("text-hash-table", "text_hash", ("text",), "text", strategy="builtins+select",
          ops=("HASHTABLE_FIND", "FlexStringToHashBucketFast", "FlexStringSplitV2"), outputs=("logits",),
          notes=("lookup tables",)),
+    Case("text-encoder-bert", "bert_encoder", ("text-encoder",), "text-encoder",
+         args=("--signature", "serving_default", "--seq-len", "32"),
+         inputs={"input_word_ids": [1, 32], "input_mask": [1, 32], "input_type_ids": [1, 32]},
+         ops=("GATHER", "GELU", "SOFTMAX"), outputs=("pooled_output", "sequence_output"),
+         notes=("token sequence fixed to 32 (--seq-len",)),
     Case("detection-nms-v5", "detection", ("detection",), "detection", ops=("NON_MAX_SUPPRESSION_V5",),
          outputs=("boxes", "scores", "classes", "count")),
     Case("detection-combined-nms", "detection_combined", ("detection",), "detection", strategy="builtins+select",

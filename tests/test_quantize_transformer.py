@@ -20,14 +20,15 @@ def bert(tmp_path_factory):
     from hub2lite.convert import ConvertConfig, convert, plan_input_specs
     from hub2lite.load import load
     from hub2lite.resolve import resolve
-    from hub2lite.text_encoder import plan_text, text_data_feeds, text_input_shapes
+    from hub2lite.prepare import text_plan_for
+    from hub2lite.text_encoder import text_data_feeds, text_input_shapes
 
     folder = cached_build("text-bert_encoder", models_text.bert_encoder, Path(models_text.__file__))
     loaded = load(resolve(str(folder)))
     entry = loaded.choose(None)
     shapes = text_input_shapes(entry.info, SEQ, {})
     specs, _ = plan_input_specs(entry.info, ConvertConfig(input_shapes=shapes))
-    plan = plan_text(entry, specs, folder)
+    plan = text_plan_for(entry, specs, folder)
     tmp = tmp_path_factory.mktemp("text")
     cal, _ = text_data_feeds(models_text.write_sentences(tmp / "cal.txt", 60, offset=100), specs, plan,
                              limit=None, seed=0)

@@ -12,7 +12,8 @@ import models_text
 from conftest import cached_build
 from hub2lite.errors import CalibrationError, ConfigError
 from hub2lite.specs import SignatureInfo, TensorSpec
-from hub2lite.text_encoder import (DEFAULT_SEQ_LEN, TextOptions, plan_text, synthetic_text_feeds, text_data_feeds,
+from hub2lite.prepare import text_plan_for
+from hub2lite.text_encoder import (DEFAULT_SEQ_LEN, TextOptions, synthetic_text_feeds, text_data_feeds,
                                    text_input_shapes, token_input_names)
 
 SRC = Path(models_text.__file__)
@@ -32,7 +33,10 @@ def test_signature_recognition_and_shapes():
     assert text_input_shapes(hub, 64, {"input_mask": (1, 64)}, batch=2) == {"input_word_ids": (2, 64),
                                                                             "input_type_ids": (2, 64)}
     fixed = _info("input_ids", "attention_mask", shape=(None, 32))
-    assert text_input_shapes(fixed, None, {}) == {"input_ids": (1, 32), "attention_mask": (1, 32)}
+    assert text_input_shapes(fixed, None, {}) == {}  # the batch is planned like any other input's
+    assert text_input_shapes(_info("x", "y"), 16, {}) == {"x": (1, 16), "y": (1, 16)}  # --seq-len: integer inputs
+    with pytest.raises(ConfigError, match="no integer token inputs"):
+        text_input_shapes(_info("x", dtype="float32"), 16, {})
     with pytest.raises(ConfigError, match="--seq-len 64 contradicts input 'input_ids'"):
         text_input_shapes(fixed, 64, {})
     with pytest.raises(ConfigError, match="too short"):
@@ -55,19 +59,19 @@ def bert():
 
 def test_plan_of_the_fixture(bert, tmp_path):
     folder, _, entry, specs = bert
-    plan = plan_text(entry, specs, folder)
+    plan = text_plan_for(entry, specs, folder)
     assert plan.seq_len == 24 and plan.names() == {"word-ids": "input_word_ids", "mask": "input_mask",
                                                    "type-ids": "input_type_ids"}
     assert plan.vocab is not None and plan.vocab.size == 1000 and "from the model's assets" in plan.vocab_note
     assert plan.to_dict()["draws"]["input_word_ids"].startswith("token ids in [5, 1000)")
-    assert plan_text(entry, specs, None).vocab is None  # no folder, no --vocab: synthetic ids still planned
+    assert text_plan_for(entry, specs, None).vocab is None  # no folder, no --vocab: synthetic ids still planned
     small = tmp_path / "small.txt"
     small.write_text("\n".join(models_text.SPECIALS) + "\n")
-    assert plan_text(entry, specs, folder, TextOptions(vocab=str(small))).vocab.size == 5
+    assert text_plan_for(entry, specs, folder, TextOptions(vocab=str(small))).vocab.size == 5
     big = tmp_path / "big.txt"
     big.write_text("\n".join(list(models_text.SPECIALS) + [f"w{i}" for i in range(2000)]) + "\n")
     with pytest.raises(ConfigError, match="2005 tokens but the word table has 1000 rows"):
-        plan_text(entry, specs, folder, TextOptions(vocab=str(big)))
+        text_plan_for(entry, specs, folder, TextOptions(vocab=str(big)))
 
 
 def test_feeds_run_on_the_model_and_its_tflite(bert, tmp_path):
@@ -76,7 +80,7 @@ def test_feeds_run_on_the_model_and_its_tflite(bert, tmp_path):
     from hub2lite.runners import LiteRunner, TFRunner
 
     folder, loaded, entry, specs = bert
-    plan = plan_text(entry, specs, folder)
+    plan = text_plan_for(entry, specs, folder)
     conversion = convert(loaded, ConvertConfig(input_shapes={s.name: s.shape for s in specs}))
     tf_runner, lite = TFRunner(entry, specs), LiteRunner(conversion.model)
     text = models_text.write_sentences(tmp_path / "text.txt", 30, pairs=False)
@@ -95,7 +99,7 @@ def test_feeds_run_on_the_model_and_its_tflite(bert, tmp_path):
 
 def test_text_data_refusals(bert, tmp_path):
     folder, _, entry, specs = bert
-    no_vocab = plan_text(entry, specs, None)
+    no_vocab = text_plan_for(entry, specs, None)
     text = models_text.write_sentences(tmp_path / "t.txt", 3)
     with pytest.raises(CalibrationError, match="--vocab") as e:
         text_data_feeds(text, specs, no_vocab, limit=None, seed=0)

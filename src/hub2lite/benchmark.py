@@ -205,14 +205,17 @@ def benchmark_tflite(model: str | os.PathLike[str], config: BenchConfig = BenchC
 def benchmark_source(source: str, config: BenchConfig = BenchConfig(), *, signature: str | None = None,
                      input_shapes: Mapping[str, Sequence[int]] | None = None, batch_size: int = 1,
                      feed: Mapping[str, np.ndarray] | None = None, cache_dir: str | None = None,
-                     tags: Sequence[str] | None = None, timeout: float | None = None) -> LatencyStats:
+                     tags: Sequence[str] | None = None, timeout: float | None = None,
+                     seq_len: int | None = None) -> LatencyStats:
     """Benchmark the original model (SavedModel folder, archive, model file or hub handle) in eager TensorFlow.
-    Dynamic dims are fixed the way `convert` fixes them (batch `batch_size`, images 224x224, `input_shapes`)."""
+    Dynamic dims are fixed the way `convert` fixes them (batch `batch_size`, images 224x224, token sequences
+    `seq_len` (default 128), `input_shapes`)."""
     if config.xnnpack is False:
         log.info("--no-xnnpack applies to .tflite models only; TensorFlow runs its own kernels")
     spec = {"kind": "tensorflow", "model": source, "signature": signature,
             "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()}, "batch_size": batch_size,
-            "cache_dir": cache_dir, "tags": None if tags is None else list(tags), "timeout": timeout}
+            "cache_dir": cache_dir, "tags": None if tags is None else list(tags), "timeout": timeout,
+            "seq_len": seq_len}
     return _run_worker(spec, config, feed)
 
 
@@ -411,8 +414,7 @@ def _bench_tf_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str
     import tensorflow as tf
 
     from .convert import ConvertConfig
-    from .feeds import synthetic_feeds
-    from .prepare import PrepareOptions, prepare
+    from .prepare import PrepareOptions, prepare, synthetic_inputs
 
     threads = int(cfg["threads"])
     tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -422,14 +424,14 @@ def _bench_tf_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str
     shapes = {k: tuple(v) for k, v in (spec.get("input_shapes") or {}).items()}
     prepared = prepare(spec["model"], PrepareOptions(
         convert=ConvertConfig(signature=spec.get("signature"), input_shapes=shapes,
-                              batch_size=int(spec.get("batch_size") or 1)),
+                              batch_size=int(spec.get("batch_size") or 1), seq_len=spec.get("seq_len")),
         needs_scaling=False, cache_dir=spec.get("cache_dir"), timeout=spec.get("timeout"),
         tags=None if spec.get("tags") is None else tuple(spec["tags"])))
     resolved, entry, specs = prepared.resolved, prepared.entry, prepared.specs
     init = time.perf_counter() - t0
     given = _load_feed(spec)
     source = "given sample" if given is not None else f"synthetic (seed {cfg['seed']})"
-    feed = given if given is not None else synthetic_feeds(specs, 1, seed=int(cfg["seed"]))[0]
+    feed = given if given is not None else synthetic_inputs(specs, 1, int(cfg["seed"]), text=prepared.text)[0]
     tensors = {}
     for s in entry.info.inputs:
         if s.name not in feed:

@@ -41,6 +41,7 @@ class ConvertConfig:
     body_inputs: tuple[str, ...] = ()
     body_outputs: tuple[str, ...] = ()
     allow_custom_ops: bool = False
+    seq_len: int | None = None  # text encoders: --seq-len (default 128 for a dynamic sequence length)
 
     @property
     def split_requested(self) -> bool:
@@ -61,7 +62,8 @@ class ConvertConfig:
                 "int8_ranges": self.int8_ranges, "bias_correction": self.bias_correction,
                 "float16_guard": self.float16_guard,
                 "split_unsupported": self.split_unsupported, "body_inputs": list(self.body_inputs),
-                "body_outputs": list(self.body_outputs), "allow_custom_ops": self.allow_custom_ops}
+                "body_outputs": list(self.body_outputs), "allow_custom_ops": self.allow_custom_ops,
+                "seq_len": self.seq_len}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
@@ -75,7 +77,8 @@ class ConvertConfig:
                    float16_guard=bool(d.get("float16_guard", True)),
                    split_unsupported=bool(d.get("split_unsupported", False)),
                    body_inputs=tuple(d.get("body_inputs") or ()), body_outputs=tuple(d.get("body_outputs") or ()),
-                   allow_custom_ops=bool(d.get("allow_custom_ops", False)))
+                   allow_custom_ops=bool(d.get("allow_custom_ops", False)),
+                   seq_len=None if d.get("seq_len") is None else int(d["seq_len"]))
 
 
 @dataclass(frozen=True)

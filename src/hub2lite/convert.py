@@ -49,8 +49,17 @@ def plan_input_specs(info: SignatureInfo, config: ConvertConfig, *,
                           hint=f"use one of {names}")
     notes: list[str] = []
     planned = []
+    text_shapes: dict[str, tuple[int, ...]] = {}
+    if not config.keep_dynamic or config.seq_len is not None:
+        from .text_encoder import text_input_shapes
+
+        text_shapes = text_input_shapes(info, config.seq_len, config.input_shapes, config.batch_size)
+        for name, dims in text_shapes.items():
+            notes.append(f"input {name!r}: token sequence fixed to {dims[-1]} "
+                         f"({'--seq-len' if config.seq_len is not None else 'text encoder default'}; "
+                         "--seq-len N to choose)")
     for spec in info.inputs:
-        given = config.input_shapes.get(spec.name)
+        given = config.input_shapes.get(spec.name, text_shapes.get(spec.name))
         if given is not None:
             if spec.shape is not None:
                 if len(given) != len(spec.shape):

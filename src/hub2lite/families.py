@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .specs import SignatureInfo, TensorSpec, is_image_input
+from .token_inputs import token_input_names
 
 __all__ = ["Family", "FamilyPlan", "recognise", "recognise_model", "FAMILY_TABLE", "family_table_markdown",
            "NMS_BUILTIN", "NMS_SELECT", "RESOURCE_OPS", "TABLE_OPS", "audio_inputs", "AUDIO_VALIDATION_LENGTHS",
@@ -36,6 +37,7 @@ class Family(str, enum.Enum):
     DETECTION = "detection"
     AUDIO = "audio"
     MULTI_SIGNATURE = "multi-signature"
+    TEXT_ENCODER = "text-encoder"
     GENERIC = "generic"
 
 
@@ -121,6 +123,17 @@ def recognise(info: SignatureInfo, ops: Mapping[str, int]) -> FamilyPlan:
             limits="ops with no Select TF kernel (SentencePiece, UnicodeScript, ...) cannot be converted: "
                    "run that preprocessing in the app and convert the rest",
             resource_variables=bool(resource))
+    tokens = token_input_names(info)
+    if tokens:
+        return FamilyPlan(
+            Family.TEXT_ENCODER, info.name,
+            "sequence length fixed by --input-shape or --seq-len N (default 128); synthetic token ids drawn inside "
+            "the embedding tables the graph indexes ([CLS] .. [SEP] [PAD], masks with a valid prefix, type ids "
+            "within their table); text files as --data/--calibration tokenized with the model's WordPiece "
+            "vocabulary (assets/vocab.txt or --vocab); outputs validated by cosine and max |Δ|",
+            evidence=(f"integer inputs {list(tokens)} named like word ids / mask / type ids",),
+            limits="WordPiece vocabularies only (SentencePiece/BPE models: give token ids as .npz)",
+            resource_variables=bool(resource))
     waves = audio_inputs(info)
     signal = sorted(op_names & _SIGNAL_OPS)
     if (waves and len(info.inputs) == 1) or (signal and len(info.inputs) == 1 and info.inputs[0].dtype.startswith("float")):
@@ -199,6 +212,12 @@ FAMILY_TABLE: tuple[tuple[str, str, str], ...] = (
                                   "(`--body-inputs/--body-outputs` cut by hand; `--allow-custom-ops` keeps them as "
                                   "custom ops)",
      "the prefix/suffix run in TensorFlow (or your port); a custom-op model cannot be validated here (exit 11)"),
+    ("text-encoder", "int32 word ids / mask / type ids (BERT, ALBERT, ELECTRA, MobileBERT; or input_ids / "
+                     "attention_mask / token_type_ids): sequence length `--seq-len N` (default 128); synthetic ids "
+                     "inside the embedding tables read from the graph; text files (`--data`, `--calibration`) "
+                     "tokenized with the model's `assets/vocab.txt` or `--vocab`; outputs validated by cosine and "
+                     "max |Δ|; int8 loses most in the masked attention scores (`bench/bench_text.py`)",
+     "WordPiece vocabularies only (SentencePiece: token ids as `.npz`)"),
     ("detection", "NonMaxSuppressionV3/V4/V5 -> builtin NON_MAX_SUPPRESSION_V4/V5; CombinedNonMaxSuppression -> "
                   "Select TF ops; boxes/scores/classes/count validated output by output",
      "no TFLite_Detection_PostProcess rewrite"),

@@ -17,6 +17,7 @@ from .convert import ALL_SIGNATURES, ConvertConfig, convert, family_plan, plan_i
 from .errors import ConfigError, ConversionError
 from .load import LoadedModel
 from .specs import OpSupport, SignatureInfo
+from .text_encoder import TextOptions, plan_text
 
 __all__ = ["OpInfo", "ModelInfo", "inspect_model", "graph_op_counts", "PLUMBING_OPS"]
 
@@ -100,7 +101,8 @@ def _probe(loaded: LoadedModel, config: ConvertConfig, specs: Any
 
 
 def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: bool = True,
-                  config: ConvertConfig | None = None, tensors: bool = False) -> ModelInfo:
+                  config: ConvertConfig | None = None, tensors: bool = False,
+                  vocab: str | None = None) -> ModelInfo:
     """Describe `loaded`. With `probe`, run the converter ladder once to mark op support truthfully; ops with no
     kernel anywhere get the cheapest split suggested. `tensors` lists the frozen graph's tensors."""
     config = replace(config or ConvertConfig(), signature=signature)
@@ -119,13 +121,19 @@ def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: b
     except ConfigError as exc:
         notes.append(str(exc))
         entry = None
+    text = None
     if entry is not None:
         try:
             specs, _ = plan_input_specs(entry.info, config)
         except ConfigError:
             specs, _ = plan_input_specs(entry.info, replace(config, keep_dynamic=True))
-        concrete, _ = build_function(entry, specs)
+        concrete, names = build_function(entry, specs)
         counts = graph_op_counts(concrete)
+        try:
+            text = plan_text(concrete, names, specs, loaded.resolved.path, TextOptions(vocab))
+        except ConfigError as exc:
+            text = None
+            notes.append(str(exc))
         flex: set[str] = set()
         custom: set[str] = set()
         succeeded = False
@@ -155,6 +163,8 @@ def inspect_model(loaded: LoadedModel, signature: str | None = None, *, probe: b
                 notes.append(why)
     try:
         family = family_plan(loaded, signature=signature).to_dict()
+        if text is not None:
+            family["text"] = text.to_dict()  # sequence length, vocabulary, token roles and how they are drawn
     except ConfigError as exc:
         family = {}
         notes.append(str(exc))

@@ -48,6 +48,7 @@ from .options import ScalingFlags
 from .prepare import DataSplit, PrepareOptions, eval_labels, prepare, split_data
 from .report.optimize import render_html, render_markdown
 from .specs import QuantMode
+from .text_encoder import TextOptions
 
 __all__ = ["OptimizeConfig", "OptimizeJob", "Candidate", "OptimizeResult", "run_optimize", "split_data",
            "UNIFORM_ORDER", "OPTIMIZE_SCHEMA", "METRICS", "OBJECTIVES"]
@@ -121,6 +122,7 @@ class OptimizeJob:
     normalization_from: str | None = None  # a .tflite whose TFLite metadata gives the image normalization
     metadata: bool = False  # embed TFLite metadata in the winner
     command: str | None = None  # the command line its model card shows (default: rebuilt from the job)
+    vocab: str | None = None  # text encoders: WordPiece vocab.txt for text files (default: the model's)
 
 
 @dataclass(frozen=True)
@@ -252,10 +254,11 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     prepared = prepare(job.source, PrepareOptions(
         convert=job.convert, scaling=ScalingFlags(job.input_range, job.mean, job.std, job.normalization_from),
         cache_dir=job.cache_dir,
-        tags=job.tags, timeout=job.timeout, load_options=job.load_options), progress=progress)
+        tags=job.tags, timeout=job.timeout, load_options=job.load_options,
+        text=TextOptions(job.vocab)), progress=progress)
     resolved, loaded, entry, specs = prepared.resolved, prepared.loaded, prepared.entry, prepared.specs
     split = split_data(job.data, job.calibration, specs, calibration_samples=cfg.calibration_samples,
-                       eval_samples=cfg.eval_samples, seed=cfg.seed, scaling=prepared.scaling)
+                       eval_samples=cfg.eval_samples, seed=cfg.seed, scaling=prepared.scaling, text=prepared.text)
     body_config = prepared.convert_config(job.convert)
     if prepared.split is not None:  # a split model is optimized as its body, on the prefix's outputs
         split = replace(split, calibration=prepared.body_feeds(split.calibration),

@@ -29,7 +29,8 @@ from .metadata.support import check_metadata_support
 from .model_card import command_line, model_card_path
 from .options import (CalibrationOptions, DataOptions, ScalingFlags, check_data_options,
                       check_quantized_validation, check_scaling_flags)
-from .prepare import PrepareOptions, open_model, prepare, scalings_for, validation_inputs
+from .prepare import PrepareOptions, open_model, prepare, scalings_for, text_plan_for, validation_inputs
+from .text_encoder import TextOptions, TextPlan
 from .quantize.recipes import recipe_for
 from .report import convert_report
 from .runners import FlexRunner, LiteRunner, TFRunner, open_lite_runner
@@ -91,6 +92,7 @@ class ConvertJob:
     metadata: bool = False  # embed TFLite metadata (labels from validate.labels or the hub assets)
     normalization_from: str | None = None  # a .tflite whose metadata gives the input normalization
     command: str | None = None  # the command line the model card shows (default: rebuilt from the job)
+    vocab: str | None = None  # text encoders: WordPiece vocab.txt for text --data/--calibration (default: the model's)
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,10 @@ def load_source(source: str, *, cache_dir: str | None = None, tags: tuple[str, .
 def run_inspect(source: str, *, signature: str | None = None, cache_dir: str | None = None,
                 tags: tuple[str, ...] | None = None, probe: bool = True,
                 config: ConvertConfig | None = None, timeout: float | None = None,
-                load_options: LoadOptions | None = None, tensors: bool = False) -> ModelInfo:
+                load_options: LoadOptions | None = None, tensors: bool = False,
+                vocab: str | None = None) -> ModelInfo:
     return inspect_model(load_source(source, cache_dir=cache_dir, tags=tags, timeout=timeout, options=load_options),
-                         signature, probe=probe, config=config, tensors=tensors)
+                         signature, probe=probe, config=config, tensors=tensors, vocab=vocab)
 
 
 def prepare_options(job: ConvertJob) -> PrepareOptions:
@@ -132,7 +135,7 @@ def prepare_options(job: ConvertJob) -> PrepareOptions:
                           calibration=CalibrationOptions(job.calibration, job.calibration_samples,
                                                          job.calibration_seed),
                           modes=(mode,), needs_scaling=needs, cache_dir=job.cache_dir, tags=job.tags,
-                          timeout=job.timeout, load_options=job.load_options)
+                          timeout=job.timeout, load_options=job.load_options, text=TextOptions(job.vocab))
 
 
 def _scaling_flags(job: ConvertJob) -> ScalingFlags:
@@ -219,7 +222,7 @@ def _convert_prepared(job: ConvertJob, prepared: Any, out: Path, report_path: Pa
                                                      output=str(out))
         else:
             validation = _validate(entry, conversion, vcfg, mode, scalings, force=job.force, source=job.source,
-                                   output=str(out), loaded=loaded)
+                                   output=str(out), loaded=loaded, text=prepared.text)
     progress("writing")
     if job.force:  # never leave the new model next to the old report (a crash between the two writes)
         report_path.unlink(missing_ok=True)
@@ -259,7 +262,7 @@ def _validate_split(prepared: Any, conversion: Conversion, cfg: ValidateConfig, 
     from .split_run import validate_split
 
     inputs = validation_inputs(prepared.specs, DataOptions(cfg.data, cfg.samples, cfg.seed, cfg.load_inputs),
-                               prepared.scaling)
+                               prepared.scaling, text=prepared.text)
     original = {"source": source, "signature": prepared.reference.info.name}
     tflite = {"path": output, "size_bytes": conversion.size_bytes,
               "sha256": hashlib.sha256(conversion.model).hexdigest()}
@@ -279,7 +282,8 @@ def _validate_split(prepared: Any, conversion: Conversion, cfg: ValidateConfig, 
 
 def _validate(entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig, mode: QuantMode,
               scalings: dict[str, Any] | None = None, *, force: bool = False, source: str | None = None,
-              output: str | None = None, loaded: LoadedModel | None = None) -> ValidationReport:
+              output: str | None = None, loaded: LoadedModel | None = None,
+              text: TextPlan | None = None) -> ValidationReport:
     tflite = {"path": output, "size_bytes": conversion.size_bytes,
               "sha256": hashlib.sha256(conversion.model).hexdigest()}
     try:
@@ -289,7 +293,7 @@ def _validate(entry: EntryPoint, conversion: Conversion, cfg: ValidateConfig, mo
         with open_lite_runner(conversion.model, input_names=conversion.input_names,
                               flex_runtime=cfg.flex_runtime) as lite:
             return _compare_models(TFRunner(entry), lite, conversion.inputs, cfg, mode, scaling=scaling, force=force,
-                                   original={"source": source, "signature": entry.info.name},
+                                   text=text, original={"source": source, "signature": entry.info.name},
                                    tflite={**tflite, "signature": lite.signature_key})
     except FlexRuntimeError as exc:
         return not_run_report(exc, cfg, mode, original={"source": source, "signature": entry.info.name},
@@ -369,7 +373,7 @@ def _check_validation_outputs(cfg: ValidateConfig, *, force: bool) -> None:
 
 
 def _compare_models(runner: TFRunner, lite: LiteRunner | FlexRunner, specs: Sequence[TensorSpec], cfg: ValidateConfig,
-                    mode: QuantMode, *, scaling: Any = None, force: bool = False,
+                    mode: QuantMode, *, scaling: Any = None, force: bool = False, text: TextPlan | None = None,
                     original: dict[str, Any] | None = None, tflite: dict[str, Any] | None = None) -> ValidationReport:
     """Run both models on the same inputs, compare every output, measure labeled accuracy when the inputs have
     labels, and save the inputs (--save-inputs) and, on failure, both models' outputs."""
@@ -378,7 +382,8 @@ def _compare_models(runner: TFRunner, lite: LiteRunner | FlexRunner, specs: Sequ
     from .accuracy import accuracy_from_outputs
     from .inputs_io import save_inputs, save_outputs
 
-    inputs = validation_inputs(specs, DataOptions(cfg.data, cfg.samples, cfg.seed, cfg.load_inputs), scaling)
+    inputs = validation_inputs(specs, DataOptions(cfg.data, cfg.samples, cfg.seed, cfg.load_inputs), scaling,
+                               text=text)
     feeds, labels, input_info = inputs.feeds, inputs.labels, dict(inputs.info)
     classes = None if inputs.classes is None else list(inputs.classes)
     artifacts: dict[str, str] = {}
@@ -430,6 +435,7 @@ class ValidateJob:
     mean: str | None = None
     std: str | None = None
     normalization_from: str | None = None  # default: the checked .tflite's metadata, when it records one
+    vocab: str | None = None  # text encoders: WordPiece vocab.txt for a text --data (default: the model's)
 
 
 def _match_names(lite: LiteRunner | FlexRunner, entry: EntryPoint) -> dict[str, str]:
@@ -516,9 +522,10 @@ def _run_validate(job: ValidateJob, model: bytes, mode: QuantMode, why: str, ent
         flags = replace(flags, normalization_from=str(job.tflite))  # no flag given: what the .tflite records
     scalings = scalings_for(entry, specs, flags, needs)
     scaling = scalings.get(specs[0].name) if needs else None
+    text = text_plan_for(entry, specs, loaded.resolved.path, TextOptions(job.vocab))
     cfg = job.validate if job.validate.tolerance is not None else replace(
         job.validate, tolerance=default_tolerance(mode, **dict(job.tolerance_overrides)))
-    report = _compare_models(TFRunner(entry), lite, specs, cfg, mode, scaling=scaling, force=job.force,
+    report = _compare_models(TFRunner(entry), lite, specs, cfg, mode, scaling=scaling, force=job.force, text=text,
                              original=original, tflite={**tflite, "signature": lite.signature_key})
     report = replace(report, notes=report.notes + (f"mode {mode.value} ({why})",))
     if report_path is not None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .convert import ALL_SIGNATURES, ConvertConfig, family_plan, plan_input_specs
+from .convert import ALL_SIGNATURES, ConvertConfig, build_function, family_plan, plan_input_specs
 from .datasets import ImageScaling, Samples, load_samples
 from .errors import CalibrationError, ConfigError
 from .feeds import synthetic_feeds
@@ -32,9 +32,12 @@ from .quantize.recipes import recipe_for
 from .resolve import ResolvedModel, resolve
 from .specs import QuantMode, TensorSpec, is_image_input
 from .tflite_file import read_model_bytes
+from .token_inputs import INTEGER_DTYPES
+from .text_encoder import TextOptions, TextPlan, is_text_file, plan_text, synthetic_text_feeds, text_data_feeds
 
 __all__ = ["PrepareOptions", "Prepared", "ValidationInputs", "DataSplit", "open_model", "prepare",
-           "validation_inputs", "calibration_for", "scalings_for", "split_data", "eval_labels"]
+           "validation_inputs", "calibration_for", "scalings_for", "split_data", "eval_labels", "text_plan_for",
+           "synthetic_inputs"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class PrepareOptions:
     tags: tuple[str, ...] | None = None
     timeout: float | None = None
     load_options: LoadOptions | None = None
+    text: TextOptions = field(default_factory=TextOptions)  # --vocab (text encoders)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Prepared:
     scalings: Mapping[str, ImageScaling]
     calibration: Feeds | None
     calibration_info: dict[str, Any] | None
+    text: TextPlan | None = None  # text encoders: token roles, tables, synthetic draws, vocabulary
     # --split-unsupported / --body-inputs / --body-outputs (docs/split.md): `loaded` and `entry` are then the
     # body (what converts), `original` the whole model, `specs` still the model's inputs (what data is shaped
     # like) and `calibration` already mapped through the prefix; `body_feeds` maps validation data the same way.
@@ -103,7 +108,7 @@ class Prepared:
         return {"source": self.resolved.to_dict(), "format": self.loaded.format.value,
                 "signature": self.entry.info.name, "inputs": [s.to_dict() for s in self.specs],
                 "notes": list(self.notes), "input_scaling": {n: s.to_dict() for n, s in self.scalings.items()},
-                "calibration": self.calibration_info}
+                "calibration": self.calibration_info, "text": None if self.text is None else self.text.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -141,9 +146,32 @@ def scalings_for(entry: EntryPoint, specs: Sequence[TensorSpec], flags: ScalingF
     return input_scalings(entry, specs, input_range=flags.input_range, mean=flags.mean, std=flags.std)
 
 
+def text_plan_for(entry: EntryPoint, specs: Sequence[TensorSpec], model_dir: str | None,
+                  options: TextOptions = TextOptions()) -> TextPlan | None:
+    """The text-encoder plan of an entry point at its planned shapes (None for a model that is not one)."""
+    if not specs or not any(s.dtype in INTEGER_DTYPES for s in specs):
+        if options.vocab is not None:
+            raise ConfigError(f"--vocab {options.vocab!r}: the model has no integer token inputs",
+                              hint="--vocab is for text encoders (word ids / mask / type ids); drop it")
+        return None
+    fn, names = build_function(entry, tuple(specs))
+    return plan_text(fn, names, specs, model_dir, options)
+
+
+def synthetic_inputs(specs: Sequence[TensorSpec], count: int, seed: int, *, text: TextPlan | None = None,
+                     scaling: ImageScaling | None = None) -> Feeds:
+    """Seeded synthetic feeds: token inputs valid by construction (text encoders), images in their range."""
+    if text is not None:
+        return synthetic_text_feeds(specs, text, count, seed, lambda s, n, k: synthetic_feeds(s, n, seed=k))
+    feeds = synthetic_feeds(specs, count, seed=seed)
+    if scaling is not None and len(specs) == 1:  # synthetic images in the range the model expects
+        feeds = rescale_synthetic(feeds, {specs[0].name: scaling})
+    return feeds
+
+
 def calibration_for(options: CalibrationOptions, specs: Sequence[TensorSpec], modes: Sequence[QuantMode],
                     scalings: Mapping[str, ImageScaling] | None = None, *,
-                    warn_unused: bool = True) -> tuple[Feeds | None, dict[str, Any] | None]:
+                    warn_unused: bool = True, text: TextPlan | None = None) -> tuple[Feeds | None, dict[str, Any] | None]:
     """Calibration feeds when one of `modes` needs them (raises when none were given), else None."""
     needing = [m.value for m in modes if recipe_for(m).needs_calibration]
     if not needing:
@@ -152,6 +180,17 @@ def calibration_for(options: CalibrationOptions, specs: Sequence[TensorSpec], mo
         return None, None
     check_calibration(options, modes, flag="--quantize" if len(modes) == 1 else "--modes")
     assert options.source is not None
+    if text is not None and options.source == "synthetic":
+        feeds = synthetic_inputs(specs, min(options.samples, 200), options.seed, text=text)
+        from .quantize.calibration import SYNTHETIC_WARNING
+
+        log.warning(SYNTHETIC_WARNING)
+        return feeds, {"source": "synthetic", "samples": len(feeds), "seed": options.seed,
+                       "warning": SYNTHETIC_WARNING, "draws": text.draws.describe(), "notes": []}
+    if text is not None and is_text_file(options.source):
+        feeds, info = text_data_feeds(options.source, specs, text, limit=options.samples, seed=options.seed)
+        return feeds, {"source": str(options.source), "kind": "text", "samples": len(feeds), "seed": options.seed,
+                       "text": info, "notes": []}
     return calibration_feeds(options.source, specs, samples=options.samples, seed=options.seed,
                              scalings=dict(scalings or {}))
 
@@ -172,10 +211,13 @@ def prepare(source: str, options: PrepareOptions = PrepareOptions(), *,
     if not every:
         specs, notes = plan_input_specs(entry.info, options.convert,
                                         keep_dynamic_inputs=family_plan(loaded, entry).keep_dynamic_inputs)
+    text = text_plan_for(entry, specs, resolved.path, options.text)
+    if text is not None:
+        notes += (f"text encoder: sequence length {text.seq_len}; vocabulary: {text.vocab_note}",)
     scalings = scalings_for(entry, specs, options.scaling, options.needs_scaling)
-    calibration, calib_info = calibration_for(options.calibration, specs, options.modes, scalings)
+    calibration, calib_info = calibration_for(options.calibration, specs, options.modes, scalings, text=text)
     if not options.convert.split_requested:
-        return Prepared(resolved, loaded, entry, tuple(specs), tuple(notes), scalings, calibration, calib_info)
+        return Prepared(resolved, loaded, entry, tuple(specs), tuple(notes), scalings, calibration, calib_info, text)
     if every:
         raise ConfigError("--split-unsupported / --body-inputs / --body-outputs work on one signature, not 'all'",
                           hint="choose one with --signature NAME")
@@ -188,11 +230,11 @@ def prepare(source: str, options: PrepareOptions = PrepareOptions(), *,
     if calibration is not None:
         calibration = body_feeds(split, calibration)
     return Prepared(resolved, body, body.choose(), tuple(specs), tuple(notes), scalings, calibration, calib_info,
-                    split=split, original=entry, original_model=loaded)
+                    text=text, split=split, original=entry, original_model=loaded)
 
 
 def validation_inputs(specs: Sequence[TensorSpec], options: DataOptions,
-                      scaling: ImageScaling | None = None) -> ValidationInputs:
+                      scaling: ImageScaling | None = None, *, text: TextPlan | None = None) -> ValidationInputs:
     """The feeds (saved inputs, --data or seeded synthetic), their labels if any, and where they came from."""
     if options.load_inputs:
         from .inputs_io import load_inputs
@@ -202,6 +244,11 @@ def validation_inputs(specs: Sequence[TensorSpec], options: DataOptions,
         info = {"source": "saved", "path": str(options.load_inputs), "samples": len(saved.feeds),
                 "saved_from": saved.info.get("source", {})}
         return ValidationInputs(list(saved.feeds), saved.labels, None if classes is None else tuple(classes), info)
+    if options.data and text is not None and is_text_file(options.data):
+        feeds, info = text_data_feeds(options.data, specs, text, limit=options.samples, seed=options.seed)
+        return ValidationInputs(feeds, None, None, {"source": "data", "path": str(options.data), "kind": "text",
+                                                    "seed": options.seed, "samples": len(feeds), "labels": False,
+                                                    "text": info, "notes": []})
     if options.data:
         samples: Samples = load_samples(options.data, specs, limit=options.samples, seed=options.seed,
                                         scaling=scaling)
@@ -212,10 +259,11 @@ def validation_inputs(specs: Sequence[TensorSpec], options: DataOptions,
             info["scaling"] = samples.info["scaling"]
         return ValidationInputs(list(samples.feeds), samples.labels, None if classes is None else tuple(classes),
                                 info)
-    feeds = synthetic_feeds(specs, options.samples, seed=options.seed)
-    if scaling is not None and len(specs) == 1:  # synthetic images in the range the model expects
-        feeds = rescale_synthetic(feeds, {specs[0].name: scaling})
-    return ValidationInputs(feeds, None, None, {"source": "synthetic", "seed": options.seed, "samples": len(feeds)})
+    feeds = synthetic_inputs(specs, options.samples, options.seed, text=text, scaling=scaling)
+    info: dict[str, Any] = {"source": "synthetic", "seed": options.seed, "samples": len(feeds)}
+    if text is not None:
+        info["draws"] = text.draws.describe()  # how each token input was drawn
+    return ValidationInputs(feeds, None, None, info)
 
 
 # --- optimize: disjoint calibration and evaluation data ---------------------------------------------------
@@ -235,8 +283,18 @@ def _files_under(path: Path) -> set[Path]:
     return {p.resolve() for p in path.rglob("*") if p.is_file()}
 
 
+def _samples(path: str | Path, specs: Sequence[TensorSpec], *, limit: int | None, seed: int,
+             scaling: ImageScaling | None, text: TextPlan | None) -> Samples:
+    """load_samples, or a text file tokenized for a text encoder."""
+    if text is not None and is_text_file(path):
+        feeds, info = text_data_feeds(path, specs, text, limit=limit, seed=seed)
+        return Samples(tuple(feeds), None, str(path), (), {"kind": "text", "text": info})
+    return load_samples(path, specs, limit=limit, seed=seed, scaling=scaling)
+
+
 def split_data(data: str, calibration: str | None, specs: Sequence[TensorSpec], *, calibration_samples: int,
-               eval_samples: int | None, seed: int, scaling: ImageScaling | None = None) -> DataSplit:
+               eval_samples: int | None, seed: int, scaling: ImageScaling | None = None,
+               text: TextPlan | None = None) -> DataSplit:
     """Calibration and evaluation feeds that share no sample: distinct paths must share no file; one
     path is split with a seeded permutation (calibration first, the rest evaluates)."""
     dpath = Path(data)
@@ -244,7 +302,7 @@ def split_data(data: str, calibration: str | None, specs: Sequence[TensorSpec], 
         raise CalibrationError(f"--data {data!r} does not exist", hint="check the path")
     same = calibration is None or (Path(calibration).exists() and Path(calibration).resolve() == dpath.resolve())
     if same:
-        samples = load_samples(dpath, specs, limit=None, seed=seed, scaling=scaling)
+        samples = _samples(dpath, specs, limit=None, seed=seed, scaling=scaling, text=text)
         n = len(samples)
         if n < 4:
             raise CalibrationError(f"--data {data!r} holds {n} samples: too few to split into calibration and "
@@ -272,8 +330,8 @@ def split_data(data: str, calibration: str | None, specs: Sequence[TensorSpec], 
             f"--calibration and --data share {len(shared)} file(s) (e.g. {str(example)!r}): the accuracy would be "
             "measured on data the model was calibrated on",
             hint="give disjoint files, or pass only --data (or the same path twice) to split it with --seed")
-    cal = load_samples(cpath, specs, limit=calibration_samples, seed=seed, scaling=scaling)
-    ev = load_samples(dpath, specs, limit=eval_samples, seed=seed, scaling=scaling)
+    cal = _samples(cpath, specs, limit=calibration_samples, seed=seed, scaling=scaling, text=text)
+    ev = _samples(dpath, specs, limit=eval_samples, seed=seed, scaling=scaling, text=text)
     return DataSplit(list(cal.feeds), list(ev.feeds), None if ev.labels is None else np.asarray(ev.labels),
                      {"mode": "separate", "calibration": str(cpath), "data": str(dpath),
                       "calibration_samples": len(cal), "evaluation_samples": len(ev),

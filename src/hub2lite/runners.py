@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .custom_ops import require_kernels
-from .errors import ConfigError
+from .errors import CalibrationError, ConfigError
 from .flexruntime import FlexRunner
 from .load import EntryPoint
 from .specs import TensorSpec
@@ -27,7 +27,7 @@ from .tflite_file import flex_ops
 from .tflite_io import SignatureIO, lite_inputs, lite_output
 
 __all__ = ["Runner", "TFRunner", "LiteRunner", "FlexRunner", "open_lite_runner", "lite_inputs", "run_all",
-           "make_interpreter", "signature_runner"]
+           "make_interpreter", "signature_runner", "model_error_line"]
 
 
 class Runner(Protocol):
@@ -63,7 +63,28 @@ class TFRunner:
         for spec in self.entry.info.inputs:
             value = feed[spec.name]
             tensors[spec.name] = tf.constant(value, dtype=tf.as_dtype(spec.dtype))
-        return {k: _to_numpy(v) for k, v in self.entry(tensors).items()}
+        try:
+            return {k: _to_numpy(v) for k, v in self.entry(tensors).items()}
+        except tf.errors.OpError as exc:  # the model rejected these inputs (e.g. an id outside its table)
+            ranges = ", ".join(f"{n} in [{int(np.min(v))}, {int(np.max(v))}]" for n, v in feed.items()
+                               if np.asarray(v).dtype.kind in "iu" and np.asarray(v).size)
+            raise CalibrationError(f"the original model rejected the inputs: {model_error_line(exc)}"
+                                   + (f" (integer inputs: {ranges})" if ranges else ""),
+                                   hint="give inputs the model accepts with --data (text encoders: a text file, "
+                                        "tokenized with the model's vocabulary), or fix shapes with --input-shape "
+                                        "/ --seq-len") from exc
+
+
+def model_error_line(exc: BaseException) -> str:
+    """The one informative line of a TensorFlow / TFLite run-time error, and the node it names."""
+    import re
+
+    text = str(getattr(exc, "message", None) or exc)
+    node = re.search(r"\{\{node ([^}]+)\}\}", text) or re.search(r"Detected at node ([^\s]+)", text)
+    skip = ("Graph execution error", "Detected at node", "<stack traces unavailable>", "[[", "Stack trace")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(skip)]
+    line = re.sub(r"\s*\[\[.*$|\s*\[Op:.*$", "", lines[0] if lines else type(exc).__name__)
+    return line + (f" (at {node.group(1)})" if node else "")
 
 
 def make_interpreter(model: bytes | str, *, threads: int | None, xnnpack: bool) -> tuple[Any, str]:

@@ -37,6 +37,7 @@ from .metadata.support import check_metadata_support
 from .model_card import command_line, model_card_path
 from .options import CalibrationOptions, DataOptions, ScalingFlags, check_calibration, parse_modes
 from .prepare import PrepareOptions, Prepared, calibration_for, prepare, validation_inputs
+from .text_encoder import TextOptions
 from .quantize.calibration import rescale_synthetic
 from .quantize.recipes import recipe_for
 from .report.format import versions
@@ -86,10 +87,11 @@ class SweepConfig:
     std: str | None = None
     normalization_from: str | None = None  # a .tflite whose TFLite metadata gives the image normalization
     metadata: bool = False  # embed TFLite metadata in every variant
+    vocab: str | None = None  # text encoders: WordPiece vocab.txt for text files (default: the model's)
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "output_dir": self.output_dir, "modes": [m.value for m in self.modes],
-                "metadata": self.metadata, "normalization_from": self.normalization_from,
+                "metadata": self.metadata, "normalization_from": self.normalization_from, "vocab": self.vocab,
                 "calibration": self.calibration, "calibration_samples": self.calibration_samples,
                 "data": self.data, "labels": self.labels, "samples": self.samples, "seed": self.seed,
                 "convert": self.convert.to_dict(), "bench": self.bench.to_dict(),
@@ -126,19 +128,25 @@ def _prepare_options(cfg: SweepConfig) -> PrepareOptions:
                           scaling=ScalingFlags(cfg.input_range, cfg.mean, cfg.std, cfg.normalization_from),
                           calibration=CalibrationOptions(cfg.calibration, cfg.calibration_samples, cfg.seed),
                           modes=tuple(cfg.modes), cache_dir=cfg.cache_dir, tags=cfg.tags, timeout=cfg.timeout,
-                          load_options=cfg.load_options)
+                          load_options=cfg.load_options, text=TextOptions(cfg.vocab))
 
 
 def _validation_inputs(cfg: SweepConfig, prepared: Prepared) -> _Inputs:
     path = cfg.data or (cfg.calibration if cfg.calibration not in (None, "synthetic") else None)
-    got = validation_inputs(prepared.specs, DataOptions(path, cfg.samples, cfg.seed), prepared.scaling)
+    got = validation_inputs(prepared.specs, DataOptions(path, cfg.samples, cfg.seed), prepared.scaling,
+                            text=prepared.text)
     if path is None:
         feeds = got.feeds
         if prepared.scaling is None:  # several inputs: each image input in its own range
             feeds = rescale_synthetic(feeds, dict(prepared.scalings))
-        return _Inputs(feeds, None, {"source": f"synthetic (seed {cfg.seed})", "samples": len(feeds),
-                                     "note": "no --data or calibration path: outputs compared on random inputs"})
-    info: dict[str, Any] = {"source": got.info["path"], "samples": len(got.feeds), "notes": got.info["notes"]}
+        info: dict[str, Any] = {"source": f"synthetic (seed {cfg.seed})", "samples": len(feeds),
+                                "note": "no --data or calibration path: outputs compared on random inputs"}
+        if "draws" in got.info:
+            info["draws"] = got.info["draws"]
+        return _Inputs(feeds, None, info)
+    info = {"source": got.info["path"], "samples": len(got.feeds), "notes": got.info["notes"]}
+    if "text" in got.info:
+        info["text"] = got.info["text"]
     if cfg.data is None:
         info["note"] = "no --data: validated on samples of the calibration data (biased towards the calibrated variants)"
     return _Inputs(got.feeds, got.labels, info, got.classes)
@@ -230,7 +238,7 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
     notes.extend(prepared.notes)
     step("reading calibration and validation data")
     calibration, calib_info = calibration_for(CalibrationOptions(cfg.calibration, cfg.calibration_samples, cfg.seed),
-                                              specs, modes, prepared.scalings, warn_unused=False)
+                                              specs, modes, prepared.scalings, warn_unused=False, text=prepared.text)
     if calibration is not None:
         calibration = prepared.body_feeds(calibration)  # a split model calibrates its body on the prefix's outputs
     if prepared.split is not None:

@@ -2,7 +2,7 @@
 its inputs — synthetic token ids valid by construction, or real text tokenized with the model's vocabulary.
 
     text_input_shapes(info, seq_len, given, batch)   -> shapes of the token inputs (--seq-len, default 128)
-    plan_text(entry, specs, model_dir, TextOptions)  -> TextPlan | None   (roles, tables, draws, vocabulary)
+    plan_text(fn, names, specs, model_dir, TextOptions) -> TextPlan | None  (roles, tables, draws, vocabulary)
     synthetic_text_feeds(specs, plan, count, seed, other)   -> feeds
     text_data_feeds(path, specs, plan, limit, seed)  -> (feeds, info)   (a text file, one example per line)
 
@@ -22,7 +22,7 @@ import numpy as np
 from .errors import CalibrationError, ConfigError
 from .specs import SignatureInfo, TensorSpec
 from .token_feeds import TokenDrawPlan, draw_token_feeds, plan_token_draws
-from .token_inputs import INTEGER_DTYPES, TokenInputs, TokenRole, role_by_name
+from .token_inputs import INTEGER_DTYPES, TokenInputs, TokenRole, token_input_names
 from .wordpiece import Vocab, find_vocab, is_text_file, load_text_data, load_vocab
 
 __all__ = ["DEFAULT_SEQ_LEN", "TextOptions", "TextPlan", "token_input_names", "text_input_shapes", "plan_text",
@@ -37,11 +37,10 @@ Feeds = list[dict[str, np.ndarray]]
 
 @dataclass(frozen=True)
 class TextOptions:
-    seq_len: int | None = None  # --seq-len; None: DEFAULT_SEQ_LEN for a dynamic length
     vocab: str | None = None  # --vocab FILE; None: the model's assets/vocab.txt
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq_len": self.seq_len, "vocab": self.vocab}
+        return {"vocab": self.vocab}
 
 
 @dataclass(frozen=True)
@@ -62,24 +61,19 @@ class TextPlan:
                 "vocab": None if self.vocab is None else self.vocab.to_dict(), "vocab_note": self.vocab_note}
 
 
-def token_input_names(info: SignatureInfo) -> tuple[str, ...]:
-    """Integer inputs named like BERT's (word ids / mask / type ids, or the Hugging Face names), when one of them
-    holds word ids: the signature of a text encoder. Empty otherwise."""
-    ints = [s for s in info.inputs if s.dtype in INTEGER_DTYPES and s.shape is not None and 1 <= len(s.shape) <= 2]
-    roles = {s.name: role_by_name(s.name) for s in ints}
-    if TokenRole.WORD_IDS not in roles.values():
-        return ()
-    wanted = (TokenRole.WORD_IDS, TokenRole.MASK, TokenRole.TYPE_IDS)
-    return tuple(name for name, role in roles.items() if role in wanted)
-
-
 def text_input_shapes(info: SignatureInfo, seq_len: int | None, given: Mapping[str, Sequence[int]],
                       batch: int = 1) -> dict[str, tuple[int, ...]]:
     """Shapes for the token inputs that `given` (--input-shape) leaves open: [batch, seq_len] (seq_len default
-    128). A --seq-len that contradicts a fixed sequence dim is refused."""
+    128). A --seq-len that contradicts a fixed sequence dim, or names no token input, is refused."""
     names = token_input_names(info)
     if seq_len is not None and seq_len < 2:
         raise ConfigError(f"--seq-len {seq_len} is too short", hint="give at least 2 ([CLS] and [SEP]); BERT uses 128")
+    if not names and seq_len is not None:  # not named like BERT's: every integer sequence input
+        names = tuple(s.name for s in info.inputs if s.dtype in INTEGER_DTYPES and s.shape is not None
+                      and 1 <= len(s.shape) <= 2)
+        if not names:
+            raise ConfigError(f"--seq-len {seq_len}: {info.name!r} has no integer token inputs "
+                              f"(inputs {[s.name for s in info.inputs]})", hint="drop --seq-len, or use --input-shape")
     shapes: dict[str, tuple[int, ...]] = {}
     for spec in info.inputs:
         if spec.name not in names or spec.name in given or spec.shape is None:
@@ -88,33 +82,35 @@ def text_input_shapes(info: SignatureInfo, seq_len: int | None, given: Mapping[s
         if seq_len is not None and dims[-1] is not None and dims[-1] != seq_len:
             raise ConfigError(f"--seq-len {seq_len} contradicts input {spec.name!r}, fixed at {spec.shape_str}",
                               hint=f"drop --seq-len (the model takes {dims[-1]} tokens)")
-        if not spec.is_dynamic:
+        if dims[-1] is not None:
             continue
-        if dims[-1] is None:
-            dims[-1] = seq_len or DEFAULT_SEQ_LEN
+        dims[-1] = seq_len or DEFAULT_SEQ_LEN
         if len(dims) == 2 and dims[0] is None:
             dims[0] = batch
         shapes[spec.name] = tuple(int(d) for d in dims)  # type: ignore[arg-type]
     return shapes
 
 
-def plan_text(entry: Any, specs: Sequence[TensorSpec], model_dir: str | Path | None,
-              options: TextOptions = TextOptions()) -> TextPlan | None:
-    """Roles and tables of the token inputs (from the graph of `entry` traced at `specs`), their synthetic draws,
-    and the vocabulary; None when no input holds word ids (not a text encoder)."""
-    from .convert import build_function
+def plan_text(concrete_fn: Any, input_names: Mapping[str, str], specs: Sequence[TensorSpec],
+              model_dir: str | Path | None, options: TextOptions = TextOptions()) -> TextPlan | None:
+    """Roles and tables of the token inputs (from the graph of `concrete_fn`, the entry point traced at `specs`;
+    `input_names` maps its placeholders to input names), their synthetic draws, and the vocabulary; None when no
+    input holds word ids (not a text encoder)."""
     from .token_inputs import analyze_function
 
     if not any(s.dtype in INTEGER_DTYPES for s in specs):
         return None
-    fn, names = build_function(entry, tuple(specs))
-    tokens = analyze_function(fn, names, specs)
+    if options.vocab is not None:
+        find_vocab(None, options.vocab)  # a missing --vocab file is an error even for a model that is not text
+    tokens = analyze_function(concrete_fn, input_names, specs)
     if not tokens.is_text_encoder:
         return None
     word = tokens.by_role(TokenRole.WORD_IDS)
     assert word is not None
     spec = next(s for s in specs if s.name == word.name)
-    seq = int(spec.shape[-1]) if spec.shape and spec.shape[-1] is not None else (options.seq_len or DEFAULT_SEQ_LEN)
+    if spec.shape is None or any(d is None for d in spec.shape):
+        return None  # kept dynamic (--keep-dynamic): no sequence length to draw or tokenize to
+    seq = int(spec.shape[-1])
     vocab: Vocab | None = None
     path = find_vocab(model_dir, options.vocab)
     if path is None:

@@ -32,7 +32,7 @@ from typing import Any
 from .specs import TensorSpec
 
 __all__ = ["TokenRole", "TableUse", "TokenInput", "TokenInputs", "analyze_graph", "analyze_function",
-           "assign_roles", "role_by_name", "INTEGER_DTYPES", "MAX_TYPE_VOCAB"]
+           "assign_roles", "role_by_name", "token_input_names", "INTEGER_DTYPES", "MAX_TYPE_VOCAB"]
 
 INTEGER_DTYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"})
 #: A table this small that is not the largest one holds segment (type) ids, not words.
@@ -141,6 +141,17 @@ def role_by_name(name: str) -> TokenRole | None:
     if _LENGTH.search(name):
         return TokenRole.LENGTH
     return None
+
+
+def token_input_names(info: Any) -> tuple[str, ...]:
+    """Integer inputs named like BERT's (word ids / mask / type ids, or the Hugging Face names), when one of them
+    holds word ids: the signature of a text encoder. Empty otherwise."""
+    ints = [s for s in info.inputs if s.dtype in INTEGER_DTYPES and s.shape is not None and 1 <= len(s.shape) <= 2]
+    roles = {s.name: role_by_name(s.name) for s in ints}
+    if TokenRole.WORD_IDS not in roles.values():
+        return ()
+    wanted = (TokenRole.WORD_IDS, TokenRole.MASK, TokenRole.TYPE_IDS)
+    return tuple(name for name, role in roles.items() if role in wanted)
 
 
 # --- the graph walk ---------------------------------------------------------------------------------------

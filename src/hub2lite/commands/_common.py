@@ -28,6 +28,9 @@ def add_shape_options(p: argparse.ArgumentParser) -> None:
                    help="fix an input's shape, e.g. images=1,224,224,3 (repeatable)")
     p.add_argument("--keep-dynamic", action="store_true", help="keep dims not given by --input-shape dynamic")
     p.add_argument("--batch-size", type=int, default=1, help="batch size for a dynamic batch dim (default 1)")
+    p.add_argument("--seq-len", type=int, metavar="N",
+                   help="text encoders (word ids / mask / type ids inputs): tokens per example for a dynamic "
+                        "sequence length (default 128)")
 
 
 def add_split_options(p: argparse.ArgumentParser) -> None:
@@ -101,6 +104,10 @@ def add_input_options(p: argparse.ArgumentParser, *, data_help: str, data_requir
     g.add_argument("--normalization-from", metavar="MODEL.tflite",
                    help="take the image normalization recorded in this .tflite's TFLite metadata (validate: the "
                         ".tflite it checks, when no scaling flag is given)")
+    g.add_argument("--vocab", metavar="FILE",
+                   help="text encoders: WordPiece vocab.txt that tokenizes a text --data/--calibration file (one "
+                        "example per line, or two texts separated by a tab) (default: the model's assets/vocab.txt)")
+
 
 
 def add_metadata_option(p: argparse.ArgumentParser) -> None:
@@ -195,6 +202,14 @@ def check_input_options(args: argparse.Namespace) -> None:
     check_scaling_flags(scaling_flags(args))
     if getattr(args, "samples", None) is not None and args.samples <= 0:
         raise ConfigError("--samples must be positive")
+    if getattr(args, "seq_len", None) is not None and args.seq_len < 2:
+        raise ConfigError(f"--seq-len {args.seq_len} is too short", hint="give at least 2 ([CLS] and [SEP]); BERT uses 128")
+    vocab = getattr(args, "vocab", None)
+    if vocab is not None:
+        from pathlib import Path
+
+        if not Path(vocab).is_file():
+            raise ConfigError(f"vocabulary file {vocab!r} does not exist", hint="give --vocab a vocab.txt file")
     for text in getattr(args, "input_shape", []) or []:
         _parse_shape(text)
 

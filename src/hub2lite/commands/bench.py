@@ -74,13 +74,14 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     cfg = bench_config(args)
     with ui.progress(f"benchmarking ({cfg.runs} runs)"):
         if is_tflite_path(args.model):
-            if args.input_shape or args.keep_dynamic or args.batch_size != 1:
-                ui.warn("--input-shape/--batch-size apply to original models; a .tflite runs with its own shapes")
+            if args.input_shape or args.keep_dynamic or args.batch_size != 1 or args.seq_len is not None:
+                ui.warn("--input-shape/--batch-size/--seq-len apply to original models; a .tflite runs with its own "
+                        "shapes")
             stats = benchmark_tflite(args.model, cfg, signature=args.signature)
         else:
             stats = benchmark_source(args.model, cfg, signature=args.signature, input_shapes=_common.input_shapes(args),
                                      batch_size=args.batch_size, cache_dir=args.cache_dir, tags=_common.tags(args),
-                                     timeout=args.timeout)
+                                     timeout=args.timeout, seq_len=args.seq_len)
     data = stats.to_dict(with_samples=args.json)
     ui.print(json.dumps(data, indent=2) if args.json else bench_text(data))
     return 0

@@ -68,13 +68,14 @@ def job_from_args(args: argparse.Namespace) -> Any:
                         io_type=args.io_type, resource_variables=args.resource_variables,
                         int8_ranges=args.int8_ranges, bias_correction=args.bias_correction,
                         float16_guard=not args.no_float16_guard,
-                        **_common.split_config(args))
+                        seq_len=args.seq_len, **_common.split_config(args))
     return ConvertJob(source=args.source, output=args.output, convert=cfg,
                       validate=_common.validate_config(args, mode), calibration=args.calibration,
                       calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir, timeout=args.timeout,
                       tags=_common.tags(args), input_range=args.input_range, mean=args.mean, std=args.std,
                       calibration_seed=args.seed, load_options=_common.load_options(args), metadata=args.metadata,
-                      normalization_from=args.normalization_from, command=_common.command_of(args))
+                      normalization_from=args.normalization_from, command=_common.command_of(args),
+                      vocab=args.vocab)
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:

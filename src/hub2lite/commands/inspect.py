@@ -17,6 +17,8 @@ def add_parser(sub: Any) -> None:
                                   "(signatures, op census, quantization and TFLite metadata)")
     _common.add_source_options(p)
     _common.add_shape_options(p)
+    p.add_argument("--vocab", metavar="FILE", help="text encoders: the WordPiece vocab.txt to report (default: the "
+                                                  "model's assets/vocab.txt)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--no-probe", action="store_true", help="skip the probe conversion (op support shown as unknown)")
     p.add_argument("--tensors", action="store_true",
@@ -38,11 +40,11 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     from ..report import inspect_text
 
     config = ConvertConfig(input_shapes=_common.input_shapes(args), keep_dynamic=args.keep_dynamic,
-                           batch_size=args.batch_size)
+                           batch_size=args.batch_size, seq_len=args.seq_len)
     with ui.progress("inspecting"):
         info = run_inspect(args.source, signature=args.signature, cache_dir=args.cache_dir, timeout=args.timeout, tags=_common.tags(args),
                            probe=not args.no_probe, config=config, load_options=_common.load_options(args),
-                           tensors=args.tensors)
+                           tensors=args.tensors, vocab=args.vocab)
     data = info.to_dict()
     ui.print(json.dumps(data, indent=2) if args.json else inspect_text(data))
     return 0

@@ -63,13 +63,14 @@ def run(args: argparse.Namespace, ui: Any) -> int:
 
     cfg = _config(args)
     conv = ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
-                         keep_dynamic=args.keep_dynamic, batch_size=args.batch_size, **_common.split_config(args))
+                         keep_dynamic=args.keep_dynamic, batch_size=args.batch_size, seq_len=args.seq_len,
+                         **_common.split_config(args))
     job = OptimizeJob(source=args.source, output=args.output, data=args.data, calibration=args.calibration,
                       labels=args.labels, optimize=cfg, convert=conv, force=args.force, cache_dir=args.cache_dir,
                       tags=_common.tags(args), timeout=args.timeout, load_options=_common.load_options(args),
                       input_range=args.input_range, mean=args.mean, std=args.std,
                       normalization_from=args.normalization_from, metadata=args.metadata,
-                      command=_common.command_of(args))
+                      command=_common.command_of(args), vocab=args.vocab)
     with ui.progress("optimizing") as p:
         result = run_optimize(job, progress=p.step)
     if args.json:

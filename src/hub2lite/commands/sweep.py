@@ -95,12 +95,13 @@ def run(args: argparse.Namespace, ui: Any) -> int:
         convert=ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
                               keep_dynamic=args.keep_dynamic, batch_size=args.batch_size,
                               ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, io_type=args.io_type,
-                              **_common.split_config(args)),
+                              seq_len=args.seq_len, **_common.split_config(args)),
         bench=bench_config(args), tolerance_overrides=overrides,
         classification={"auto": None, "classification": True, "other": False}[args.task],
         force=args.force, cache_dir=args.cache_dir, tags=_common.tags(args), timeout=args.timeout,
         load_options=_common.load_options(args), input_range=args.input_range, mean=args.mean, std=args.std,
-        normalization_from=args.normalization_from, metadata=args.metadata)
+        normalization_from=args.normalization_from, metadata=args.metadata,
+        vocab=args.vocab)
     with _progress_bar(ui) as progress:
         result = run_sweep(cfg, progress=progress)
     report = result.report

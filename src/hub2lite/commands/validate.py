@@ -50,7 +50,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                       cache_dir=args.cache_dir, timeout=args.timeout,
                       tags=_common.tags(args), report=args.report, force=args.force,
                       load_options=_common.load_options(args), input_range=args.input_range, mean=args.mean,
-                      std=args.std, normalization_from=args.normalization_from)
+                      std=args.std, normalization_from=args.normalization_from,
+                      vocab=args.vocab)
     if args.per_layer:  # refused before any work when it cannot run
         from ..quantize.debugger import check_debuggable
         from ..tflite_file import read_model_bytes

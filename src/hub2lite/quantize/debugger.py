@@ -268,7 +268,7 @@ def run_per_layer(source: str, tflite: str, *, data: str | None, signature: str 
     notes = ["per-layer statistics from re-quantizing the original with the int8 recipe (TFLite's debugger "
              "instruments a model while quantizing it, not an existing .tflite)"]
     inputs = validation_inputs(prepared.specs, DataOptions(data, samples or (200 if data else 32), seed),
-                               prepared.scaling)
+                               prepared.scaling, text=prepared.text)
     feeds = inputs.feeds
     if data:
         notes.append(f"calibrated and measured on {len(feeds)} samples of {data}")

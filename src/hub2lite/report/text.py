@@ -199,6 +199,13 @@ def inspect_text(info: dict[str, Any]) -> str:
         lines.append(f"family strategy: {family['strategy']}")
         for m in family.get("members", []):
             lines.append(f"    {m['signature']}: {m['family']} - {m['strategy']}")
+        text = family.get("text")
+        if text:
+            lines.append(f"sequence length: {text['seq_len']} tokens (--seq-len N to choose)")
+            lines.append(f"vocabulary: {text['vocab_note']}")
+            for t in text["inputs"]:
+                rows = f", table of {t['rows']} rows" if t["rows"] is not None else ""
+                lines.append(f"    {t['name']}: {t['role']}{rows}; synthetic: {text['draws'].get(t['name'], 'generic')}")
     for s in info["signatures"]:
         mark = "*" if s["name"] == info["chosen_signature"] else " "
         lines.append(f"{mark} signature {s['name']!r} ({s['kind']})")
