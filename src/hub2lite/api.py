@@ -58,7 +58,7 @@ def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequenc
                     batch_size: int, quantize: str = "float32", no_flex: bool = False, io_type: str | None = None,
                     resource_variables: bool = False, split_unsupported: bool = False,
                     body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
-                    allow_custom_ops: bool = False) -> Any:
+                    allow_custom_ops: bool = False, seq_len: int | None = None) -> Any:
     from .convert import ConvertConfig
     from .specs import OpsPolicy, QuantMode
 
@@ -68,7 +68,7 @@ def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequenc
                          ops_policy=OpsPolicy.BUILTINS if no_flex else OpsPolicy.AUTO, quantize=QuantMode(quantize),
                          io_type=io_type, resource_variables=resource_variables, split_unsupported=split_unsupported,
                          body_inputs=tuple(body_inputs), body_outputs=tuple(body_outputs),
-                         allow_custom_ops=allow_custom_ops)
+                         allow_custom_ops=allow_custom_ops, seq_len=seq_len)
 
 
 def _validate_config(mode: Any, *, validate: bool, data: str | None, labels: str | None, samples: int | None,
@@ -98,7 +98,8 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
             input_names: Sequence[str] = (), output_names: Sequence[str] = (), debug: bool = False,
             flex_runtime: bool = True, progress: Progress | None = None, split_unsupported: bool = False,
             body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
-            allow_custom_ops: bool = False) -> ConvertResult:
+            allow_custom_ops: bool = False, seq_len: int | None = None,
+            vocab: str | None = None) -> ConvertResult:
     """`hub2lite convert`: convert, validate, write OUTPUT and OUTPUT.report.json. Returns the ConvertResult
     (`.passed`, `.report`, `.conversion`, `.validation`). `flex_runtime=False`: a Select-TF-ops model's
     validation is not run (`.validation.not_run` says why) instead of starting the Flex runtime.
@@ -114,7 +115,8 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
     cfg = _convert_config(signature=signature, input_shapes=input_shapes, keep_dynamic=keep_dynamic,
                           batch_size=batch_size, quantize=quantize, no_flex=no_flex, io_type=io_type,
                           resource_variables=resource_variables, split_unsupported=split_unsupported,
-                          body_inputs=body_inputs, body_outputs=body_outputs, allow_custom_ops=allow_custom_ops)
+                          body_inputs=body_inputs, body_outputs=body_outputs, allow_custom_ops=allow_custom_ops,
+                          seq_len=seq_len)
     if cfg.split_requested and allow_custom_ops:
         from .errors import ConfigError
 
@@ -128,7 +130,7 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
                      cache_dir=cache_dir, timeout=timeout, tags=None if tags is None else tuple(tags),
                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std), calibration_seed=seed,
                      load_options=_load_options(unsafe_keras, input_names, output_names), metadata=metadata,
-                     normalization_from=normalization_from)
+                     normalization_from=normalization_from, vocab=vocab)
     return run_convert(job, progress=progress or (lambda _: None))
 
 
@@ -141,7 +143,7 @@ def validate(source: str, tflite: str, *, mode: str | None = None, signature: st
              force: bool = False, cache_dir: str | None = None, tags: Sequence[str] | None = None,
              timeout: float | None = None, unsafe_keras: bool = False, input_names: Sequence[str] = (),
              output_names: Sequence[str] = (), debug: bool = False, flex_runtime: bool = True,
-             progress: Progress | None = None) -> ValidationReport:
+             progress: Progress | None = None, vocab: str | None = None) -> ValidationReport:
     """`hub2lite validate`: run the original and the .tflite on the same inputs; `mode` None reads the
     quantization mode from the .tflite. Returns the ValidationReport (`.passed`, `.outputs`, `.to_dict()`)."""
     from .pipeline import ValidateJob, run_validate
@@ -157,7 +159,7 @@ def validate(source: str, tflite: str, *, mode: str | None = None, signature: st
                       tags=None if tags is None else tuple(tags), report=report, force=force,
                       load_options=_load_options(unsafe_keras, input_names, output_names),
                       input_range=range_text(input_range), mean=_texts(mean), std=_texts(std),
-                      normalization_from=normalization_from)
+                      normalization_from=normalization_from, vocab=vocab)
     return run_validate(job, progress=progress or (lambda _: None))
 
 
@@ -171,7 +173,8 @@ def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float3
           io_type: str | None = None, threads: int | None = None, runs: int = 50, warmup: int = 5,
           rounds: int = 3, force: bool = False, cache_dir: str | None = None, tags: Sequence[str] | None = None,
           timeout: float | None = None, unsafe_keras: bool = False, input_names: Sequence[str] = (),
-          output_names: Sequence[str] = (), debug: bool = False) -> SweepResult:
+          output_names: Sequence[str] = (), debug: bool = False, seq_len: int | None = None,
+          vocab: str | None = None) -> SweepResult:
     """`hub2lite sweep`: every quantization variant converted, validated and benchmarked; writes
     OUTPUT_DIR/report.json/.md/.html. Returns the SweepResult (`.passed`, `.report`, `.files`)."""
     from .benchmark import BenchConfig
@@ -182,13 +185,13 @@ def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float3
                       calibration_samples=calibration_samples, data=data, labels=labels, samples=samples, seed=seed,
                       convert=_convert_config(signature=signature, input_shapes=input_shapes,
                                               keep_dynamic=keep_dynamic, batch_size=batch_size, no_flex=no_flex,
-                                              io_type=io_type),
+                                              io_type=io_type, seq_len=seq_len),
                       bench=BenchConfig(runs=runs, warmup=warmup, threads=threads, seed=seed, rounds=rounds),
                       classification={"auto": None, "classification": True}.get(task, False), force=force,
                       cache_dir=cache_dir, tags=None if tags is None else tuple(tags), timeout=timeout,
                       load_options=_load_options(unsafe_keras, input_names, output_names),
                       input_range=range_text(input_range), mean=_texts(mean), std=_texts(std),
-                      normalization_from=normalization_from, metadata=metadata)
+                      normalization_from=normalization_from, metadata=metadata, vocab=vocab)
     return run_sweep(cfg)
 
 
@@ -202,7 +205,8 @@ def optimize(source: str, output: str, *, data: str, calibration: str | None = N
              metadata: bool = False, force: bool = False, cache_dir: str | None = None,
              tags: Sequence[str] | None = None, timeout: float | None = None, unsafe_keras: bool = False,
              input_names: Sequence[str] = (), output_names: Sequence[str] = (), debug: bool = False,
-             flex_runtime: bool = True, progress: Progress | None = None) -> OptimizeResult:
+             flex_runtime: bool = True, progress: Progress | None = None,
+             seq_len: int | None = None, vocab: str | None = None) -> OptimizeResult:
     """`hub2lite optimize`: the smallest (or fastest) .tflite within `max_drop` points of the original's metric.
     Returns the OptimizeResult (`.passed`, `.report`, `.report_paths`). `flex_runtime=False`: Select-TF-ops
     candidates are refused with FlexRuntimeError instead of running in the Flex runtime."""
@@ -214,11 +218,12 @@ def optimize(source: str, output: str, *, data: str, calibration: str | None = N
                          seed=seed, bench_runs=runs, flex_runtime=flex_runtime)
     job = OptimizeJob(source=source, output=str(output), data=data, calibration=calibration, labels=labels,
                       optimize=cfg, convert=_convert_config(signature=signature, input_shapes=input_shapes,
-                                                            keep_dynamic=keep_dynamic, batch_size=batch_size),
+                                                            keep_dynamic=keep_dynamic, batch_size=batch_size,
+                                                            seq_len=seq_len),
                       force=force, cache_dir=cache_dir, tags=None if tags is None else tuple(tags), timeout=timeout,
                       load_options=_load_options(unsafe_keras, input_names, output_names),
                       input_range=range_text(input_range), mean=_texts(mean), std=_texts(std),
-                      normalization_from=normalization_from, metadata=metadata)
+                      normalization_from=normalization_from, metadata=metadata, vocab=vocab)
     return run_optimize(job, progress=progress or (lambda _: None))
 
 
@@ -226,7 +231,8 @@ def inspect(source: str, *, signature: str | None = None, probe: bool = True,
             input_shapes: Mapping[str, Sequence[int]] | None = None, keep_dynamic: bool = False, batch_size: int = 1,
             cache_dir: str | None = None, tags: Sequence[str] | None = None, timeout: float | None = None,
             unsafe_keras: bool = False, input_names: Sequence[str] = (), output_names: Sequence[str] = (),
-            debug: bool = False) -> ModelInfo | TfliteInfo:
+            debug: bool = False, seq_len: int | None = None,
+            vocab: str | None = None) -> ModelInfo | TfliteInfo:
     """`hub2lite inspect`: signatures, shapes, parameters and the op census. Returns the ModelInfo; for a .tflite
     the TfliteInfo (signatures, op census, quantization and its TFLite metadata)."""
     from .pipeline import run_inspect
@@ -238,17 +244,18 @@ def inspect(source: str, *, signature: str | None = None, probe: bool = True,
 
         return inspect_tflite(source)
     config = _convert_config(signature=None, input_shapes=input_shapes, keep_dynamic=keep_dynamic,
-                             batch_size=batch_size)
+                             batch_size=batch_size, seq_len=seq_len)
     return run_inspect(source, signature=signature, cache_dir=cache_dir, timeout=timeout,
                        tags=None if tags is None else tuple(tags), probe=probe, config=config,
-                       load_options=_load_options(unsafe_keras, input_names, output_names))
+                       load_options=_load_options(unsafe_keras, input_names, output_names), vocab=vocab)
 
 
 def bench(model: str, *, runs: int = 50, warmup: int = 5, threads: int | None = None, xnnpack: bool = True,
           rounds: int = 1, seed: int = 0, signature: str | None = None,
           input_shapes: Mapping[str, Sequence[int]] | None = None, batch_size: int = 1,
           cache_dir: str | None = None, tags: Sequence[str] | None = None,
-          timeout: float | None = None, flex_runtime: bool = True) -> LatencyStats:
+          timeout: float | None = None, flex_runtime: bool = True,
+          seq_len: int | None = None) -> LatencyStats:
     """`hub2lite bench`: latency, start-up and memory of a .tflite or of the original, in a child process
     (Select-TF-ops models in the Flex runtime; `flex_runtime=False` refuses them with FlexRuntimeError)."""
     from .benchmark import BenchConfig, benchmark_source, benchmark_tflite
@@ -259,4 +266,4 @@ def bench(model: str, *, runs: int = 50, warmup: int = 5, threads: int | None = 
     if is_tflite_path(model):
         return benchmark_tflite(model, cfg, signature=signature)
     return benchmark_source(model, cfg, signature=signature, input_shapes=input_shapes, batch_size=batch_size,
-                            cache_dir=cache_dir, tags=tags, timeout=timeout)
+                            cache_dir=cache_dir, tags=tags, timeout=timeout, seq_len=seq_len)
