@@ -112,3 +112,37 @@ def test_sweep_on_real_text(handle, cli, tmp_path):
         pooled = next(o for o in row["validation"]["outputs"] if o["name"] == "pooled_output")
         assert pooled["cosine_mean"] > (0.999 if mode in ("float32", "float16", "dynamic") else 0.9), (mode, pooled)
     assert report["validation_data"]["text"]["examples"] == 30 and report["calibration"]["kind"] == "text"
+
+
+@pytest.mark.slow
+def test_int8_calibrates_on_a_text_file(handle, cli, tmp_path):
+    """--calibration takes the same text files; the report says what calibrated and how validation was drawn."""
+    cal = models_text.write_sentences(tmp_path / "cal.txt", 30, offset=600)
+    out = tmp_path / "int8.tflite"
+    r = cli("convert", handle, "-o", out, "--cache-dir", tmp_path / "cache", "--seq-len", SEQ, "--quantize", "int8",
+            "--calibration", cal, "--calibration-samples", "20", "--json")
+    assert r.code in (0, 3), r  # a validation verdict either way, never an error
+    report = json.loads(r.out)
+    assert report["calibration"]["kind"] == "text" and report["calibration"]["samples"] == 20
+    assert report["calibration"]["text"]["examples"] == 30 and report["calibration"]["text"]["selected"] == 20
+    assert "input_word_ids" in report["validation"]["inputs"]["draws"]
+    pooled = next(o for o in report["validation"]["outputs"] if o["name"] == "pooled_output")
+    assert 0.9 < pooled["cosine_mean"] < 1.0
+
+
+def test_bench_of_the_tflite_alone_draws_ids_inside_its_tables(converted, cli):
+    """No original to plan from: the .tflite's own GATHER tables bound the synthetic ids (the generic draw puts
+    type ids up to 99 into a 2-row table)."""
+    from hub2lite.benchmark import token_feed_for_tflite
+    from hub2lite.token_inputs import analyze_tflite
+
+    tflite, _, _ = converted
+    model = tflite.read_bytes()
+    tokens = analyze_tflite(model)
+    assert {t.name: (t.role.value, t.rows) for t in tokens.inputs} == {
+        "input_word_ids": ("word-ids", 1000), "input_mask": ("mask", None), "input_type_ids": ("type-ids", 2)}
+    feed = token_feed_for_tflite(model, None, seed=0)
+    assert feed["input_type_ids"].max() <= 1 and feed["input_word_ids"].max() < 1000
+    r = cli("bench", tflite, "--runs", "3", "--warmup", "1", "--json")
+    assert r.code == 0, r
+    assert json.loads(r.out)["input_source"].startswith("synthetic token ids inside the model's tables")

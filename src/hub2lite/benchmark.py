@@ -199,6 +199,10 @@ def benchmark_tflite(model: str | os.PathLike[str], config: BenchConfig = BenchC
     require_kernels(path.read_bytes(), repr(str(path)))  # --allow-custom-ops models: one line, exit 11
     spec = {"kind": "tflite", "model": str(path.resolve()), "signature": signature,
             "input_names": dict(input_names) if input_names else None}
+    if feed is None and input_names is None:
+        feed = token_feed_for_tflite(path.read_bytes(), signature, config.seed)
+        if feed is not None:
+            spec["feed_source"] = f"synthetic token ids inside the model's tables (seed {config.seed})"
     return _run_worker(spec, config, feed)
 
 
@@ -365,7 +369,7 @@ def _bench_tflite_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict
         tspecs.append(TensorSpec(names.get(tname, tname), "string" if d["dtype"] is np.object_ else np.dtype(d["dtype"]).name,
                                  shape))
     given = _load_feed(spec)
-    source = "given sample" if given is not None else f"synthetic (seed {cfg['seed']})"
+    source = spec.get("feed_source", "given sample") if given is not None else f"synthetic (seed {cfg['seed']})"
     feed = given if given is not None else synthetic_feeds(tspecs, 1, seed=int(cfg["seed"]))[0]
     kwargs = lite_inputs(details, names, feed)  # prepared once, outside the timed calls
     first, lat = _time_calls(lambda: runner(**kwargs), int(cfg["warmup"]), int(cfg["runs"]))
@@ -402,6 +406,31 @@ def _bench_flex_child(spec: Mapping[str, Any], cfg: Mapping[str, Any], data: byt
                 "input_source": source, "vm_hwm_bytes": stats["peak_rss_bytes"],
                 "memory_method": "peak RSS (VmHWM) of the Flex runtime's worker process (TensorFlow "
                                  f"{runner.tensorflow_version}); baseline = its RSS with TensorFlow imported"}
+
+
+def token_feed_for_tflite(model: bytes, signature: str | None, seed: int) -> dict[str, np.ndarray] | None:
+    """A seeded synthetic feed for a .tflite text encoder alone (no original to plan from): token ids inside the
+    tables its GATHERs index, masks and type ids as `token_feeds` draws them; None for any other model. Runs in
+    the parent, so the benchmark child imports no TensorFlow for it."""
+    from .feeds import synthetic_feeds
+    from .runners import LiteRunner
+    from .token_feeds import draw_token_feeds, plan_token_draws
+    from .token_inputs import analyze_tflite
+
+    from .tflite_file import flex_ops
+
+    if flex_ops(model):  # the Flex runtime's worker draws its own inputs
+        return None
+    runner = LiteRunner(model, signature_key=signature)
+    specs = runner.input_specs()
+    if not any(s.dtype.startswith(("int", "uint")) for s in specs):
+        return None
+    tokens = analyze_tflite(model, runner.signature_key)
+    if not tokens.is_text_encoder:
+        return None
+    feed = synthetic_feeds(specs, 1, seed=seed)[0]
+    feed.update(draw_token_feeds(specs, plan_token_draws(specs, tokens), 1, seed)[0])
+    return feed
 
 
 def _folder_size(path: Path) -> int:

@@ -32,7 +32,7 @@ from typing import Any
 from .specs import TensorSpec
 
 __all__ = ["TokenRole", "TableUse", "TokenInput", "TokenInputs", "analyze_graph", "analyze_function",
-           "assign_roles", "role_by_name", "token_input_names", "INTEGER_DTYPES", "MAX_TYPE_VOCAB"]
+           "assign_roles", "role_by_name", "token_input_names", "analyze_tflite", "INTEGER_DTYPES", "MAX_TYPE_VOCAB"]
 
 INTEGER_DTYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"})
 #: A table this small that is not the largest one holds segment (type) ids, not words.
@@ -484,3 +484,102 @@ def analyze_function(concrete_fn: Any, input_names: Mapping[str, str] | None = N
         if var is not None:
             resource_shapes[internal.op.name] = (var.name.removesuffix(":0"), tuple(var.shape.as_list()))
     return analyze_graph(graph.as_graph_def(), inputs, resource_shapes=resource_shapes)
+
+
+# --- the same analysis on a .tflite (when there is no original model: `hub2lite bench MODEL.tflite`) -------
+
+#: TFLite ops whose integer values flow into their output (position None = any input).
+_LITE_PASS: dict[str, tuple[int, ...] | None] = {
+    "CAST": (0,), "RESHAPE": (0,), "SQUEEZE": (0,), "EXPAND_DIMS": (0,), "STRIDED_SLICE": (0,), "SLICE": (0,),
+    "TRANSPOSE": (0,), "TILE": (0,), "BROADCAST_TO": (0,), "PAD": (0,), "PADV2": (0,), "REVERSE_V2": (0,),
+    "PACK": None, "CONCATENATION": None, "SELECT": (1, 2), "SELECT_V2": (1, 2), "ADD": None, "SUB": None,
+    "MUL": None, "MAXIMUM": None, "MINIMUM": None, "FLOOR_MOD": (0,), "GATHER": (0,), "ABS": (0,),
+    "SPLIT": (1,), "SPLIT_V": (0,), "UNPACK": (0,),
+}
+#: TFLite op -> (indices position, table position)
+_LITE_SINKS = {"GATHER": (1, 0), "EMBEDDING_LOOKUP": (0, 1), "ONE_HOT": (0, 1)}
+_LITE_INT_TYPES = frozenset({2, 4, 3, 6, 7, 9, 12, 15, 16})  # INT32, INT64, UINT8, INT16, INT8, UINT64, UINT32, UINT16
+
+
+def analyze_tflite(model: bytes, signature_key: str | None = None) -> TokenInputs:
+    """Roles and ranges of the integer inputs of a .tflite signature (GATHER / EMBEDDING_LOOKUP / ONE_HOT
+    tables), named as the signature names them."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    fb = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    sigs = list(fb.signatureDefs or [])
+    sig = next((s for s in sigs if signature_key is None or _text(s.signatureKey) == signature_key), None)
+    sg = fb.subgraphs[sig.subgraphIndex if sig is not None else 0]
+    if sig is not None:
+        inputs = {_text(t.name): int(t.tensorIndex) for t in sig.inputs}
+    else:
+        inputs = {_text(sg.tensors[i].name): int(i) for i in sg.inputs}
+    ops = []
+    for op in sg.operators or []:
+        oc = fb.operatorCodes[op.opcodeIndex]
+        ops.append((codes.get(max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode)), "?"),
+                    [int(i) for i in (op.inputs if op.inputs is not None else [])],
+                    [int(i) for i in (op.outputs if op.outputs is not None else [])], op.builtinOptions))
+    consumers: dict[int, list[tuple[int, int]]] = {}
+    for k, (_, ins, _, _) in enumerate(ops):
+        for pos, t in enumerate(ins):
+            consumers.setdefault(t, []).append((k, pos))
+
+    def shape(t: int) -> tuple[int | None, ...]:
+        return tuple(int(d) for d in (sg.tensors[t].shape if sg.tensors[t].shape is not None else []))
+
+    specs: dict[str, TensorSpec] = {}
+    found: dict[str, _Hits] = {}
+    for name, tensor in inputs.items():
+        dtype = _LITE_DTYPES.get(int(sg.tensors[tensor].type))
+        if dtype is None:
+            continue
+        specs[name] = TensorSpec(name, dtype, shape(tensor))
+        hits = found[name] = _Hits()
+        seen, queue = {tensor}, deque([tensor])
+        while queue:
+            t = queue.popleft()
+            for k, pos in consumers.get(t, ()):
+                op, ins, outs, options = ops[k]
+                sink = _LITE_SINKS.get(op)
+                if sink is not None and pos == sink[0]:
+                    table = ins[sink[1]]
+                    if op == "ONE_HOT":
+                        depth = _lite_const(fb, sg, table)
+                        hits.tables.append(TableUse(op, "depth", None if depth is None else (depth,), depth))
+                        continue
+                    axis = int(getattr(options, "axis", 0) or 0) if op == "GATHER" else 0
+                    dims = shape(table)
+                    rows = dims[axis] if -len(dims) <= axis < len(dims) else None
+                    hits.tables.append(TableUse(op, _text(sg.tensors[table].name), dims, rows))
+                    continue
+                if op == "CAST" and int(sg.tensors[outs[0]].type) not in _LITE_INT_TYPES:
+                    hits.casts.add("Cast to float/bool")
+                    continue
+                allowed = _LITE_PASS.get(op, ())
+                if allowed is not None and pos not in allowed:
+                    continue
+                for o in outs:
+                    if o not in seen and int(sg.tensors[o].type) in _LITE_INT_TYPES:
+                        seen.add(o)
+                        queue.append(o)
+    return assign_roles(specs, found)
+
+
+_LITE_DTYPES = {2: "int32", 4: "int64", 3: "uint8", 7: "int16", 9: "int8"}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _lite_const(fb: Any, sg: Any, tensor: int) -> int | None:
+    import numpy as np
+
+    buf = fb.buffers[sg.tensors[tensor].buffer]
+    data = getattr(buf, "data", None)
+    if data is None or len(data) not in (4, 8):
+        return None
+    return int(np.frombuffer(bytes(bytearray(data)), dtype=np.int32 if len(data) == 4 else np.int64)[0])
