@@ -121,13 +121,15 @@ def test_int8_calibrates_on_a_text_file(handle, cli, tmp_path):
     out = tmp_path / "int8.tflite"
     r = cli("convert", handle, "-o", out, "--cache-dir", tmp_path / "cache", "--seq-len", SEQ, "--quantize", "int8",
             "--calibration", cal, "--calibration-samples", "20", "--json")
-    assert r.code in (0, 3), r  # a validation verdict either way, never an error
+    # plain int8 loses the attention scores of this encoder (README, "Text encoders"): a failed validation, exit 3
+    assert r.code == 3, r
     report = json.loads(r.out)
+    assert not report["validation"]["passed"] and out.exists()
     assert report["calibration"]["kind"] == "text" and report["calibration"]["samples"] == 20
     assert report["calibration"]["text"]["examples"] == 30 and report["calibration"]["text"]["selected"] == 20
     assert "input_word_ids" in report["validation"]["inputs"]["draws"]
     pooled = next(o for o in report["validation"]["outputs"] if o["name"] == "pooled_output")
-    assert 0.9 < pooled["cosine_mean"] < 1.0
+    assert 0.9 < pooled["cosine_mean"] < 0.999
 
 
 def test_bench_of_the_tflite_alone_draws_ids_inside_its_tables(converted, cli):
