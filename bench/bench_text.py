@@ -57,6 +57,40 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
 
 
+def accurate_int8_variant(entry, specs, cal, float_model: bytes) -> dict[str, bytes]:
+    """quantize.search.accurate_int8 (range methods x bias correction, then the sensitivity search floating ops
+    by their measured effect), ranked on the last 64 calibration sentences against the float32 .tflite's pooled
+    output ("dense": cosine)."""
+    from hub2lite.convert import build_function, make_converter
+    from hub2lite.quantize import flatgraph as fg
+    from hub2lite.quantize.search import accurate_int8, score_outputs
+    from hub2lite.runners import LiteRunner
+
+    from hub2lite.convert import output_names
+    from hub2lite.tflite_file import add_signature
+
+    fn, name_map = build_function(entry, tuple(specs))
+    calib, rank = cal[:-64], cal[-64:]
+    positional = [[f[s.name] for s in specs] for f in calib]
+
+    def signed(model: bytes) -> bytes:  # the quantizer's flatbuffer carries no SignatureDef
+        return add_signature(model, "serving_default", list(name_map), output_names(fn))
+
+    def pooled(model: bytes) -> np.ndarray:
+        runner = LiteRunner(signed(model))
+        return np.concatenate([runner.infer(f)["pooled_output"] for f in rank])
+
+    ref = pooled(float_model)
+    t0 = time.perf_counter()
+    calibrated = fg.calibrate(make_converter(fn), lambda: iter(positional))
+    acts = fg.collect_activations(calibrated, iter(positional))
+    choice = accurate_int8(calibrated, acts, lambda m: score_outputs("dense", ref, pooled(m)), target=0.999,
+                           max_float=8)
+    print(f"accurate_int8 in {time.perf_counter() - t0:.0f} s: {choice.chosen.name}, "
+          f"{len(choice.float_nodes)} float op(s): {[n[:60] for n in choice.float_nodes]}", flush=True)
+    return {"int8 accurate_int8 (issue 12: ranges, bias, search)": signed(choice.model)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seq-len", type=int, default=128)
@@ -65,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--validate", type=int, default=500)
     ap.add_argument("--calibrate", type=int, default=200)
+    ap.add_argument("--no-search", action="store_true", help="skip quantize.search.accurate_int8 (issue 12)")
     args = ap.parse_args(argv)
 
     import models_text
@@ -117,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("int8 + float LayerNorm/Softmax/GELU", QuantMode.INT8, fragile["all"])]
     variants += [(f"int8 + float {p}", QuantMode.INT8, fragile[p]) for p in FRAGILE_PARTS]
     models: dict[str, bytes] = {}
+    if not args.no_search:
+        models.update(accurate_int8_variant(entry, specs, cal, float_model))
     for name, mode, nodes in variants:
         t0 = time.perf_counter()
         c = convert(loaded, ConvertConfig(input_shapes=shapes, quantize=mode, float_nodes=tuple(nodes)),
