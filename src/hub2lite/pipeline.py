@@ -506,12 +506,14 @@ def run_validate(job: ValidateJob, *, progress: Progress = _quiet) -> Validation
             atomic_write_text(report_path, json.dumps(validation_document(report), indent=2) + "\n")
         return report
     with lite:
-        return _run_validate(job, model, mode, why, entry, lite, flags, report_path, original, tflite, progress)
+        return _run_validate(job, model, mode, why, entry, lite, flags, report_path, original, tflite, progress,
+                             model_dir=loaded.resolved.path)
 
 
 def _run_validate(job: ValidateJob, model: bytes, mode: QuantMode, why: str, entry: EntryPoint,
                   lite: LiteRunner | FlexRunner, flags: ScalingFlags, report_path: Path | None,
-                  original: dict[str, Any], tflite: dict[str, Any], progress: Progress) -> ValidationReport:
+                  original: dict[str, Any], tflite: dict[str, Any], progress: Progress, *,
+                  model_dir: str | None = None) -> ValidationReport:
     lite.input_names = _match_names(lite, entry)
     check_inputs_fit(lite.input_specs(), entry)
     progress("validating")
@@ -522,7 +524,7 @@ def _run_validate(job: ValidateJob, model: bytes, mode: QuantMode, why: str, ent
         flags = replace(flags, normalization_from=str(job.tflite))  # no flag given: what the .tflite records
     scalings = scalings_for(entry, specs, flags, needs)
     scaling = scalings.get(specs[0].name) if needs else None
-    text = text_plan_for(entry, specs, loaded.resolved.path, TextOptions(job.vocab))
+    text = text_plan_for(entry, specs, model_dir, TextOptions(job.vocab))
     cfg = job.validate if job.validate.tolerance is not None else replace(
         job.validate, tolerance=default_tolerance(mode, **dict(job.tolerance_overrides)))
     report = _compare_models(TFRunner(entry), lite, specs, cfg, mode, scaling=scaling, force=job.force, text=text,
