@@ -57,6 +57,20 @@ def test_json_manifest_takes_every_option_and_cli_defaults(folder):
     assert ModelSpec.from_dict(json.loads(json.dumps(first.to_dict()))) == first
 
 
+def test_text_encoder_keys_per_entry_and_from_the_command_line(folder):
+    """--seq-len / --vocab (the shared option group) reach every model of a batch, as manifest keys too."""
+    from hub2lite.cli import build_parser
+    from hub2lite.commands.batch import defaults_from_args
+
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n")
+    m = write(folder, "m.json", [{"source": "m1", "seq_len": 64, "vocab": "vocab.txt"}, "m2.tar.gz"])
+    args = build_parser().parse_args(["batch", str(m), "-o", str(folder / "out"), "--seq-len", "32"])
+    first, second = parse_manifest(m, defaults_from_args(args))
+    assert first.seq_len == 64 and first.vocab == str((folder / "vocab.txt").resolve())
+    assert second.seq_len == 32 and second.vocab is None
+    assert ModelSpec.from_dict(json.loads(json.dumps(first.to_dict()))) == first
+
+
 @pytest.mark.parametrize("entries, needle", [
     ([{"source": "m1", "input_shap": {"x": [1]}}], "entry 1 (m1): unknown key 'input_shap'"),
     ([{"source": "m1"}, {"source": "nope"}], "entry 2 (nope): source 'nope' does not exist"),
@@ -68,6 +82,8 @@ def test_json_manifest_takes_every_option_and_cli_defaults(folder):
     ([{"source": "m1", "data": "missing.npz"}], "entry 1 (m1): data 'missing.npz' does not exist"),
     ([{"source": "m1", "batch_size": 0}], "entry 1 (m1): batch_size: must be an integer >= 1"),
     ([{"source": "m1", "no_validate": True, "modes": ["float16"]}], "no_validate with quantized modes"),
+    ([{"source": "m1", "seq_len": 1}], "entry 1 (m1): seq_len: must be an integer >= 2"),
+    ([{"source": "m1", "vocab": "nope.txt"}], "entry 1 (m1): vocab 'nope.txt' does not exist"),
     ([{"name": "x"}], "entry 1 (x): no \"source\""),
     ([7], "entry 1: must be an object or a source string"),
 ])

@@ -61,7 +61,8 @@ def _convert(spec: ModelSpec, mode: QuantMode, output: Path, progress: Callable[
                    resource_variables=spec.resource_variables, force=True, cache_dir=spec.cache_dir, tags=spec.tags,
                    timeout=spec.timeout, unsafe_keras=spec.unsafe_keras, input_names=spec.input_names,
                    output_names=spec.output_names, flex_runtime=not spec.no_flex_runtime, metadata=spec.metadata,
-                   normalization_from=spec.normalization_from, progress=progress)
+                   normalization_from=spec.normalization_from, seq_len=spec.seq_len, vocab=spec.vocab,
+                   progress=progress)
 
 
 def verdict(validation: Mapping[str, Any] | None, *, skipped_why: str | None = None) -> dict[str, Any]:

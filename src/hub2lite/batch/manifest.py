@@ -78,6 +78,8 @@ class ModelSpec:
     timeout: float | None = None  # hub fetches
     timeout_per_model: float | None = None  # None: the batch's limit
     memory_per_model: float | None = None  # GiB; None: the batch's limit
+    seq_len: int | None = None  # text encoders: tokens per example for a dynamic sequence length (default 128)
+    vocab: str | None = None  # text encoders: the vocab.txt that tokenizes text data (default: the model's)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "modes": [m.value for m in self.modes],
@@ -92,7 +94,8 @@ class ModelSpec:
                 "tolerances": dict(self.tolerances),
                 "unsafe_keras": self.unsafe_keras, "input_names": list(self.input_names),
                 "output_names": list(self.output_names), "cache_dir": self.cache_dir, "timeout": self.timeout,
-                "timeout_per_model": self.timeout_per_model, "memory_per_model": self.memory_per_model}
+                "timeout_per_model": self.timeout_per_model, "memory_per_model": self.memory_per_model,
+                "seq_len": self.seq_len, "vocab": self.vocab}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelSpec:
@@ -112,7 +115,7 @@ class ModelSpec:
                    unsafe_keras=d.get("unsafe_keras", False), input_names=tuple(d.get("input_names") or ()),
                    output_names=tuple(d.get("output_names") or ()), cache_dir=d.get("cache_dir"),
                    timeout=d.get("timeout"), timeout_per_model=d.get("timeout_per_model"),
-                   memory_per_model=d.get("memory_per_model"))
+                   memory_per_model=d.get("memory_per_model"), seq_len=d.get("seq_len"), vocab=d.get("vocab"))
 
     def key_options(self) -> dict[str, Any]:
         """What decides a model's result (the job key): everything but where the hub cache is and the limits."""
@@ -253,9 +256,10 @@ OPTION_KEYS: dict[str, Callable[[Any], Any]] = {
     "task": _task, "no_validate": _bool, "no_flex_runtime": _bool, "metadata": _bool, "normalization_from": _str,
     "unsafe_keras": _bool, "input_names": _names, "output_names": _names,
     "cache_dir": _str, "timeout": _positive, "timeout_per_model": _positive, "memory_per_model": _positive,
+    "seq_len": _int(2), "vocab": _str,
     **{k: _number for k in TOLERANCE_KEYS},
 }
-_PATH_KEYS = ("data", "labels", "calibration", "normalization_from")
+_PATH_KEYS = ("data", "labels", "calibration", "normalization_from", "vocab")
 
 
 def _is_handle(source: str) -> bool:

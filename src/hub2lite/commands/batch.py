@@ -67,7 +67,7 @@ def check(args: argparse.Namespace) -> None:
 _DEFAULT_KEYS = ("modes", "signature", "tags", "cache_dir", "timeout", "unsafe_keras", "input_names", "output_names",
                  "keep_dynamic", "batch_size", "input_range", "mean", "std", "no_flex", "resource_variables", "io_type",
                  "calibration", "calibration_samples", "no_validate", "no_flex_runtime", "metadata",
-                 "normalization_from", "data", "labels", "samples", "seed", "task",
+                 "normalization_from", "data", "labels", "samples", "seed", "task", "seq_len", "vocab",
                  "atol", "rtol", "min_cosine", "sample_quantile", "min_snr", "min_top1_agreement", "min_top5_overlap",
                  "max_kl", "max_accuracy_drop")
 
