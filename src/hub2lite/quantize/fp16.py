@@ -74,7 +74,8 @@ def guard_float16(float32_model: bytes, float16_model: bytes) -> Float16Guard:
             if t.type == 0 and buf.data is not None and len(buf.data):
                 values = np.frombuffer(bytes(bytearray(buf.data)), np.float32)
                 if unsafe_for_float16(values) is not None:
-                    consts[values.astype(np.float16).tobytes()] = values
+                    with np.errstate(over="ignore"):  # the same overflow to inf the converter's cast made
+                        consts[values.astype(np.float16).tobytes()] = values
     f16 = fu.read_model_from_bytearray(bytearray(float16_model))
     kept: list[GuardedConstant] = []
     extra = 0
