@@ -637,8 +637,37 @@ METRIC_NAME = {"classifier": "top-1 agreement", "char": "next-char top-1 agreeme
                "tagger": "tag agreement (0.5)", "dense": "cosine"}
 
 
+def summary(results: list[dict[str, Any]]) -> str:
+    """One line per model: hub2lite's chosen int8 against the bare converter's and the debugger's, and float16."""
+    def cell(row: dict[str, Any] | None) -> str:
+        if row is None:
+            return "–"
+        if "quality" not in row:
+            return f"no: {row['note']}"
+        return f"{row['size_ratio']:.2f}× / {row['quality']:.4f}"
+
+    lines = ["| model | kind (metric) | float16 | int8 bare converter | int8 hub2lite best | debugger rmse/scale>0.7 "
+             "| debugger K worst | hub2lite's int8 beats bare and debugger at equal size? | optimize winner |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        rows = {row["variant"]: row for row in r["rows"]}
+        verdicts = _verdicts(r["rows"])
+        words = []
+        for v in verdicts:
+            if "ours" not in v:
+                words.append("n/a")
+            else:
+                words.append(v["verdict"] + ("" if v["equal_size"] else " (larger)"))
+        answer = "yes" if all(w == "beats" for w in words) else ("not comparable: their int8 did not run" if all(
+            w == "n/a" for w in words) else "no: " + " / ".join(words))
+        lines.append(f"| {r['model']} | {r['kind']} ({METRIC_NAME[r['kind']]}) | {cell(rows.get('float16'))} "
+                     f"| {cell(rows.get(BARE))} | {cell(rows.get(BEST))} | {cell(rows.get(DBG_TUTORIAL))} "
+                     f"| {cell(rows.get(DBG_EQUAL))} | {answer} | {r['winner']} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(results: list[dict[str, Any]]) -> str:
-    lines = []
+    lines = [summary(results), "Cells: size × float32 / metric on the evaluation split.\n"]
     for r in results:
         lines.append(f"#### {r['model']} ({r['note']}; {METRIC_NAME[r['kind']]}, target {r['target']})\n")
         load = r.get("loadavg")
