@@ -53,20 +53,63 @@ def test_parts_found_in_the_converted_graph(bert):
         fragile_ops(model, ("attention",))
 
 
-def test_int8_with_fragile_parts_in_float_holds_on_real_text(bert):
+def test_int8_keep_float_holds_on_real_text_and_is_recorded(bert):
+    """ConvertConfig.int8_keep_float (--int8-keep-float) finds the parts by kind in the calibrated flatbuffer
+    itself: the attention softmax path in float turns a failing int8 encoder into one that holds on real text."""
     from hub2lite.convert import ConvertConfig, convert
+    from hub2lite.errors import ConfigError
     from hub2lite.runners import LiteRunner, TFRunner
     from hub2lite.specs import QuantMode
 
     loaded, entry, specs, shapes, model, cal, val = bert
     ref = np.concatenate([TFRunner(entry, specs).infer(f)["pooled_output"] for f in val])
 
-    def cosine(nodes):
-        c = convert(loaded, ConvertConfig(input_shapes=shapes, quantize=QuantMode.INT8, float_nodes=nodes),
-                    calibration=cal)
+    def int8(**kw):
+        c = convert(loaded, ConvertConfig(input_shapes=shapes, quantize=QuantMode.INT8, **kw), calibration=cal)
         runner = LiteRunner(c.model)
         got = np.concatenate([runner.infer(f)["pooled_output"] for f in val])
-        return float(np.mean((ref * got).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(got, axis=1)))
+        cos = (ref * got).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(got, axis=1)
+        return c, float(np.mean(cos))
 
-    plain, kept = cosine(()), cosine(float_nodes_for(model))
+    _, plain = int8()
+    conv, kept = int8(int8_keep_float=("softmax",))
     assert kept > 0.99 and kept > plain + 0.005, (plain, kept)
+    assert conv.recipe["int8_keep_float"] == ["softmax"]
+    settings = conv.converter_settings
+    assert settings["int8_keep_float"] == {"softmax": 3 * models_text.LAYERS}  # SOFTMAX, its masking, the scaling
+    assert settings["route_int8"] == "calibrate_only+mlir_quantize"
+    kept_ops = set(settings["int8_keep_float_nodes"])
+    assert {n for n in float_nodes_for(model, ("softmax",))} == kept_ops  # the same ops as in the float model
+    with pytest.raises(ConfigError, match="needs --quantize int8"):
+        convert(loaded, ConvertConfig(input_shapes=shapes, quantize=QuantMode.DYNAMIC, int8_keep_float=("gelu",)))
+    with pytest.raises(ConfigError, match="unknown part 'attention'"):
+        convert(loaded, ConvertConfig(input_shapes=shapes, quantize=QuantMode.INT8, int8_keep_float=("attention",)),
+                calibration=cal)
+
+
+def test_int8_keep_float_refuses_a_part_the_model_lacks(tmp_path):
+    """A model with no GELU: one line naming the part, exit 2 (ConfigError), nothing written."""
+    import tensorflow as tf
+
+    from hub2lite.convert import ConvertConfig, convert
+    from hub2lite.errors import ConfigError
+    from hub2lite.load import load
+    from hub2lite.resolve import resolve
+    from hub2lite.specs import QuantMode
+
+    model = tf.keras.Sequential([tf.keras.Input((8,)), tf.keras.layers.Dense(4), tf.keras.layers.Softmax()])
+    model.export(str(tmp_path / "m"), verbose=False)
+    loaded = load(resolve(str(tmp_path / "m")))
+    cal = [{loaded.choose(None).info.inputs[0].name: np.random.default_rng(i).normal(size=(1, 8)).astype(np.float32)}
+           for i in range(8)]
+    with pytest.raises(ConfigError, match="--int8-keep-float gelu: this model has no such ops"):
+        convert(loaded, ConvertConfig(quantize=QuantMode.INT8, int8_keep_float=("gelu",)), calibration=cal)
+    from hub2lite.quantize.transformer import has_attention
+
+    assert not has_attention(convert(loaded, ConvertConfig()).model)  # a classifier's last softmax is no attention
+
+
+def test_the_encoder_has_attention(bert):
+    from hub2lite.quantize.transformer import has_attention
+
+    assert has_attention(bert[4])

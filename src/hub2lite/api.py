@@ -58,7 +58,8 @@ def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequenc
                     batch_size: int, quantize: str = "float32", no_flex: bool = False, io_type: str | None = None,
                     resource_variables: bool = False, split_unsupported: bool = False,
                     body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
-                    allow_custom_ops: bool = False, seq_len: int | None = None) -> Any:
+                    allow_custom_ops: bool = False, seq_len: int | None = None,
+                    int8_keep_float: Sequence[str] = ()) -> Any:
     from .convert import ConvertConfig
     from .specs import OpsPolicy, QuantMode
 
@@ -68,7 +69,8 @@ def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequenc
                          ops_policy=OpsPolicy.BUILTINS if no_flex else OpsPolicy.AUTO, quantize=QuantMode(quantize),
                          io_type=io_type, resource_variables=resource_variables, split_unsupported=split_unsupported,
                          body_inputs=tuple(body_inputs), body_outputs=tuple(body_outputs),
-                         allow_custom_ops=allow_custom_ops, seq_len=seq_len)
+                         allow_custom_ops=allow_custom_ops, seq_len=seq_len,
+                         int8_keep_float=tuple(int8_keep_float))
 
 
 def _validate_config(mode: Any, *, validate: bool, data: str | None, labels: str | None, samples: int | None,
@@ -99,12 +101,13 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
             flex_runtime: bool = True, progress: Progress | None = None, split_unsupported: bool = False,
             body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
             allow_custom_ops: bool = False, seq_len: int | None = None,
-            vocab: str | None = None) -> ConvertResult:
+            vocab: str | None = None, int8_keep_float: Sequence[str] = ()) -> ConvertResult:
     """`hub2lite convert`: convert, validate, write OUTPUT and OUTPUT.report.json. Returns the ConvertResult
     (`.passed`, `.report`, `.conversion`, `.validation`). `flex_runtime=False`: a Select-TF-ops model's
     validation is not run (`.validation.not_run` says why) instead of starting the Flex runtime.
     `split_unsupported` / `body_inputs` / `body_outputs` cut out ops no TFLite runtime has (OUTPUT.pre/,
-    OUTPUT.post/; docs/split.md); `allow_custom_ops` keeps them as custom ops."""
+    OUTPUT.post/; docs/split.md); `allow_custom_ops` keeps them as custom ops. `int8_keep_float` (with
+    quantize="int8"): transformer parts kept in float, e.g. ("softmax",) (docs/quantization.md)."""
     from .options import check_quantized_validation
     from .pipeline import ConvertJob, run_convert
     from .specs import QuantMode
@@ -116,7 +119,7 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
                           batch_size=batch_size, quantize=quantize, no_flex=no_flex, io_type=io_type,
                           resource_variables=resource_variables, split_unsupported=split_unsupported,
                           body_inputs=body_inputs, body_outputs=body_outputs, allow_custom_ops=allow_custom_ops,
-                          seq_len=seq_len)
+                          seq_len=seq_len, int8_keep_float=int8_keep_float)
     if cfg.split_requested and allow_custom_ops:
         from .errors import ConfigError
 
@@ -174,9 +177,10 @@ def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float3
           rounds: int = 3, force: bool = False, cache_dir: str | None = None, tags: Sequence[str] | None = None,
           timeout: float | None = None, unsafe_keras: bool = False, input_names: Sequence[str] = (),
           output_names: Sequence[str] = (), debug: bool = False, seq_len: int | None = None,
-          vocab: str | None = None) -> SweepResult:
+          vocab: str | None = None, int8_keep_float: Sequence[str] = ()) -> SweepResult:
     """`hub2lite sweep`: every quantization variant converted, validated and benchmarked; writes
-    OUTPUT_DIR/report.json/.md/.html. Returns the SweepResult (`.passed`, `.report`, `.files`)."""
+    OUTPUT_DIR/report.json/.md/.html. Returns the SweepResult (`.passed`, `.report`, `.files`).
+    `int8_keep_float`: the int8 variant keeps these transformer parts in float (as `convert`)."""
     from .benchmark import BenchConfig
     from .sweep import SweepConfig, parse_modes, run_sweep
 
@@ -185,7 +189,7 @@ def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float3
                       calibration_samples=calibration_samples, data=data, labels=labels, samples=samples, seed=seed,
                       convert=_convert_config(signature=signature, input_shapes=input_shapes,
                                               keep_dynamic=keep_dynamic, batch_size=batch_size, no_flex=no_flex,
-                                              io_type=io_type, seq_len=seq_len),
+                                              io_type=io_type, seq_len=seq_len, int8_keep_float=int8_keep_float),
                       bench=BenchConfig(runs=runs, warmup=warmup, threads=threads, seed=seed, rounds=rounds),
                       classification={"auto": None, "classification": True}.get(task, False), force=force,
                       cache_dir=cache_dir, tags=None if tags is None else tuple(tags), timeout=timeout,

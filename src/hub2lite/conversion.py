@@ -35,6 +35,8 @@ class ConvertConfig:
     int8_ranges: str = "minmax"  # int8/int8-strict: activation ranges minmax | percentile | mse (quantize/ranges.py)
     bias_correction: bool = False  # int8/int8-strict: correct biases for int8 weight rounding (quantize/bias.py)
     float16_guard: bool = True  # float16: constants float16 cannot hold stay float32 (quantize/fp16.py)
+    # int8: transformer parts kept in float, found by kind in the calibrated graph (quantize/transformer.py)
+    int8_keep_float: tuple[str, ...] = ()
     # ops no TFLite runtime has (docs/split.md). The split is made by `prepare` (which then converts the body with
     # `for_body()`); `allow_custom_ops` keeps such ops as named TFLite custom ops instead.
     split_unsupported: bool = False
@@ -60,7 +62,7 @@ class ConvertConfig:
                 "ops_policy": self.ops_policy.value, "quantize": self.quantize.value, "io_type": self.io_type,
                 "resource_variables": self.resource_variables, "float_nodes": list(self.float_nodes),
                 "int8_ranges": self.int8_ranges, "bias_correction": self.bias_correction,
-                "float16_guard": self.float16_guard,
+                "float16_guard": self.float16_guard, "int8_keep_float": list(self.int8_keep_float),
                 "split_unsupported": self.split_unsupported, "body_inputs": list(self.body_inputs),
                 "body_outputs": list(self.body_outputs), "allow_custom_ops": self.allow_custom_ops,
                 "seq_len": self.seq_len}
@@ -75,6 +77,7 @@ class ConvertConfig:
                    float_nodes=tuple(d.get("float_nodes") or ()), int8_ranges=d.get("int8_ranges", "minmax"),
                    bias_correction=bool(d.get("bias_correction", False)),
                    float16_guard=bool(d.get("float16_guard", True)),
+                   int8_keep_float=tuple(d.get("int8_keep_float") or ()),
                    split_unsupported=bool(d.get("split_unsupported", False)),
                    body_inputs=tuple(d.get("body_inputs") or ()), body_outputs=tuple(d.get("body_outputs") or ()),
                    allow_custom_ops=bool(d.get("allow_custom_ops", False)),

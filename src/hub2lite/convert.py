@@ -121,7 +121,32 @@ def guard_float16(float32_model: bytes, float16_model: bytes) -> Any:
 
 def uses_int8_techniques(config: ConvertConfig) -> bool:
     return config.quantize in (QuantMode.INT8, QuantMode.INT8_STRICT) and (
-        config.int8_ranges != "minmax" or config.bias_correction)
+        config.int8_ranges != "minmax" or config.bias_correction or bool(config.int8_keep_float))
+
+
+def _technique_recipe(config: ConvertConfig) -> dict[str, Any]:
+    """What the report's recipe records of the int8 techniques (nothing for the converter's plain int8)."""
+    if not uses_int8_techniques(config):
+        return {}
+    recipe: dict[str, Any] = {"int8_ranges": config.int8_ranges, "bias_correction": config.bias_correction}
+    if config.int8_keep_float:
+        recipe["int8_keep_float"] = list(config.int8_keep_float)
+    return recipe
+
+
+def _kept_float_parts(calibrated: bytes, parts: Sequence[str]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The op names of the transformer parts asked, found by kind in the calibrated flatbuffer itself (the names
+    the quantizer's denylist matches); a part with no op in this model is a usage error."""
+    from .quantize.transformer import fragile_ops
+
+    found = fragile_ops(calibrated, parts)
+    missing = [p for p in parts if not found[p]]
+    if missing:
+        raise ConfigError(f"--int8-keep-float {','.join(missing)}: this model has no such ops",
+                          hint="keep float only parts the model has (softmax: attention; layernorm; gelu), "
+                               "see `hub2lite inspect`")
+    nodes = tuple(dict.fromkeys(n for p in parts for n in found[p]))
+    return nodes, {"int8_keep_float": {p: len(found[p]) for p in parts}, "int8_keep_float_nodes": list(nodes)}
 
 
 def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig) -> tuple[bytes, dict[str, Any]]:
@@ -134,10 +159,16 @@ def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig) -> tup
                           hint="use --io-type int8, or drop the int8 technique flags")
     method = ranges.parse_method(config.int8_ranges)
     calibrated = flatgraph.calibrate(converter, dataset)
-    acts = flatgraph.collect_activations(calibrated, flatgraph.feeds_for(dataset))
+    needs_acts = method is not ranges.RangeMethod.MINMAX or config.bias_correction
+    acts = flatgraph.collect_activations(calibrated, flatgraph.feeds_for(dataset)) if needs_acts else None
     prepared = calibrated
     info: dict[str, Any] = {"int8_ranges": method.value, "bias_correction": config.bias_correction,
                             "route_int8": "calibrate_only+mlir_quantize"}
+    float_nodes = tuple(config.float_nodes)
+    if config.int8_keep_float:
+        kept, kept_info = _kept_float_parts(calibrated, config.int8_keep_float)
+        float_nodes = tuple(dict.fromkeys(float_nodes + kept))
+        info.update(kept_info)
     if method is not ranges.RangeMethod.MINMAX:
         chosen = ranges.choose_ranges(flatgraph.CalibratedGraph(calibrated), acts, method)
         prepared = ranges.rewrite_ranges(prepared, chosen)
@@ -147,11 +178,11 @@ def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig) -> tup
         prepared = corrected.model
         info["bias_corrected_layers"] = corrected.layers
     known = {op.name for op in flatgraph.CalibratedGraph(prepared).ops}
-    unknown = [n for n in config.float_nodes if n not in known]
+    unknown = [n for n in float_nodes if n not in known]
     if unknown:
         raise ConfigError(f"float node(s) {unknown[:3]} are not ops of this model's calibrated graph",
                           hint="name ops as `hub2lite per-layer` lists them, or drop --int8-ranges/--bias-correction")
-    model = flatgraph.finish(prepared, float_nodes=config.float_nodes,
+    model = flatgraph.finish(prepared, float_nodes=float_nodes,
                              integer_only=config.quantize is QuantMode.INT8_STRICT)
     return model, info
 
@@ -170,6 +201,16 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
     if config.float_nodes and config.quantize is not QuantMode.INT8:
         raise ConfigError(f"float nodes need --quantize int8, not {config.quantize.value}",
                           hint="selective quantization keeps listed layers of an int8 model in float")
+    if config.int8_keep_float:
+        from .quantize.transformer import FRAGILE_PARTS
+
+        unknown = [p for p in config.int8_keep_float if p not in FRAGILE_PARTS]
+        if unknown:
+            raise ConfigError(f"--int8-keep-float: unknown part {unknown[0]!r}",
+                              hint=f"use one or more of {','.join(FRAGILE_PARTS)}")
+        if config.quantize is not QuantMode.INT8:
+            raise ConfigError(f"--int8-keep-float needs --quantize int8, not {config.quantize.value}",
+                              hint="int8 keeps the named transformer parts in float; other modes have no int8 ops")
     entry = loaded.choose(config.signature)
     plan = family_plan(loaded, entry)
     specs, notes = plan_input_specs(entry.info, config, keep_dynamic_inputs=plan.keep_dynamic_inputs)
@@ -239,9 +280,7 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                           "the model runs only where kernels for them are registered",)
             return Conversion(model=model, signature=entry.info, inputs=specs, input_names=name_map,
                               strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
-                              recipe={**recipe.to_dict(), **({"int8_ranges": config.int8_ranges,
-                                                              "bias_correction": config.bias_correction}
-                                                             if uses_int8_techniques(config) else {})},
+                              recipe={**recipe.to_dict(), **_technique_recipe(config)},
                               converter_settings=settings, notes=notes,
                               seconds=time.perf_counter() - start, family=plan.to_dict(), custom_ops=kept)
         index = next_step(steps, index, attempts[-1])  # Select TF ops / custom ops, when they can help

@@ -151,6 +151,23 @@ def add_int8_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--bias-correction", action="store_true",
                    help="correct each conv/dense bias for the mean shift its int8 weight rounding causes "
                         "(from calibration statistics)")
+    g.add_argument("--int8-keep-float", metavar="PART,...",
+                   help="transformers (--quantize int8): keep these parts in float, found by kind in the converted "
+                        "graph: softmax (attention's score scaling, mask and softmax), layernorm, gelu; e.g. "
+                        "softmax (docs/quantization.md)")
+
+
+def int8_keep_float(args: argparse.Namespace) -> tuple[str, ...]:
+    """--int8-keep-float as a tuple of known part names (ConfigError naming an unknown one)."""
+    from ..errors import ConfigError
+    from ..quantize.transformer import FRAGILE_PARTS
+
+    parts = _names(getattr(args, "int8_keep_float", None))
+    unknown = [p for p in parts if p not in FRAGILE_PARTS]
+    if unknown:
+        raise ConfigError(f"--int8-keep-float: unknown part {unknown[0]!r}",
+                          hint=f"use one or more of {','.join(FRAGILE_PARTS)}")
+    return tuple(dict.fromkeys(parts))
 
 
 def check_int8_options(args: argparse.Namespace, modes: Any) -> None:
@@ -161,6 +178,9 @@ def check_int8_options(args: argparse.Namespace, modes: Any) -> None:
             QuantMode(m) in (QuantMode.INT8, QuantMode.INT8_STRICT) for m in modes):
         raise ConfigError("--int8-ranges/--bias-correction need --quantize int8 or int8-strict",
                           hint="add --quantize int8, or drop the int8 technique flags")
+    if int8_keep_float(args) and QuantMode.INT8 not in [QuantMode(m) for m in modes]:
+        raise ConfigError("--int8-keep-float needs --quantize int8",
+                          hint="add --quantize int8 (int8-strict keeps no op in float), or drop --int8-keep-float")
 
 
 def add_validation_options(p: argparse.ArgumentParser) -> None:

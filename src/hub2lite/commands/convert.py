@@ -67,6 +67,7 @@ def job_from_args(args: argparse.Namespace) -> Any:
                         ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, quantize=mode,
                         io_type=args.io_type, resource_variables=args.resource_variables,
                         int8_ranges=args.int8_ranges, bias_correction=args.bias_correction,
+                        int8_keep_float=_common.int8_keep_float(args),
                         float16_guard=not args.no_float16_guard,
                         seq_len=args.seq_len, **_common.split_config(args))
     return ConvertJob(source=args.source, output=args.output, convert=cfg,

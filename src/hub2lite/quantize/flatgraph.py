@@ -84,6 +84,10 @@ class CalibratedGraph:
             ops.append(OpNode(i, codes[op.OpcodeIndex()], ins, outs, self.tensor_names[outs[0]] if outs else f"op{i}"))
         self.ops = tuple(ops)
 
+    def shape(self, index: int) -> tuple[int, ...]:
+        t = self._sg.Tensors(index)
+        return () if t.ShapeIsNone() else tuple(int(d) for d in t.ShapeAsNumpy())
+
     def tensor_type(self, index: int) -> int:
         """The tensor's TensorType code (0 FLOAT32, 1 FLOAT16, 9 INT8, ...)."""
         return int(self._sg.Tensors(index).Type())
@@ -151,7 +155,8 @@ def finish(calibrated: bytes, *, float_nodes: Sequence[str] = (), per_channel: b
         kwargs.update(input_data_type=tf.int8, output_data_type=tf.int8)
     model = bytes(_tfl_convert.mlir_quantize(calibrated, **kwargs))
     if check and nodes:
-        still = set(float_ops(model))
+        g = CalibratedGraph(model)  # every named op, compute or not (e.g. a softmax's SELECT_V2 masking)
+        still = {op.name for op in g.ops if op.outputs and g.tensor_type(op.outputs[0]) == 0}
         missed = [n for n in nodes if n not in still]
         if missed:
             raise QuantizeBug(f"op(s) {missed[:3]} were asked to stay float but were quantized")

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["FRAGILE_PARTS", "fragile_ops", "float_nodes_for"]
+__all__ = ["FRAGILE_PARTS", "fragile_ops", "float_nodes_for", "has_attention"]
 
 FRAGILE_PARTS = ("layernorm", "softmax", "gelu")
 _ELEMENTWISE = frozenset({"MEAN", "ADD", "RSQRT", "MUL", "SUB", "NEG", "SQRT", "DIV", "SQUARED_DIFFERENCE"})
@@ -33,22 +33,13 @@ _MASKING = frozenset({"SELECT", "SELECT_V2", "ADD", "SUB"})
 
 
 def _graph(model: bytes) -> tuple[list[dict[str, Any]], list[str], list[tuple[int, ...]]]:
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
+    """Ops (name, inputs, outputs) and tensor names/shapes of subgraph 0, read lazily (flatgraph.CalibratedGraph)."""
+    from .flatgraph import CalibratedGraph
 
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    fb = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
-    sg = fb.subgraphs[0]
-    tensor_names = [t.name.decode() if isinstance(t.name, bytes) else str(t.name) for t in sg.tensors]
-    shapes = [tuple(int(d) for d in (t.shape if t.shape is not None else [])) for t in sg.tensors]
-    ops = []
-    for op in sg.operators or []:
-        oc = fb.operatorCodes[op.opcodeIndex]
-        code = max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))
-        ops.append({"op": names.get(code, f"BUILTIN_{code}"),
-                    "inputs": [int(i) for i in (op.inputs if op.inputs is not None else []) if int(i) >= 0],
-                    "outputs": [int(i) for i in (op.outputs if op.outputs is not None else [])]})
-    return ops, tensor_names, shapes
+    g = CalibratedGraph(model)
+    shapes = [g.shape(i) for i in range(len(g.tensor_names))]
+    ops = [{"op": op.op, "inputs": [i for i in op.inputs if i >= 0], "outputs": list(op.outputs)} for op in g.ops]
+    return ops, g.tensor_names, shapes
 
 
 def fragile_ops(model: bytes, parts: Sequence[str] = FRAGILE_PARTS) -> dict[str, tuple[str, ...]]:
@@ -117,3 +108,12 @@ def float_nodes_for(model: bytes, parts: Sequence[str] = FRAGILE_PARTS) -> tuple
         for n in names:
             seen.setdefault(n, None)
     return tuple(seen)
+
+
+def has_attention(model: bytes) -> bool:
+    """Whether a SOFTMAX of `model` takes masked or scaled scores (self-attention), not only a classifier's last
+    op: the models for which keeping the softmax path in float is worth a try."""
+    ops, _, _ = _graph(model)
+    producer = {t: op for op in ops for t in op["outputs"]}
+    return any(op["op"] in ("SOFTMAX", "LOG_SOFTMAX") and op["inputs"]
+               and producer.get(op["inputs"][0], {}).get("op") in _MASKING | {"MUL", "DIV"} for op in ops)
