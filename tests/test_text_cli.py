@@ -178,3 +178,23 @@ def test_int8_keep_float_usage_errors(cli, tmp_path, argv, needle):
     r = cli("convert", tmp_path / "missing", "-o", tmp_path / "m.tflite", *argv)
     assert r.code == 2 and needle in r.err and not (tmp_path / "m.tflite").exists(), r
 
+
+@pytest.mark.slow
+def test_optimize_keeps_the_softmax_path_float_before_floating_layers(handle, cli, tmp_path):
+    """optimize on a text encoder: plain int8 (and int8 with bias correction) misses a 0.2-point cosine budget;
+    int8 with the softmax path in float is measured before the per-layer search and meets it, so the search never
+    runs. (At 32 tokens dynamic range is the smaller file here and wins on size.)"""
+    cal = models_text.write_sentences(tmp_path / "cal.txt", 40, offset=600)
+    data = models_text.write_sentences(tmp_path / "val.txt", 30)
+    out = tmp_path / "best.tflite"
+    r = cli("optimize", handle, "--cache-dir", tmp_path / "cache", "--seq-len", SEQ, "--calibration", cal,
+            "--data", data, "--metric", "cosine", "--max-drop", "0.2", "--runs", "3", "-o", out, "--json")
+    assert r.code == 0, r
+    report = json.loads((tmp_path / "best.optimize.json").read_text())
+    cands = {c["name"]: c for c in report["candidates"]}
+    assert not cands["int8"]["in_budget"]
+    kept = cands["int8-float-softmax"]
+    assert kept["in_budget"] and kept["stage"] == "technique" and kept["float_layers"] == 3 * models_text.LAYERS
+    assert kept["value"] > cands["int8-mse-bias"]["value"] + 1 and not report["search"]["ran"]
+    assert report["winner"] in {c["name"] for c in report["candidates"] if c["in_budget"]}
+    assert out.stat().st_size == cands[report["winner"]]["size_bytes"]

@@ -9,7 +9,9 @@
 2. float32, then the uniform recipes from cheapest to safest (int8-strict, int8, int16x8, dynamic, float16)
    are converted and measured;
 3. when uniform int8 misses the budget, int8 with bias correction (observed, then MSE-chosen activation ranges:
-   quantize/bias.py, ranges.py) is measured (stage "technique"); only if that misses too, TFLite's
+   quantize/bias.py, ranges.py) is measured (stage "technique"), and for a model with attention int8 with
+   the softmax path (score scaling, mask, softmax), then LayerNorm and GELU too, kept in float
+   (`--int8-keep-float`, quantize/transformer.py; also "technique"); only if those miss too, TFLite's
    QuantizationDebugger ranks the int8 layers
    (quantize/debugger.py, measured on the *calibration* samples) and the worst layers are kept in float,
    a whole block at a time (a layer with its consumers when its range is the problem; gaps of one int8
@@ -312,6 +314,7 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
 
     # int8 techniques before floating any layer: bias correction with observed / MSE-chosen activation ranges
     best_technique: Candidate | None = None
+    technique_conversions: dict[str, Conversion] = {}
     int8 = next((c for c in candidates if c.name == QuantMode.INT8.value and c.error is None), None)
     if int8 is not None and not int8.in_budget:
         for ranges_method in TECHNIQUE_RANGES:
@@ -323,8 +326,14 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
             except ConversionError as exc:
                 candidates.append(Candidate(name, "technique", QuantMode.INT8.value, error=exc.message))
                 continue
+            technique_conversions[name] = conv
             cand = measure(name, "technique", QuantMode.INT8, conv.model, conv.input_names)
             if best_technique is None or cand.value > best_technique.value:
+                best_technique = cand
+        for cand in _keep_float_candidates(loaded, replace(body_config, quantize=QuantMode.INT8), split.calibration,
+                                           conversions.get(QuantMode.FLOAT32), measure, technique_conversions,
+                                           candidates, progress):
+            if best_technique is None or (cand.value or 0.0) > (best_technique.value or 0.0):
                 best_technique = cand
     layer_report = None
     search: dict[str, Any] = {"ran": False, "max_evals": cfg.max_evals, "evaluations": 0}
@@ -418,7 +427,7 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
                 notes.append(f"convert(float_nodes=...) gave {shipped.value:.2f}; shipped the measured candidate")
                 model = winner.model  # type: ignore[assignment]
         else:
-            final_conversion = conversions[QuantMode(winner.recipe)]
+            final_conversion = technique_conversions.get(winner.name) or conversions[QuantMode(winner.recipe)]
             model = winner.model  # type: ignore[assignment]
         if job.metadata:
             progress("writing metadata")
@@ -454,6 +463,38 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     written = [paths["json"], paths["md"], paths["html"], *written]
     return OptimizeResult(winner, closest, tuple(candidates), ref_value, report, out if winner else None,
                           tuple(written))
+
+
+#: Transformers: int8 with these parts kept in float (quantize/transformer.py), tried in order until one is in
+#: the budget, before any op is floated one by one (an op alone changes nothing: the masked scores share a scale).
+KEEP_FLOAT_STEPS = (("softmax",), ("softmax", "layernorm", "gelu"))
+
+
+def _keep_float_candidates(loaded: Any, int8_config: ConvertConfig, calibration: Any, float32: Conversion | None,
+                           measure: Callable[..., Candidate], conversions: dict[str, Conversion],
+                           candidates: list[Candidate], progress: Callable[[str], None]) -> list[Candidate]:
+    """int8 with the attention softmax path (then LayerNorm and GELU too) in float, for models with attention
+    (a softmax of scaled or masked scores); stops at the first candidate inside the budget."""
+    from .quantize.transformer import fragile_ops, has_attention
+
+    if float32 is None or not has_attention(float32.model):
+        return []
+    present = {p for p, names in fragile_ops(float32.model).items() if names}
+    measured: list[Candidate] = []
+    for parts in dict.fromkeys(tuple(p for p in step if p in present) for step in KEEP_FLOAT_STEPS):
+        name = "int8-float-" + "-".join(parts)
+        progress(f"converting {name}")
+        try:
+            conv = convert(loaded, replace(int8_config, int8_keep_float=parts), calibration=calibration)
+        except (ConversionError, ConfigError) as exc:
+            candidates.append(Candidate(name, "technique", QuantMode.INT8.value, error=exc.message))
+            continue
+        conversions[name] = conv
+        nodes = tuple(conv.converter_settings.get("int8_keep_float_nodes", ()))
+        measured.append(measure(name, "technique", QuantMode.INT8, conv.model, conv.input_names, nodes))
+        if measured[-1].in_budget:
+            break
+    return measured
 
 
 def optimize_command(job: OptimizeJob) -> str:
