@@ -5,9 +5,10 @@ WordPiece tokens trained on the text files installed with Python), exported with
 $HUB2LITE_BENCH_CACHE (default ~/.cache/hub2lite/bench). Real data: sentences from Python's own license and
 documentation files; 200 calibrate, 500 *other* ones validate.
 
-Per variant (float32, float16, dynamic, int8, int8 with LayerNorm/Softmax/GELU kept in float — found by
-`hub2lite.quantize.transformer.float_nodes_for` on the float32 model — and int8 with each part alone in
-float), in this one process: size, p50 latency (ai-edge-litert + XNNPACK, `--threads`, interleaved rounds),
+Per variant (float32, float16, dynamic, int8, and int8 with transformer parts kept in float through
+`--int8-keep-float` — `ConvertConfig.int8_keep_float`, which finds the parts by kind in the calibrated graph:
+softmax (with its score scaling and mask), softmax + layernorm + gelu, and layernorm or gelu alone), in this one
+process: size, p50 latency (ai-edge-litert + XNNPACK, `--threads`, interleaved rounds),
 cosine of the pooled output against the original (mean and 5th percentile over the 500 sentences), max |Δ|
 of the sequence output over real (unmasked) tokens. Also: seconds to tokenize the 500 sentences, and to run
 the original and the float32 .tflite on them.
@@ -106,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from hub2lite.convert import ConvertConfig, convert
     from hub2lite.load import load
-    from hub2lite.quantize.transformer import FRAGILE_PARTS, float_nodes_for
     from hub2lite.resolve import resolve
     from hub2lite.runners import LiteRunner, TFRunner
     from hub2lite.specs import QuantMode
@@ -144,22 +144,20 @@ def main(argv: list[str] | None = None) -> int:
     mask = np.concatenate([f[plan.names()["mask"]] for f in val]).astype(bool)
 
     float_model = convert(loaded, config).model
-    fragile = {"all": float_nodes_for(float_model)}
-    for part in FRAGILE_PARTS:
-        fragile[part] = float_nodes_for(float_model, (part,))
+    keep = [("softmax",), ("softmax", "layernorm", "gelu"), ("layernorm",), ("gelu",)]
     variants = [("float32", QuantMode.FLOAT32, ()), ("float16", QuantMode.FLOAT16, ()),
-                ("dynamic", QuantMode.DYNAMIC, ()), ("int8", QuantMode.INT8, ()),
-                ("int8 + float LayerNorm/Softmax/GELU", QuantMode.INT8, fragile["all"])]
-    variants += [(f"int8 + float {p}", QuantMode.INT8, fragile[p]) for p in FRAGILE_PARTS]
+                ("dynamic", QuantMode.DYNAMIC, ()), ("int8", QuantMode.INT8, ())]
+    variants += [(f"int8 --int8-keep-float {','.join(parts)}", QuantMode.INT8, parts) for parts in keep]
     models: dict[str, bytes] = {}
-    if not args.no_search:
-        models.update(accurate_int8_variant(entry, specs, cal, float_model))
-    for name, mode, nodes in variants:
+    for name, mode, parts in variants:
         t0 = time.perf_counter()
-        c = convert(loaded, ConvertConfig(input_shapes=shapes, quantize=mode, float_nodes=tuple(nodes)),
+        c = convert(loaded, ConvertConfig(input_shapes=shapes, quantize=mode, int8_keep_float=tuple(parts)),
                     calibration=cal if mode is QuantMode.INT8 else None)
         models[name] = c.model
-        print(f"converted {name} in {time.perf_counter() - t0:.1f} s ({len(nodes)} float nodes)", flush=True)
+        kept = len(c.converter_settings.get("int8_keep_float_nodes", ()))
+        print(f"converted {name} in {time.perf_counter() - t0:.1f} s ({kept} ops kept float)", flush=True)
+    if not args.no_search:
+        models.update(accurate_int8_variant(entry, specs, cal, float_model))
 
     rows = []
     for name, model in models.items():
@@ -194,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 run(**feed)
                 lat[name].append(time.perf_counter() - t0)
     base = statistics.median(lat["float32"])
+    print(f"\nload average during the run (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"\nvalidate {len(val)} sentences: original (TensorFlow) {t_tf:.2f} s, float32 .tflite "
           f"{rows[0]['run_s']:.2f} s; tokenize {t_tok:.2f} s")
     print("\n| variant | size | p50 latency | vs float32 | pooled cosine mean | p5 | min | seq max abs err |")

@@ -216,7 +216,8 @@ FAMILY_TABLE: tuple[tuple[str, str, str], ...] = (
                      "attention_mask / token_type_ids): sequence length `--seq-len N` (default 128); synthetic ids "
                      "inside the embedding tables read from the graph; text files (`--data`, `--calibration`) "
                      "tokenized with the model's `assets/vocab.txt` or `--vocab`; outputs validated by cosine and "
-                     "max |Δ|; int8 loses most in the masked attention scores (`bench/bench_text.py`)",
+                     "max |Δ|; int8 loses most in the masked attention scores: `--int8-keep-float softmax` keeps "
+                     "that path float (`bench/bench_text.py`)",
      "WordPiece vocabularies only (SentencePiece: token ids as `.npz`)"),
     ("detection", "NonMaxSuppressionV3/V4/V5 -> builtin NON_MAX_SUPPRESSION_V4/V5; CombinedNonMaxSuppression -> "
                   "Select TF ops; boxes/scores/classes/count validated output by output",
