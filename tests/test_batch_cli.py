@@ -33,10 +33,15 @@ def test_bad_manifest_fails_before_any_work(cli, tmp_path, entries, needles):
     assert not (tmp_path / "out").exists()
 
 
-def test_bad_flags(cli, tmp_path):
+def test_bad_flags(cli, tmp_path, capsys):
     m = _manifest(tmp_path, [{"source": "."}])
     assert_one_line_error(cli("batch", m, "-o", tmp_path / "out", "--workers", "0"), 2, "--workers")
-    assert_one_line_error(cli("batch", m, "-o", tmp_path / "out", "--save-inputs", "x"), 2, "--save-inputs")
+    res = cli("batch", m, "-o", tmp_path / "out", "--save-inputs", "x")  # one model's inputs: not a batch flag
+    assert res.code == 2 and "unrecognized arguments: --save-inputs" in capsys.readouterr().err, res
+    res = cli("batch", m, "-o", tmp_path / "out", "--int8-ranges", "best")  # convert's own flags, checked as it does
+    assert res.code == 2 and "--int8-ranges: invalid choice: 'best'" in capsys.readouterr().err, res
+    assert_one_line_error(cli("batch", m, "-o", tmp_path / "out", "--bias-correction"), 2, "entry 1",
+                          "bias_correction need")
     assert_one_line_error(cli("batch", m, "-o", tmp_path / "out", "--modes", "float32,int3"), 2, "unknown mode 'int3'")
     assert not (tmp_path / "out").exists()
 

@@ -2,8 +2,9 @@
 machine (a process pool) or on Ray; resumable; one catalog (JSON, Markdown, HTML) for all of it.
 
     manifest.py   text / JSON manifests -> checked ModelSpecs (every per-model option of convert / sweep)
+    model_options.py  those options, derived from convert's and sweep's own parsers; convert's argv per mode
     state.py      job keys (source + options + hub2lite version) and the resumable state file
-    adapter.py    the one call into hub2lite's library per model (runs in the worker)
+    adapter.py    the one call into hub2lite per model: convert's own job, once per mode (runs in the worker)
     worker.py     the worker process's entry point
     supervise.py  one worker under a wall-time limit and a resident-memory watchdog; crash reasons
     local.py      the local pool            ray_exec.py   Ray tasks (optional extra hub2lite[ray])

@@ -22,6 +22,7 @@ from ..errors import (CalibrationError, ConfigError, ConversionError, Hub2LiteEr
                       ResolveError)
 from ..specs import QuantMode
 from .manifest import ModelSpec
+from .model_options import convert_args
 from .worker import PARTIAL_FILE
 
 __all__ = ["run_model", "STAGES", "stage_of", "verdict", "crashed_variant"]
@@ -43,26 +44,16 @@ def stage_of(exc: BaseException, current: str) -> str:
 
 
 def _convert(spec: ModelSpec, mode: QuantMode, output: Path, progress: Callable[[str], None]) -> Any:
-    """One mode of one model through hub2lite's Python API (the same path as `hub2lite convert`)."""
-    from ..api import convert
-    from ..quantize.recipes import recipe_for
+    """One mode of one model, exactly as `hub2lite convert SOURCE -o OUTPUT --quantize MODE <the model's
+    options>` runs it: convert's own parser and job builder (model_options.convert_args)."""
+    from ..commands.convert import job_from_args
+    from ..pipeline import run_convert
 
-    tolerances = dict(spec.tolerances)
-    if "min_snr" in tolerances:  # the CLI's name -> the Tolerance field
-        tolerances["min_snr_db"] = tolerances.pop("min_snr")
-    return convert(spec.source, str(output), quantize=mode.value, signature=spec.signature,
-                   input_shapes=dict(spec.input_shape), keep_dynamic=spec.keep_dynamic, batch_size=spec.batch_size,
-                   input_range=spec.input_range, mean=spec.mean, std=spec.std,
-                   calibration=spec.calibration if recipe_for(mode).needs_calibration else None,
-                   calibration_samples=spec.calibration_samples, data=spec.data, labels=spec.labels,
-                   samples=spec.samples, seed=spec.seed, validate=not spec.no_validate, task=spec.task,
-                   tolerances=tolerances, no_flex=spec.no_flex,
-                   io_type=spec.io_type if mode is QuantMode.INT8_STRICT else None,
-                   resource_variables=spec.resource_variables, force=True, cache_dir=spec.cache_dir, tags=spec.tags,
-                   timeout=spec.timeout, unsafe_keras=spec.unsafe_keras, input_names=spec.input_names,
-                   output_names=spec.output_names, flex_runtime=not spec.no_flex_runtime, metadata=spec.metadata,
-                   normalization_from=spec.normalization_from, seq_len=spec.seq_len, vocab=spec.vocab,
-                   progress=progress)
+    try:
+        args = convert_args(spec.source, str(output), mode, spec.options)
+    except ValueError as exc:  # checked when the manifest was read: only a hand-made job.json gets here
+        raise ConfigError(f"{spec.name}: {exc}", hint="correct the manifest entry") from None
+    return run_convert(job_from_args(args), progress=progress)
 
 
 def verdict(validation: Mapping[str, Any] | None, *, skipped_why: str | None = None) -> dict[str, Any]:
@@ -136,7 +127,10 @@ def _write_json(path: Path, data: Any) -> None:
 def run_model(spec_dict: Mapping[str, Any], workdir: str | Path,
               progress: Callable[[str], None] = lambda _stage: None) -> dict[str, Any]:
     """Convert + validate every mode of one model into `workdir`; see the module docstring."""
+    from .._tf import import_tensorflow_quietly
+
     spec = ModelSpec.from_dict(spec_dict)
+    import_tensorflow_quietly()
     folder = Path(workdir)
     variants: list[dict[str, Any]] = []
     info: dict[str, Any] = {}
@@ -168,7 +162,8 @@ def run_model(spec_dict: Mapping[str, Any], workdir: str | Path,
         report = result.report
         info = {"format": report.get("format"), "family": (report["conversion"].get("family") or {}).get("family"),
                 "signature": (report["conversion"].get("signature") or {}).get("name")}
-        variants.append(_variant_ok(mode, report, output, time.perf_counter() - t0, not spec.no_validate))
+        validated = not spec.option("no_validate", False)
+        variants.append(_variant_ok(mode, report, output, time.perf_counter() - t0, validated))
         checkpoint()
     converted = [v for v in variants if v["status"] != "failed"]
     first_failure = next((v for v in variants if v["status"] == "failed"), None)

@@ -6,11 +6,31 @@ import argparse
 from typing import Any
 
 
+class PathArg:
+    """argparse `type` of a flag that names a file or folder: the text, unchanged. It marks the flag for batch
+    manifests, which take such paths relative to the manifest's folder and check that they exist (unless
+    `must_exist` is off, or the value is one of `keywords`, e.g. "synthetic") before any model runs."""
+
+    def __init__(self, *, keywords: tuple[str, ...] = (), must_exist: bool = True) -> None:
+        self.keywords, self.must_exist = keywords, must_exist
+
+    def __call__(self, text: str) -> str:
+        return text
+
+    def __repr__(self) -> str:
+        return "path"
+
+
+#: --calibration: a file or folder, or "synthetic".
+CALIBRATION_PATH = PathArg(keywords=("synthetic",))
+
+
 def add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signature", help="signature to use (default: serving_default, else the only one; "
                                        "convert: 'all' exports every signature into one .tflite)")
     p.add_argument("--tags", help="comma-separated SavedModel tags (default: serve; TF1 Hub: empty set)")
-    p.add_argument("--cache-dir", help="hub download cache (default: $TFHUB_CACHE_DIR or ~/.cache/hub2lite)")
+    p.add_argument("--cache-dir", type=PathArg(must_exist=False),
+                   help="hub download cache (default: $TFHUB_CACHE_DIR or ~/.cache/hub2lite)")
     p.add_argument("--timeout", type=float, metavar="SECONDS",
                    help="hub downloads: give up on a server that sends nothing for this long (default 60; "
                         "failed fetches are retried 3 times with backoff)")
@@ -91,8 +111,8 @@ def add_input_options(p: argparse.ArgumentParser, *, data_help: str, data_requir
     """The input flags every command that reads data takes, from this one group: --data, --labels, --samples,
     --seed, --input-range, --mean, --std (commands/_common.input_options turns them into options)."""
     g = p.add_argument_group("input data (the same flags in convert, validate, sweep and optimize)")
-    g.add_argument("--data", required=data_required, help=data_help)
-    g.add_argument("--labels", metavar="FILE", help=LABELS_HELP)
+    g.add_argument("--data", type=PathArg(), required=data_required, help=data_help)
+    g.add_argument("--labels", type=PathArg(), metavar="FILE", help=LABELS_HELP)
     if samples_help is not None:
         g.add_argument("--samples", type=int, default=samples_default, help=samples_help)
     g.add_argument("--seed", type=int, default=0, help=seed_help)
@@ -101,10 +121,10 @@ def add_input_options(p: argparse.ArgumentParser, *, data_help: str, data_requir
                         "Rescaling/Normalization implies, else 0,1 as TF Hub image models)")
     g.add_argument("--mean", metavar="M[,M,M]", help="image input = (pixel - mean) / std, pixels 0..255 (with --std)")
     g.add_argument("--std", metavar="S[,S,S]", help="see --mean")
-    g.add_argument("--normalization-from", metavar="MODEL.tflite",
+    g.add_argument("--normalization-from", type=PathArg(), metavar="MODEL.tflite",
                    help="take the image normalization recorded in this .tflite's TFLite metadata (validate: the "
                         ".tflite it checks, when no scaling flag is given)")
-    g.add_argument("--vocab", metavar="FILE",
+    g.add_argument("--vocab", type=PathArg(), metavar="FILE",
                    help="text encoders: WordPiece vocab.txt that tokenizes a text --data/--calibration file (one "
                         "example per line, or two texts separated by a tab) (default: the model's assets/vocab.txt)")
 
@@ -230,6 +250,9 @@ def check_input_options(args: argparse.Namespace) -> None:
 
         if not Path(vocab).is_file():
             raise ConfigError(f"vocabulary file {vocab!r} does not exist", hint="give --vocab a vocab.txt file")
+    for flag in ("batch_size", "calibration_samples"):
+        if getattr(args, flag, None) is not None and getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1, not {getattr(args, flag)}")
     for text in getattr(args, "input_shape", []) or []:
         _parse_shape(text)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -43,18 +42,12 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--threads", type=int, help="benchmark: interpreter threads (default: every usable CPU)")
     g.add_argument("--no-xnnpack", action="store_true", help="benchmark: builtin kernels instead of XNNPACK")
     g.add_argument("--json", action="store_true", help="print catalog.json instead of the summary")
-    m = p.add_argument_group("per-model defaults (a manifest entry's own keys override them)")
-    m.add_argument("--modes", default="float32", help=f"comma-separated modes (default float32; {QUANT_CHOICES})")
-    _common.add_source_options(m)
-    _common.add_shape_options(m)
-    m.add_argument("--no-flex", action="store_true", help="TFLite builtin ops only; never fall back to Select TF ops")
-    m.add_argument("--resource-variables", action="store_true", help="enable resource variables / hash tables")
-    m.add_argument("--io-type", choices=["int8", "uint8"], help="integer input/output type for int8-strict")
-    m.add_argument("--calibration", metavar="PATH|synthetic", help="calibration data for int8/int8-strict/int16x8")
-    m.add_argument("--calibration-samples", type=int, default=200, help="calibration samples (default 200)")
-    m.add_argument("--no-validate", action="store_true", help="skip validation (float32 only)")
-    _common.add_validation_options(m)
-    _common.add_metadata_option(m)
+    m = p.add_argument_group("per-model defaults: every option of convert and sweep, as a manifest key without its "
+                             "dashes (--int8-ranges: \"int8_ranges\"); a manifest entry's own keys override them")
+    m.add_argument("--modes", help=f"comma-separated modes (default float32; {QUANT_CHOICES})")
+    from ..batch.model_options import add_default_flags
+
+    add_default_flags(m)
     p.set_defaults(run=run, check=check, needs_tensorflow=False)
 
 
@@ -63,35 +56,26 @@ def check(args: argparse.Namespace) -> None:
     _common.check_metadata_flag(args)
 
 
-#: argparse dest -> manifest key, for the per-model defaults (tolerances keep their names).
-_DEFAULT_KEYS = ("modes", "signature", "tags", "cache_dir", "timeout", "unsafe_keras", "input_names", "output_names",
-                 "keep_dynamic", "batch_size", "input_range", "mean", "std", "no_flex", "resource_variables", "io_type",
-                 "calibration", "calibration_samples", "no_validate", "no_flex_runtime", "metadata",
-                 "normalization_from", "data", "labels", "samples", "seed", "task", "seq_len", "vocab",
-                 "atol", "rtol", "min_cosine", "sample_quantile", "min_snr", "min_top1_agreement", "min_top5_overlap",
-                 "max_kl", "max_accuracy_drop")
-
-
 def defaults_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The command line's per-model options as manifest keys (flags left at their default are left out, so a
-    manifest entry's own value and the library default agree)."""
-    from ..errors import ConfigError
+    """The per-model options given on the command line, as manifest keys (a flag not given is left out, so a
+    manifest entry's own value and convert's default agree); paths made absolute (they are the caller's)."""
+    from ..batch.model_options import defaults_from_args as given, model_options
 
-    for flag in ("save_inputs", "load_inputs", "outputs_dir"):
-        if getattr(args, flag, None):
-            raise ConfigError(f"--{flag.replace('_', '-')} saves one model's inputs: batch does not take it",
-                              hint="validate that model alone with hub2lite validate")
-    out: dict[str, Any] = {}
-    for key in _DEFAULT_KEYS:
-        value = getattr(args, key, None)
-        if value is None or value is False:
-            continue
-        if isinstance(value, float) and math.isinf(value):
-            value = "inf" if value > 0 else "-inf"
-        out[key] = value
-    if args.input_shape:
-        out["input_shape"] = list(args.input_shape)
+    out = given(args)
+    for key, value in out.items():
+        option = model_options()[key]
+        if option.is_path:
+            out[key] = _absolute(value, option.keywords) if option.kind == "value" else \
+                [_absolute(v, option.keywords) for v in value]
+    if args.modes is not None:
+        out["modes"] = args.modes
     return out
+
+
+def _absolute(path: str, keywords: tuple[str, ...]) -> str:
+    from pathlib import Path
+
+    return path if path in keywords else str(Path(path).expanduser().resolve())
 
 
 @contextmanager

@@ -24,7 +24,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--resource-variables", action="store_true", help="enable resource variables / hash tables")
     p.add_argument("--quantize", choices=QUANT_CHOICES, default="float32", help="quantization recipe (default float32)")
     p.add_argument("--io-type", choices=["int8", "uint8"], help="integer input/output type for int8-strict")
-    p.add_argument("--calibration", metavar="PATH|synthetic",
+    p.add_argument("--calibration", type=_common.CALIBRATION_PATH, metavar="PATH|synthetic",
                    help="calibration data (.npy/.npz/image folder) for int8/int16x8; 'synthetic' = random, unverified")
     p.add_argument("--calibration-samples", type=int, default=200,
                    help="calibration samples, a seeded (--seed) selection (default 200)")
@@ -41,19 +41,47 @@ def add_parser(sub: Any) -> None:
 
 def check(args: argparse.Namespace) -> None:
     """Flag combinations wrong whatever the model, refused before TensorFlow is imported."""
-    from ..options import (CalibrationOptions, DataOptions, check_calibration, check_data_options,
-                           check_quantized_validation)
     from ..specs import QuantMode
 
-    mode = QuantMode(args.quantize)
-    check_quantized_validation(mode, not args.no_validate)
+    check_modes(args, (QuantMode(args.quantize),), flag="--quantize")
+
+
+def check_modes(args: argparse.Namespace, modes: Any, *, flag: str) -> None:
+    """check() for a run of several modes with the same flags (batch): the mode-specific flags must concern at
+    least one of them. `flag` names the flag that chose the modes in messages (--quantize or --modes)."""
+    from ..options import (CalibrationOptions, DataOptions, check_calibration, check_data_options,
+                           check_quantized_validation)
+
+    for mode in modes:
+        check_quantized_validation(mode, not args.no_validate)
     _common.check_split_options(args)
     _common.check_input_options(args)
+    _common.check_validation_flags(args)
     if not args.no_validate:
         check_data_options(DataOptions(args.data, args.samples or 1, args.seed, args.load_inputs))
-    check_calibration(CalibrationOptions(args.calibration), (mode,), flag="--quantize")
+    check_calibration(CalibrationOptions(args.calibration), tuple(modes), flag=flag)
     _common.check_metadata_flag(args)
-    _common.check_int8_options(args, (mode,))
+    _common.check_int8_options(args, tuple(modes))
+    if args.io_type and not any(m.value == "int8-strict" for m in modes):
+        from ..errors import ConfigError
+
+        raise ConfigError("--io-type applies only to int8-strict", hint="add --quantize int8-strict, or drop --io-type")
+
+
+def for_mode(args: argparse.Namespace, mode: Any) -> argparse.Namespace:
+    """The flags of one mode of a several-mode run: those that concern other modes only (calibration, the
+    int8-strict I/O type, the int8 techniques) are left out, as a single `convert --quantize MODE` would need."""
+    from ..quantize.recipes import recipe_for
+    from ..specs import QuantMode
+
+    values = dict(vars(args), quantize=mode.value)
+    if not recipe_for(mode).needs_calibration:
+        values["calibration"] = None
+    if mode is not QuantMode.INT8_STRICT:
+        values["io_type"] = None
+    if mode not in (QuantMode.INT8, QuantMode.INT8_STRICT):
+        values.update(int8_ranges="minmax", bias_correction=False)
+    return argparse.Namespace(**values)
 
 
 def job_from_args(args: argparse.Namespace) -> Any:

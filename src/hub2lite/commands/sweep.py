@@ -24,7 +24,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--modes", default="float32,float16,dynamic,int8",
                    help="comma-separated quantization modes (default float32,float16,dynamic,int8; also int8-strict, "
                         "int16x8)")
-    p.add_argument("--calibration", metavar="PATH|synthetic",
+    p.add_argument("--calibration", type=_common.CALIBRATION_PATH, metavar="PATH|synthetic",
                    help="calibration data (.npy/.npz/image folder) for int8/int8-strict/int16x8")
     p.add_argument("--calibration-samples", type=int, default=200, help="calibration samples (default 200)")
     _common.add_input_options(p, data_help="validation inputs (.npy/.npz/image folder; labels from .npz 'y' or "
