@@ -37,8 +37,9 @@ def _build(name: str, builder: Callable[[Path], None], source: Path) -> Path:
 
 
 def model(name: str) -> Path:
-    """A model of tests/models.py (`simple`, `flex_ops`, ...) or tests/models_families.py (`fam:audio`): the
-    folder, or the model file inside it for single-file formats."""
+    """A model of tests/models.py (`simple`, `flex_ops`, ...), tests/models_families.py (`fam:audio`) or
+    tests/models_split.py (`split:calibrated_classifier`): the folder, or the model file inside it for single-file
+    formats."""
     if str(TESTS) not in sys.path:
         sys.path.insert(0, str(TESTS))
     if name.startswith("fam:"):
@@ -52,6 +53,10 @@ def model(name: str) -> Path:
             folder = _build(f"fam-{fam}", mf.BUILDERS[fam], TESTS / "models_families.py")
         file = mf.FILE_OF.get(fam)
         return folder / file if file else folder
+    if name.startswith("split:"):  # tests/models_split.py: ops nothing in TFLite can run
+        import models_split
+
+        return _build(f"split-{name[6:]}", models_split.BUILDERS[name[6:]], TESTS / "models_split.py")
     import models
 
     return _build(name, models.BUILDERS[name], TESTS / "models.py")

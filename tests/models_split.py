@@ -79,6 +79,30 @@ def calibrated_classifier(path: Path) -> None:
     tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
 
 
+def flex_body_calibrated(path: Path) -> None:
+    """A body that needs Select TF ops (MatrixDeterminant: no builtin, a Flex kernel) before a Betainc
+    post-processing (no kernel anywhere): serving_default m float32[?, 3, 3] -> {'probabilities': [?, 4],
+    'calibrated': [?, 4]}. Cut at the softmax, the body .tflite keeps MatrixDeterminant as a Select TF op."""
+    tf = _tf()
+    rng = np.random.default_rng(17)
+
+    class FlexCalibrated(tf.Module):
+        def __init__(self) -> None:
+            self.w = tf.Variable(rng.normal(0, 0.6, (4, 4)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3, 3], tf.float32, name="m")])
+        def serve(self, m):
+            a = tf.matmul(m, m, transpose_b=True) + tf.eye(3)
+            features = tf.concat([tf.linalg.det(a)[:, None] * 0.1, tf.reduce_mean(a, axis=2)], axis=-1)
+            probs = tf.nn.softmax(tf.matmul(features, self.w))
+            a2 = tf.fill(tf.shape(probs), 2.0)
+            b2 = tf.fill(tf.shape(probs), 3.0)
+            return {"probabilities": probs, "calibrated": tf.math.betainc(a2, b2, probs)}
+
+    m = FlexCalibrated()
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+
+
 def digamma_middle(path: Path) -> None:
     """x float32[?, 4] -> one op -> Digamma -> five ops -> y: the cheapest cut puts Digamma in a 2-op prefix."""
     tf = _tf()
@@ -178,4 +202,4 @@ def ngram_hash_classifier(path: Path) -> None:
 
 BUILDERS = {name: globals()[name] for name in (
     "text_script_classifier", "calibrated_classifier", "digamma_middle", "ngram_vocab_classifier",
-    "script_classifier_calibrated", "ngram_hash_classifier")}
+    "script_classifier_calibrated", "ngram_hash_classifier", "flex_body_calibrated")}

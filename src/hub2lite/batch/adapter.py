@@ -90,32 +90,59 @@ def _ops_of_attempts(attempts: Any) -> tuple[list[str], list[str]]:
     return select, custom
 
 
+def _status(conv: Mapping[str, Any], split: Mapping[str, Any] | None) -> str:
+    """custom-ops (kept as declared custom ops: needs the app's kernels) > split (ops cut out into TensorFlow
+    stages) > select-tf-ops > builtins."""
+    if conv.get("custom_ops"):
+        return "custom-ops"
+    if split:
+        return "split"
+    return "select-tf-ops" if conv.get("strategy") != "builtins" else "builtins"
+
+
+def _split_summary(mode: QuantMode, split: Mapping[str, Any]) -> dict[str, Any]:
+    """What the catalog shows of a split: the ops cut out, the stage folders beside MODE.tflite, their sizes, and
+    the body's own check at the cut."""
+    files = split.get("files") or {}
+    body = split.get("body_validation")
+    return {"cut_ops": list(split.get("cut_ops") or []), "mode": split.get("mode"),
+            "ops_outside_body": split.get("ops_outside_body"),
+            "stages": {stage: {"dir": f"{mode.value}.{'pre' if stage == 'prefix' else 'post'}",
+                               "size_bytes": info.get("size_bytes")} for stage, info in files.items()},
+            "body_validation": None if body is None else verdict(body)["verdict"]}
+
+
 def _variant_ok(mode: QuantMode, report: Mapping[str, Any], output: Path, seconds: float,
                 validated: bool) -> dict[str, Any]:
     conv = report["conversion"]
-    select = list(conv.get("forced_select_by") or [])
-    status = "select-tf-ops" if conv.get("strategy") != "builtins" else "builtins"
-    return {"mode": mode.value, "status": status, "stage": None, "error": None, "select_ops": select,
-            "custom_ops": [], "strategy": conv.get("strategy"), "tflite_ops": dict(conv.get("tflite_ops") or {}),
+    split = report.get("split")
+    status = _status(conv, split)
+    custom = sorted({op["name"] for op in conv.get("custom_ops") or []})
+    why = (f"custom ops {custom} need your app's kernels: no runtime here has them" if custom
+           else None if validated else "validation was turned off (no_validate)")
+    return {"mode": mode.value, "status": status, "stage": None, "error": None,
+            "select_ops": list(conv.get("forced_select_by") or []), "custom_ops": custom,
+            "strategy": conv.get("strategy"), "tflite_ops": dict(conv.get("tflite_ops") or {}),
             "size_bytes": conv.get("size_bytes"), "file": output.name, "report": output.stem + ".report.json",
+            "split": None if not split else _split_summary(mode, split),
             "seconds": round(seconds, 3), "notes": list(conv.get("notes") or []),
-            "validation": verdict(report.get("validation"),
-                                  skipped_why=None if validated else "validation was turned off (no_validate)")}
+            "validation": verdict(report.get("validation"), skipped_why=why)}
 
 
 def _variant_failed(mode: QuantMode, exc: Hub2LiteError, stage: str, seconds: float) -> dict[str, Any]:
     select, custom = _ops_of_attempts(getattr(exc, "attempts", ()))
     return {"mode": mode.value, "status": "failed", "stage": stage, "error": str(exc), "select_ops": select,
             "custom_ops": custom, "strategy": None, "tflite_ops": {}, "size_bytes": None, "file": None,
-            "report": None, "seconds": round(seconds, 3), "notes": [],
+            "report": None, "split": None, "seconds": round(seconds, 3), "notes": [],
             "validation": {"verdict": "not run", "why": f"no model: {stage} failed"}}
 
 
 def crashed_variant(mode: str, stage: str, error: str) -> dict[str, Any]:
     """The row of the mode a worker was in when its process died."""
     return {"mode": mode, "status": "failed", "stage": stage, "error": error, "select_ops": [], "custom_ops": [],
-            "strategy": None, "tflite_ops": {}, "size_bytes": None, "file": None, "report": None, "seconds": None,
-            "notes": [], "validation": {"verdict": "not run", "why": f"no model: the worker died during {stage}"}}
+            "strategy": None, "tflite_ops": {}, "size_bytes": None, "file": None, "report": None, "split": None,
+            "seconds": None, "notes": [],
+            "validation": {"verdict": "not run", "why": f"no model: the worker died during {stage}"}}
 
 
 def _write_json(path: Path, data: Any) -> None:

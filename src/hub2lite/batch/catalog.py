@@ -1,19 +1,24 @@
 """The catalog: one row per model x mode, summary counts and the per-op table (schema `hub2lite.catalog/1`).
 
     {"schema": "hub2lite.catalog/1", "created", "versions", "config",
-     "summary": {"models", "ok", "failed", "skipped", "variants", "builtins", "select_tf_ops", "variants_failed",
-                 "validation": {"passed", "failed", "not run"}},
-     "ops": [{"op", "kind": "select" | "unsupported", "models": [names], "variants"}],
+     "summary": {"models", "ok", "failed", "skipped", "variants", "builtins", "select_tf_ops", "split",
+                 "custom_ops", "variants_failed", "validation": {"passed", "failed", "not run"}},
+     "ops": [{"op", "kind": "select" | "cut" | "custom" | "unsupported", "models": [names], "variants"}],
      "models": [{"name", "source", "key", "status": "ok" | "failed" | "skipped", "error", "stage", "seconds",
                  "peak_rss_bytes", "format", "family", "signature", "resumed", "files",
-                 "variants": [{"mode", "status": "builtins" | "select-tf-ops" | "failed", "stage", "error",
-                               "select_ops", "custom_ops", "size_bytes", "size_ratio", "p50_ms", "speedup",
+                 "variants": [{"mode", "status": "builtins" | "select-tf-ops" | "split" | "custom-ops" | "failed",
+                               "stage", "error", "select_ops", "custom_ops", "split": null | {"cut_ops",
+                               "ops_outside_body", "stages": {"prefix"|"suffix": {"dir", "size_bytes"}},
+                               "body_validation"}, "size_bytes", "size_ratio", "p50_ms", "speedup",
                                "validation": {"verdict": "passed" | "failed" | "not run", "why", ...},
                                "passed", "agreement", "accuracy", "file", "report", "bench"}]}]}
 
 A model is "failed" when it did not finish (crash, timeout, memory limit, a hub2lite bug), its source could not be
 resolved or loaded, or none of its modes converted; a mode that failed while others converted is a failed
-variant of a finished model. "skipped" models did not run (the batch was interrupted first). `size_ratio` and
+variant of a finished model. A variant whose unconvertible ops were cut out (`split_unsupported`, body
+inputs/outputs) is "split": MODE.tflite is the body, MODE.pre/ and MODE.post/ the TensorFlow stages, validated end to
+end; one whose ops were kept as declared custom ops (`allow_custom_ops`) is "custom-ops": it converted, and cannot
+run (nor be validated or timed) without the app's kernels. Neither is a failure. "skipped" models did not run (the batch was interrupted first). `size_ratio` and
 `speedup` are relative to the same model's float32 variant.
 """
 
@@ -27,7 +32,7 @@ __all__ = ["CATALOG_SCHEMA", "model_row", "skipped_row", "build_catalog", "VARIA
 
 CATALOG_SCHEMA = "hub2lite.catalog/1"
 MODEL_STATUSES = ("ok", "failed", "skipped")
-VARIANT_STATUSES = ("builtins", "select-tf-ops", "failed")
+VARIANT_STATUSES = ("builtins", "select-tf-ops", "split", "custom-ops", "failed")
 
 
 def _now() -> str:
@@ -83,23 +88,30 @@ def _summary(models: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"models": len(models), **{s: sum(m["status"] == s for m in models) for s in MODEL_STATUSES},
             "variants": len(variants), "builtins": sum(v.get("status") == "builtins" for v in variants),
             "select_tf_ops": sum(v.get("status") == "select-tf-ops" for v in variants),
+            "split": sum(v.get("status") == "split" for v in variants),
+            "custom_ops": sum(v.get("status") == "custom-ops" for v in variants),
             "variants_failed": sum(v.get("status") == "failed" for v in variants),
             "validation": {k: verdicts.count(k) for k in ("passed", "failed", "not run")},
             "bugs": sum(bool(m.get("bug")) for m in models), "crashes": sum(bool(m.get("crash")) for m in models)}
 
 
 def _op_table(models: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Which ops forced Select TF ops ("select") or had no kernel at all ("unsupported"), across the catalog."""
+    """Which ops forced Select TF ops ("select"), were cut out into TensorFlow stages ("cut"), were kept as declared
+    custom ops ("custom") or had no kernel at all and failed the conversion ("unsupported"), across the catalog."""
     table: dict[tuple[str, str], dict[str, Any]] = {}
     for m in models:
         for v in m["variants"]:
-            for kind, ops in (("select", v.get("select_ops") or ()), ("unsupported", v.get("custom_ops") or ())):
+            failed = v.get("status") == "failed"
+            for kind, ops in (("select", v.get("select_ops") or ()),
+                              ("cut", (v.get("split") or {}).get("cut_ops") or ()),
+                              ("unsupported" if failed else "custom", v.get("custom_ops") or ())):
                 for op in ops:
                     entry = table.setdefault((op, kind), {"op": op, "kind": kind, "models": [], "variants": 0})
                     entry["variants"] += 1
                     if m["name"] not in entry["models"]:
                         entry["models"].append(m["name"])
-    return sorted(table.values(), key=lambda e: (e["kind"] != "unsupported", -len(e["models"]), e["op"]))
+    order = {"unsupported": 0, "custom": 1, "cut": 2, "select": 3}
+    return sorted(table.values(), key=lambda e: (order[e["kind"]], -len(e["models"]), e["op"]))
 
 
 def build_catalog(rows: Iterable[tuple[Mapping[str, Any], bool]], *, config: Mapping[str, Any],

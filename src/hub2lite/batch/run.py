@@ -4,7 +4,7 @@
     DIR/models/NAME/MODE.tflite          + MODE.report.json per converted mode, worker.log,
                                          traceback.txt when a hub2lite bug stopped the model
     DIR/catalog.json                     schema hub2lite.catalog/1 (catalog.py)
-    DIR/catalog.md, DIR/catalog.html     the same catalog rendered (hub2lite.report.catalog)
+    DIR/models/NAME/MODE.pre/, MODE.post/  a split model's TensorFlow stages beside its body MODE.tflite
     DIR/catalog.md, DIR/catalog.html     the same catalog rendered (hub2lite.report.catalog)
 
 Conversions and validations run in parallel (local pool or Ray); benchmarks run afterwards on this machine one at
@@ -18,7 +18,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -211,33 +211,50 @@ def _tasks(driver: _Driver, worker_runner: str | None) -> list[Task]:
     return tasks
 
 
+#: variant statuses batch does not time, and why (the catalog shows it)
+_NOT_TIMED = {"custom-ops": "custom ops: no kernels for them here",
+              "split": "split: time the chain with hub2lite sweep --split-unsupported"}
+
+
 def _benchmark(driver: _Driver) -> None:
-    """Time every converted variant that has no benchmark with these settings yet, one at a time."""
+    """Time every converted variant that has no benchmark with these settings yet, one model at a time, its
+    variants round-robin (bench_rounds.time_round_robin, as sweep does). A failed benchmark is the variant's note,
+    never hidden. Not timed: custom-ops variants (no kernels here) and split ones (their body reads what the
+    prefix computes, which synthetic inputs cannot stand for, and the chain needs TensorFlow, which this process
+    does not load: `hub2lite sweep --split-unsupported` times the whole chain); their `bench` says why."""
+    from ..bench_rounds import time_round_robin
     from ..benchmark import benchmark_tflite
 
     bench = driver.cfg.bench
     settings = bench.to_dict()
+    once = replace(bench, rounds=1)
     for spec in driver.specs:
         row = driver.rows.get(spec.name)
         if row is None or row["status"] != "ok":
             continue
-        changed = False
-        for v in row["variants"]:
-            if v.get("status") == "failed" or not v.get("file") or (v.get("bench") or {}).get("config") == settings:
-                continue
-            driver.report(f"{spec.name}: benchmarking {v['mode']}", phase="bench")
-            try:
-                stats = benchmark_tflite(driver.directory / row["files"]["dir"] / v["file"], bench)
-            except Exception as exc:  # noqa: BLE001 - a failed benchmark is the variant's note, never hidden
-                v["bench"] = {"config": settings, "error": f"{type(exc).__name__}: {exc}"}
-                log.warning("%s %s: benchmark failed: %s", spec.name, v["mode"], exc)
-            else:
-                v["bench"] = {"config": settings, "p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms,
-                              "mean_ms": stats.mean_ms, "runs": stats.runs, "threads": stats.threads,
-                              "runtime": stats.runtime, "peak_rss_bytes": stats.peak_rss_bytes, "error": None}
-            changed = True
-        if changed:
-            driver.state.put(driver.keys[spec.name], row)
+        todo = {v["mode"]: v for v in row["variants"]
+                if v.get("status") != "failed" and v.get("file") and (v.get("bench") or {}).get("config") != settings}
+        skipped = [todo.pop(m) for m in [m for m, v in todo.items() if v["status"] in _NOT_TIMED]]
+        for v in skipped:
+            v["bench"] = {"config": settings, "error": None, "not_run": _NOT_TIMED[v["status"]]}
+        if not todo:
+            if skipped:
+                driver.state.put(driver.keys[spec.name], row)
+            continue
+        folder = driver.directory / row["files"]["dir"]
+        timed = time_round_robin(
+            [(mode, lambda path=folder / v["file"]: benchmark_tflite(path, once)) for mode, v in todo.items()],
+            rounds=bench.rounds, failures=(Exception,),
+            on_start=lambda mode, _r, name=spec.name: driver.report(f"{name}: benchmarking {mode}", phase="bench"),
+            on_error=lambda mode, error, name=spec.name: log.warning("%s %s: benchmark failed: %s", name, mode,
+                                                                     error))
+        for mode, v in todo.items():
+            stats = timed.stats.get(mode)
+            v["bench"] = {"config": settings, "error": timed.errors.get(mode)} if stats is None else {
+                "config": settings, "p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms, "mean_ms": stats.mean_ms,
+                "runs": stats.runs, "threads": stats.threads, "runtime": stats.runtime,
+                "peak_rss_bytes": stats.peak_rss_bytes, "error": None}
+        driver.state.put(driver.keys[spec.name], row)
 
 
 def write_catalog(directory: Path, catalog: Mapping[str, Any]) -> dict[str, Path]:

@@ -13,8 +13,8 @@ from .table import escape, html_table, markdown_table
 __all__ = ["catalog_rows", "op_rows", "summary_line", "summary_text", "render_markdown", "render_html",
            "VARIANT_HEADER", "OP_HEADER"]
 
-VARIANT_HEADER = ("model", "mode", "status", "Select TF ops / failure", "size", "size ratio", "p50", "speed-up",
-                  "validation", "agreement / accuracy")
+VARIANT_HEADER = ("model", "mode", "status", "ops outside TFLite builtins / failure", "size", "size ratio", "p50",
+                  "speed-up", "validation", "agreement / accuracy")
 OP_HEADER = ("op", "kind", "models", "variants")
 
 
@@ -29,9 +29,17 @@ def _detail(m: Mapping[str, Any], v: Mapping[str, Any] | None) -> str:
         return f"{m.get('stage') or ''}: {str(m.get('error') or '').split(' (fix: ')[0]}".strip(": ")
     if v["status"] == "failed":  # the fix hint is in the Failures list, not in the table
         return f"{v.get('stage')}: {str(v.get('error')).split(' (fix: ')[0]}"
+    parts = []
+    if v.get("split"):
+        sp = v["split"]
+        stages = " + ".join(f"{s['dir']}/" for s in (sp.get("stages") or {}).values())
+        cut = f"cut out {', '.join(sp['cut_ops'])}" if sp.get("cut_ops") else "cut by hand"
+        parts.append(f"{cut} ({sp.get('ops_outside_body')} ops in {stages or 'TensorFlow'})")
+    if v.get("custom_ops"):
+        parts.append(f"custom ops {', '.join(v['custom_ops'])}")
     if v.get("select_ops"):
-        return ", ".join(v["select_ops"])
-    return ""
+        parts.append(", ".join(v["select_ops"]))
+    return "; ".join(parts)
 
 
 def _verdict(v: Mapping[str, Any] | None) -> str:
@@ -64,6 +72,8 @@ def _p50(v: Mapping[str, Any] | None) -> str:
         return "—"
     if (v.get("bench") or {}).get("error"):
         return "bench failed"
+    if (v.get("bench") or {}).get("not_run"):
+        return f"not timed ({v['bench']['not_run']})"
     return fmt_ms(v.get("p50_ms"))
 
 
@@ -79,16 +89,21 @@ def catalog_rows(catalog: Mapping[str, Any]) -> list[list[str]]:
     return rows
 
 
+OP_KINDS = {"select": "forced Select TF ops", "cut": "cut out (runs in TensorFlow)",
+            "custom": "kept as a custom op (app kernel)", "unsupported": "no kernel (failed)"}
+
+
 def op_rows(catalog: Mapping[str, Any]) -> list[list[str]]:
-    return [[o["op"], "forced Select TF ops" if o["kind"] == "select" else "no kernel (failed)",
-             ", ".join(o["models"]), str(o["variants"])] for o in catalog["ops"]]
+    return [[o["op"], OP_KINDS.get(o["kind"], o["kind"]), ", ".join(o["models"]), str(o["variants"])]
+            for o in catalog["ops"]]
 
 
 def summary_line(catalog: Mapping[str, Any]) -> str:
     s = catalog["summary"]
     val = s["validation"]
     return (f"{s['models']} models: {s['ok']} ok, {s['failed']} failed, {s['skipped']} skipped; {s['variants']} "
-            f"variants: {s['builtins']} builtins, {s['select_tf_ops']} Select TF ops, {s['variants_failed']} failed; "
+            f"variants: {s['builtins']} builtins, {s['select_tf_ops']} Select TF ops, {s.get('split', 0)} split, "
+            f"{s.get('custom_ops', 0)} custom ops, {s['variants_failed']} failed; "
             f"validation: {val['passed']} passed, {val['failed']} failed, {val['not run']} not run")
 
 
@@ -124,7 +139,7 @@ def render_markdown(catalog: Mapping[str, Any]) -> str:
            f"created {catalog['created']}. Size ratio and speed-up are relative to the same model's float32 variant.",
            "", "## Models × modes", "", markdown_table(VARIANT_HEADER, catalog_rows(catalog)), ""]
     if catalog["ops"]:
-        out += ["## Ops that forced Select TF ops or had no kernel", "", markdown_table(OP_HEADER, op_rows(catalog)),
+        out += ["## Ops outside TFLite's builtins: Select TF ops, cut out, custom, or no kernel", "", markdown_table(OP_HEADER, op_rows(catalog)),
                 ""]
     failures = _failures(catalog)
     if failures:
@@ -149,7 +164,7 @@ def render_html(catalog: Mapping[str, Any]) -> str:
             html_table(VARIANT_HEADER, rows, table_id="catalog", row_attrs=[_row_class(r) for r in rows],
                        text_columns=(0, 1, 2, 3, 8, 9))]
     if catalog["ops"]:
-        body += ["<h2>Ops that forced Select TF ops or had no kernel</h2>",
+        body += ["<h2>Ops outside TFLite's builtins: Select TF ops, cut out, custom, or no kernel</h2>",
                  html_table(OP_HEADER, op_rows(catalog), text_columns=(0, 1, 2))]
     failures = _failures(catalog)
     if failures:
