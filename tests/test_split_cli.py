@@ -89,7 +89,8 @@ def test_convert_split_postprocessing_suffix_with_quantization(split_model, cli,
     assert r.code == 0, r
     report = json.loads(r.out)
     assert (tmp_path / "cal.post" / "saved_model.pb").is_file() and not (tmp_path / "cal.pre").exists()
-    assert report["split"]["suffix"]["ops"] == {"Betainc": 1} and report["split"]["prefix"] is None
+    assert report["split"]["suffix"]["ops"]["Betainc"] == 1 and report["split"]["prefix"] is None
+    assert "MatrixDeterminant" not in report["split"]["suffix"]["ops"]
     assert report["validation"]["passed"] and report["validation"]["mode"] == "float16"
     assert {o["name"] for o in report["validation"]["outputs"]} == {"probabilities", "calibrated"}
 
@@ -144,6 +145,37 @@ def test_sweep_splits_and_validates_each_variant_end_to_end(split_model, cli, tm
         assert v["validation"]["runtimes"]["candidate"].endswith("-> suffix (TensorFlow)")
         assert {o["name"] for o in v["validation"]["outputs"]} == {"probabilities", "calibrated"}
     assert any("split model" in n for n in report["notes"])
+    for v in report["variants"]:  # its latency is the chain's: the suffix's TensorFlow time is counted
+        bench = v["bench"]
+        assert bench["target"].endswith("(body + suffix)") and bench["runtime"].endswith("-> suffix (TensorFlow)")
+        assert bench["p50_ms"] > 0 and bench["runs"] == 3
+
+
+def test_split_body_that_needs_select_tf_ops_runs_in_the_flex_runtime(split_model, cli, tmp_path):
+    """Betainc cut out into the suffix, MatrixDeterminant kept inside the body as a Select TF op (a cut by hand at
+    the softmax: --split-unsupported would cut MatrixDeterminant out too, for a body that runs without Flex): the
+    body runs in the Flex runtime (TensorFlow 2.18.1) for both checks, end to end and at the cut."""
+    src = split_model("flex_body_calibrated")
+    r = cli("inspect", src, "--tensors", "--json")
+    assert r.code == 0, r
+    (softmax,) = [t["name"] for t in json.loads(r.out)["tensors"] if t["op"] == "Softmax"]
+    out = tmp_path / "flexbody.tflite"
+    r = cli("convert", src, "-o", out, "--body-outputs", softmax, "--json")
+    assert r.code == 0, r
+    report = json.loads(r.out)
+    assert report["split"]["suffix"]["ops"]["Betainc"] == 1 and report["split"]["prefix"] is None
+    assert "MatrixDeterminant" not in report["split"]["suffix"]["ops"]
+    assert report["conversion"]["strategy"] != "builtins"
+    assert "MatrixDeterminant" in report["conversion"]["forced_select_by"]
+    validation = report["validation"]
+    assert validation["passed"], validation
+    assert "body (flex-runtime: tf.lite.Interpreter (TensorFlow 2.18" in validation["runtimes"]["candidate"]
+    assert validation["runtimes"]["candidate"].endswith("-> suffix (TensorFlow)")
+    assert {o["name"] for o in validation["outputs"]} == {"probabilities", "calibrated"}
+    assert max(o["max_abs"] for o in validation["outputs"]) < 1e-5
+    body = report["split"]["body_validation"]
+    assert body["passed"] and body["runtimes"]["candidate"].startswith("flex-runtime:")
+    assert (tmp_path / "flexbody.post" / "saved_model.pb").is_file()
 
 
 def test_python_api_splits_too(split_model, tmp_path):

@@ -28,7 +28,8 @@ import numpy as np
 from ._files import atomic_write_bytes, atomic_write_text, check_output_path
 from .accuracy import label_indices, load_labels
 from .artifacts import embed_model_metadata, model_name, write_model_card
-from .benchmark import BenchConfig, LatencyStats, benchmark_source, benchmark_tflite, merge_rounds
+from .bench_rounds import error_text, time_round_robin
+from .benchmark import BenchConfig, LatencyStats, benchmark_source, benchmark_tflite
 from .convert import Conversion, ConvertConfig, convert
 from .errors import CalibrationError, ConfigError, FlexRuntimeError, Hub2LiteError, OutputError
 from .load import EntryPoint, LoadOptions
@@ -184,10 +185,6 @@ def _model_failures() -> tuple[type[BaseException], ...]:
     return (Hub2LiteError, RuntimeError, ValueError, OSError, MemoryError, tf.errors.OpError)
 
 
-def _error_text(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, Hub2LiteError) else f"{type(exc).__name__}: {exc}"
-
-
 def _check_outputs(directory: Path, modes: Sequence[QuantMode], force: bool) -> dict[str, Path]:
     if directory.exists() and not directory.is_dir():
         raise OutputError(f"output path {str(directory)!r} is a file", hint="give a folder for -o")
@@ -224,7 +221,7 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
     check_calibration(CalibrationOptions(cfg.calibration), modes)
     directory = Path(cfg.output_dir)
     files = _check_outputs(directory, modes, cfg.force)
-    total = 3 + len(modes) + cfg.bench.rounds * (1 + len(modes)) + 1
+    total = 3 + len(modes) + cfg.bench.rounds * (1 + len(modes)) + 1 + int(cfg.convert.split_requested)
     done = 0
 
     def step(text: str) -> None:
@@ -243,7 +240,7 @@ def run_sweep(cfg: SweepConfig, *, progress: SweepProgress = _quiet) -> SweepRes
         calibration = prepared.body_feeds(calibration)  # a split model calibrates its body on the prefix's outputs
     if prepared.split is not None:
         notes.append("split model: each variant is the body .tflite, validated end to end (prefix and suffix in "
-                     "TensorFlow); its size and latency are the body's alone")
+                     "TensorFlow); its size is the body's, its latency the whole chain's (prefix + body + suffix)")
     inputs = _validation_inputs(cfg, prepared)
     step("running the original on the validation inputs")
     reference = [TFRunner(prepared.reference).infer(f) for f in inputs.feeds]
@@ -365,7 +362,8 @@ def _benchmark_all(cfg: SweepConfig, prepared: Prepared, variants: list[dict[str
                    conversions: dict[QuantMode, Conversion], bench_feed: dict[str, np.ndarray], directory: Path,
                    step: Callable[[str], None]) -> tuple[LatencyStats | None, str | None]:
     """The original and every converted variant, round-robin over `cfg.bench.rounds` rounds in alternating order
-    (drift hits every model alike); fills each variant's bench/status; returns the original's (stats, error)."""
+    (bench_rounds.time_round_robin); fills each variant's bench/status; returns the original's (stats, error). A
+    split model's variants are timed as the app runs them: prefix + body + suffix (split_timing)."""
     resolved, specs = prepared.resolved, prepared.specs
     once = replace(cfg.bench, rounds=1)
     body_feed = prepared.body_feeds([bench_feed])[0]  # the .tflite of a split model is its body
@@ -378,27 +376,28 @@ def _benchmark_all(cfg: SweepConfig, prepared: Prepared, variants: list[dict[str
             names = conversions[QuantMode(v["mode"])].input_names
             targets.append((v["mode"], lambda path=directory / v["file"], names=names: benchmark_tflite(
                 path, once, feed=body_feed, input_names=names)))
-    measured: dict[str, list[LatencyStats]] = {name: [] for name, _ in targets}
-    failed: dict[str, str] = {}
-    for r in range(cfg.bench.rounds):  # round-robin, alternating order: drift hits every model alike
-        for name, measure in (targets if r % 2 == 0 else targets[::-1]):
-            step(f"benchmarking {'the original TF model' if name == 'original' else name}"
-                 + (f" (round {r + 1}/{cfg.bench.rounds})" if cfg.bench.rounds > 1 else ""))
-            if name in failed:
-                continue
-            try:
-                measured[name].append(measure())
-            except _model_failures() as exc:  # the model's failure is a row; a hub2lite bug propagates
-                failed[name] = _error_text(exc)
-                log.warning("benchmarking %s failed: %s", name, failed[name])
-    original_bench = merge_rounds(measured["original"]) if "original" not in failed else None
-    original_error = failed.get("original")
+    rounds = cfg.bench.rounds
+
+    def started(name: str, r: int) -> None:
+        step(f"benchmarking {'the original TF model' if name == 'original' else name}"
+             + (f" (round {r + 1}/{rounds})" if rounds > 1 else ""))
+
+    timed = time_round_robin(targets, rounds=rounds, failures=_model_failures(), on_start=started,
+                             on_error=lambda name, error: log.warning("benchmarking %s failed: %s", name, error))
+    if prepared.split is not None and any(name != "original" for name in timed.stats):
+        from .split_timing import chain_stats, time_stages
+
+        runs = len(next(s for n, s in timed.stats.items() if n != "original").latencies_ms)
+        step("timing the split's TensorFlow stages")
+        stages = time_stages(prepared.split, bench_feed, runs=runs, warmup=cfg.bench.warmup)
+        for name in [n for n in timed.stats if n != "original"]:
+            timed.stats[name] = chain_stats(timed.stats[name], stages)
     for v in variants:
-        if v["mode"] in failed:
-            v["status"], v["error"] = "benchmark failed", failed[v["mode"]]
-        elif measured.get(v["mode"]):
-            v["bench"] = merge_rounds(measured[v["mode"]]).to_dict()
-    return original_bench, original_error
+        if v["mode"] in timed.errors:
+            v["status"], v["error"] = "benchmark failed", timed.errors[v["mode"]]
+        elif v["mode"] in timed.stats:
+            v["bench"] = timed.stats[v["mode"]].to_dict()
+    return timed.stats.get("original"), timed.errors.get("original")
 
 
 def _tree_size(path: Path) -> int:
@@ -425,7 +424,7 @@ def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
     try:
         conversion = convert(loaded, config, calibration=calibration if recipe.needs_calibration else None)
     except _model_failures() as exc:  # a failed variant is reported, not dropped; a hub2lite bug propagates
-        v["status"], v["error"] = "conversion failed", _error_text(exc)
+        v["status"], v["error"] = "conversion failed", error_text(exc)
         log.warning("%s: conversion failed: %s", mode.value, v["error"])
         return v
     conversion = finish(mode, conversion)
@@ -452,7 +451,7 @@ def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
         report: ValidationReport = compare(reference, got, tolerance, classification=cfg.classification,
                                            runtimes={"original": "tensorflow", "candidate": runner.runtime})
     except _model_failures() as exc:  # reported, never hidden; a hub2lite bug propagates
-        v["status"], v["error"] = "validation failed to run", _error_text(exc)
+        v["status"], v["error"] = "validation failed to run", error_text(exc)
         log.warning("%s: validation failed to run: %s", mode.value, v["error"])
         return v
     v["validation"] = report.to_dict()

@@ -1,0 +1,66 @@
+"""A split model's latency: prefix (TensorFlow) + body (.tflite) + suffix (TensorFlow), what an app that runs the
+three pays per inference.
+
+The body is timed as every .tflite is (benchmark.benchmark_tflite: its own process, the same settings); the
+stages run in TensorFlow in this process (`time_stages`: warm-up runs, then as many timed runs as the body had, on
+the feed the body was timed on, mapped through the chain); `chain_stats` adds them sample by sample (run i of the
+body + run i of each stage) into the latency statistics of the whole chain.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .benchmark import LatencyStats, summarize_latencies
+from .split_run import StageRunner
+
+__all__ = ["time_stages", "chain_stats"]
+
+
+def _timed(runner: StageRunner, feed: Mapping[str, np.ndarray], runs: int, warmup: int) -> tuple[float, ...]:
+    for _ in range(max(1, warmup)):
+        runner.infer(feed)
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        runner.infer(feed)
+        out.append((time.perf_counter() - t0) * 1e3)
+    return tuple(out)
+
+
+def time_stages(split: Any, feed: Mapping[str, np.ndarray], *, runs: int, warmup: int = 5
+                ) -> dict[str, tuple[float, ...]]:
+    """Milliseconds per run of the prefix (on `feed`, the model's inputs) and of the suffix (on what the original
+    computes at the cut for `feed`), those the split has: {"prefix": (...), "suffix": (...)}."""
+    out: dict[str, tuple[float, ...]] = {}
+    values: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in feed.items()}
+    if "prefix" in split.stages:
+        prefix = StageRunner(split.stages["prefix"])
+        values.update(prefix.infer(feed))
+        out["prefix"] = _timed(prefix, feed, runs, warmup)
+    if "suffix" in split.stages:
+        values.update(StageRunner(split.stages["reference"]).infer(feed))  # the body's outputs, as the original
+        suffix = StageRunner(split.stages["suffix"])
+        suffix_feed = {t.name: values[t.name] for t in split.plan.suffix_inputs}
+        out["suffix"] = _timed(suffix, suffix_feed, runs, warmup)
+    return out
+
+
+def chain_stats(body: LatencyStats, stages: Mapping[str, tuple[float, ...]]) -> LatencyStats:
+    """The body's statistics with each stage's run added sample by sample (the stages need as many runs as the
+    body's `latencies_ms`); `target` and `runtime` say what was timed."""
+    samples = np.asarray(body.latencies_ms, dtype=np.float64)
+    for name, ms in stages.items():
+        if len(ms) != samples.size:
+            raise ValueError(f"{name}: {len(ms)} timed runs for the body's {samples.size}")
+        samples = samples + np.asarray(ms, dtype=np.float64)
+    stats = summarize_latencies((samples / 1e3).tolist(), batch=body.batch)
+    parts = [p for p in ("prefix" if "prefix" in stages else "", "body", "suffix" if "suffix" in stages else "") if p]
+    runtime = " -> ".join(f"{p} ({'TensorFlow' if p != 'body' else body.runtime})" for p in parts)
+    return replace(body, **stats, target=f"{body.target} ({' + '.join(parts)})", runtime=runtime,
+                   latencies_ms=tuple(float(x) for x in samples))
