@@ -198,5 +198,9 @@ def test_optimize_splits_and_ships_the_suffix_beside_the_model(split_model, cli,
     assert r.code == 0, r
     report = json.loads(r.out)
     assert report["data"]["split"]["suffix"]["ops"] == {"Betainc": 1}
-    assert report["metric"]["output"] == "probabilities"  # a model output the body makes, not an intermediate
+    # scored on the model's final output, made by the suffix from the body's: prefix -> body -> suffix
+    assert report["metric"]["output"] == "calibrated"
+    assert report["metric"]["reference"] == pytest.approx(100.0)
+    winner = next(c for c in report["candidates"] if c["name"] == report["winner"])
+    assert winner["value"] >= 95  # agreement on 'calibrated' within --max-drop 5
     assert out.is_file() and (tmp_path / "opt.post" / "saved_model.pb").is_file()

@@ -189,9 +189,12 @@ class _Evaluator:
     """Runs candidates on the evaluation feeds and scores one output against the labels / the original."""
 
     def __init__(self, reference: list[dict[str, np.ndarray]], output: str, metric: str,
-                 labels: np.ndarray | None, flex_runtime: bool = True) -> None:
+                 labels: np.ndarray | None, flex_runtime: bool = True, *, split: Any = None,
+                 model_feeds: Sequence[Mapping[str, np.ndarray]] = ()) -> None:
         self.reference, self.output, self.metric, self.labels = reference, output, metric, labels
         self.flex_runtime = flex_runtime
+        # a split model: each candidate body runs as prefix -> body -> suffix on the model's own inputs
+        self.split, self.model_feeds = split, list(model_feeds)
         self.ref = _stack(reference, output)
         self.runtimes: set[str] = set()  # which interpreters ran the candidates (ai-edge-litert, the Flex runtime)
         self.reference_value = self.score(self.ref)
@@ -214,7 +217,12 @@ class _Evaluator:
 
         # Select-TF-ops candidates: the Flex runtime
         with open_lite_runner(model, input_names=input_names, flex_runtime=self.flex_runtime) as lite:
-            got = [lite.infer(f) for f in feeds]
+            runner: Any = lite
+            if self.split is not None:  # `feeds` are the body's; the model's final outputs need the whole chain
+                from .split_run import ChainRunner
+
+                runner, feeds = ChainRunner(self.split, lite), self.model_feeds
+            got = [runner.infer(f) for f in feeds]
             self.runtimes.add(lite.runtime)
         passed = compare(self.reference, got, default_tolerance(mode)).passed
         return self.score(_stack(got, self.output)), passed
@@ -262,12 +270,13 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     split = split_data(job.data, job.calibration, specs, calibration_samples=cfg.calibration_samples,
                        eval_samples=cfg.eval_samples, seed=cfg.seed, scaling=prepared.scaling, text=prepared.text)
     body_config = prepared.convert_config(job.convert)
+    model_feeds = split.evaluation  # the model's own inputs (a split model's body takes the prefix's outputs)
     if prepared.split is not None:  # a split model is optimized as its body, on the prefix's outputs
         split = replace(split, calibration=prepared.body_feeds(split.calibration),
                         evaluation=prepared.body_feeds(split.evaluation),
                         info={**split.info, "split": prepared.split.to_dict(),
-                              "note": "the model was split (--split-unsupported): the body is measured against "
-                                      "the original's tensors at the cut"})
+                              "note": "the model was split (--split-unsupported): each candidate body is scored "
+                                      "end to end (prefix -> body -> suffix) on the model's final output"})
     labels = _labels(split, job.labels)
     if cfg.metric == "top1" and labels is None:
         raise ConfigError("--metric top1 needs labels for --data",
@@ -275,13 +284,17 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     if labels is not None and len(labels) != len(split.evaluation):
         raise ConfigError(f"{len(labels)} labels for {len(split.evaluation)} evaluation samples")
     progress("measuring the original")
-    reference = [TFRunner(entry).infer(f) for f in split.evaluation]
-    output = entry.info.outputs[0].name if entry.info.outputs else next(iter(reference[0]))
-    if prepared.split is not None:  # score a model output the body makes, not an intermediate tensor
-        output = next((n for n, where in prepared.split.plan.output_stage.items() if where == "body"), output)
+    original = prepared.reference if prepared.split is not None else entry  # the whole model, not the body
+    reference = [TFRunner(original).infer(f) for f in model_feeds]
+    output = original.info.outputs[0].name if original.info.outputs else next(iter(reference[0]))
+    if prepared.split is not None:  # the final output: one the last stage makes (a suffix's post-processing)
+        stage_of = prepared.split.plan.output_stage
+        last = max(stage_of.values(), key=("prefix", "body", "suffix").index)
+        output = next((o.name for o in original.info.outputs if stage_of.get(o.name) == last), output)
     if output not in reference[0]:
         output = next(iter(reference[0]))
-    evaluator = _Evaluator(reference, output, cfg.metric, labels, cfg.flex_runtime)
+    evaluator = _Evaluator(reference, output, cfg.metric, labels, cfg.flex_runtime, split=prepared.split,
+                           model_feeds=model_feeds)
     ref_value = evaluator.reference_value
     candidates: list[Candidate] = []
     input_names: dict[str, str] = {}
