@@ -71,6 +71,10 @@ def test_json_manifest_takes_every_option_and_cli_defaults(folder):
     assert int8.atol == 0.5 and int8.min_snr == float("-inf") and int8.seed == 3 and int8.batch_size == 2
     f32 = convert_args(first.source, "out.tflite", QuantMode.FLOAT32, first.options)
     assert (f32.calibration, f32.int8_ranges, f32.bias_correction) == (None, "minmax", False)
+    keep = parse_manifest(write(folder, "k.json", [{"source": "m1", "modes": ["float32", "int8"],
+                                                     "calibration": "synthetic", "int8_keep_float": ["softmax"]}]))[0]
+    assert convert_args(keep.source, "o.tflite", QuantMode.INT8, keep.options).int8_keep_float == "softmax"
+    assert convert_args(keep.source, "o.tflite", QuantMode.FLOAT32, keep.options).int8_keep_float is None
     assert f32.no_float16_guard and f32.input_range == "-1,1"
 
 

@@ -70,7 +70,8 @@ def check_modes(args: argparse.Namespace, modes: Any, *, flag: str) -> None:
 
 def for_mode(args: argparse.Namespace, mode: Any) -> argparse.Namespace:
     """The flags of one mode of a several-mode run: those that concern other modes only (calibration, the
-    int8-strict I/O type, the int8 techniques) are left out, as a single `convert --quantize MODE` would need."""
+    int8-strict I/O type, the int8 techniques, --int8-keep-float) are left out, as a single `convert --quantize
+    MODE` would need."""
     from ..quantize.recipes import recipe_for
     from ..specs import QuantMode
 
@@ -81,6 +82,8 @@ def for_mode(args: argparse.Namespace, mode: Any) -> argparse.Namespace:
         values["io_type"] = None
     if mode not in (QuantMode.INT8, QuantMode.INT8_STRICT):
         values.update(int8_ranges="minmax", bias_correction=False)
+    if mode is not QuantMode.INT8:  # int8-strict keeps no op in float
+        values["int8_keep_float"] = None
     return argparse.Namespace(**values)
 
 
