@@ -143,7 +143,29 @@ def float_only_op(path: Path) -> None:
     tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
 
 
+def tf_keras_lstm(path: Path) -> None:
+    """A tf_keras Embedding + LSTM saved with tf.saved_model.save (textgenrnn's shape, tiny): input `input`
+    float32[1,6] (token ids as floats), output `next` [1,20]. Under TensorFlow 2.21 its int8 calibration crashes
+    the process (SIGSEGV in the converter's calibrator) — the real native crash tests/test_crashguard.py needs."""
+    tf = _tf()
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input(shape=(6,), name="input")
+    emb = keras.layers.Embedding(20, 8)(inp)
+    r1 = keras.layers.LSTM(8, return_sequences=True)(emb)
+    out = keras.layers.Dense(20, activation="softmax")(keras.layers.GlobalAveragePooling1D()(r1))
+    model = keras.Model(inp, out)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 6], tf.float32, name="input")])
+    def serve(input):  # noqa: A002 - the signature's input name
+        return {"next": model(input, training=False)}
+
+    tf.saved_model.save(model, str(path), signatures={"serving_default": serve})
+
+
 BUILDERS = {
+    "tf_keras_lstm": tf_keras_lstm,
     "simple": simple,
     "simple_other_weights": simple_other_weights,
     "two_signatures": two_signatures,

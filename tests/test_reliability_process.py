@@ -169,6 +169,20 @@ def _wait_for_lock(cache: Path, timeout: float = 60) -> Path:
     raise AssertionError("the child never started downloading")
 
 
+def _wait_for_owner_to_die(cache: Path, timeout: float = 30) -> None:
+    """The `hub2lite` command runs its work in a child process (crashguard.py) that the kernel kills when the
+    command is killed (PR_SET_PDEATHSIG): a moment later, not at once. Wait for the download's owner to be gone
+    (or a zombie), as a next run started by a person or a scheduler would find it."""
+    from hub2lite.resolve import _pid_alive
+
+    (lock,) = cache.glob("*.lock")
+    pid = int(lock.read_text().strip().rsplit(".", 2)[1])
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid):
+        assert time.monotonic() < deadline, f"the killed command's child {pid} is still running"
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_sigkill_during_download_does_not_block_the_next_resolve(hub, archive_of, tmp_path: Path) -> None:
     """A download killed hard leaves tensorflow_hub's lock and temp folder; the next resolve must not wait the
@@ -181,6 +195,7 @@ def test_sigkill_during_download_does_not_block_the_next_resolve(hub, archive_of
     _wait_for_lock(cache)
     child.proc.kill()
     child.finish()
+    _wait_for_owner_to_die(cache)
     leftovers = sorted(p.name for p in cache.iterdir())
     assert any(n.endswith(".lock") for n in leftovers) and any(n.endswith(".tmp") for n in leftovers)
     hub.clear_faults(name)

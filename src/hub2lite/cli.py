@@ -1,7 +1,9 @@
 """Command-line interface: a thin layer that turns flags into configs and results into text + exit codes.
 
 Exit codes: 0 ok, 1 error (bug or unexpected), 2 usage/config, 3 validation failed, 4 resolve, 5 load,
-6 conversion, 7 calibration/data, 8 output path, 9 a batch model failed, 130 interrupted, 143 terminated.
+6 conversion, 7 calibration/data, 8 output path, 9 a batch model failed, 10 Flex runtime unavailable, 11 custom ops
+without kernels, 12 a native crash in TensorFlow/LiteRT (the `hub2lite` command runs each command in a child process
+for that: `entry`, crashguard.py), 130 interrupted, 143 terminated.
 `--help` imports no TensorFlow.
 """
 
@@ -23,7 +25,7 @@ from . import __version__
 from .commands import COMMANDS
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Hub2LiteError
 
-__all__ = ["main", "build_parser", "UI"]
+__all__ = ["main", "entry", "build_parser", "UI"]
 
 
 class UI:
@@ -141,8 +143,30 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def entry() -> int:
+    """The `hub2lite` console command: `main` in a child process, so that a native crash inside TensorFlow or
+    LiteRT is one line and exit 12 (crashguard.py); help, version and `HUB2LITE_NO_CRASH_GUARD=1` run in-process."""
+    from pathlib import Path
+
+    from . import crashguard
+
+    argv = sys.argv[1:]
+    if not crashguard.wanted(argv):
+        return main(argv)
+    try:
+        args, _ = build_parser().parse_known_args(_join_negative_values(argv))
+    except SystemExit as exc:  # usage errors: no child needed
+        return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
+    files = [Path(p) for p in [getattr(args, "output", None)] if p]
+    dirs = [Path(p) for p in [getattr(args, "output_dir", None)] if p and args.command != "batch"]  # batch resumes
+    return crashguard.run_guarded(argv, files=files, dirs=dirs)
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     err = err or sys.stderr
+    from .crashguard import enable_fault_dump
+
+    enable_fault_dump()  # in the crash guard's child: a fatal signal's Python stack goes to the parent
     parser = build_parser()
     try:
         given = list(sys.argv[1:] if argv is None else argv)

@@ -17,7 +17,8 @@
 A failed validation is *not* an exception: it is a `ValidationReport` with `passed=False`
 (exit 3); a validation that could not run because the Flex runtime is unavailable is a report with
 `not_run` set (exit 10, as FlexRuntimeError).  Anything that is not a `Hub2LiteError` is a bug in hub2lite (exit 1, traceback
-with --debug); Ctrl-C exits 130.
+with --debug); Ctrl-C exits 130. A native crash (segfault, abort) inside TensorFlow or LiteRT exits 12 through the
+`hub2lite` command's crash guard (`crashguard.py`).
 
 Every error carries a one-line `message` naming the problem and, where there is one, a
 `hint` naming the fix.
@@ -48,6 +49,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_MODEL_FAILED",
     "EXIT_MISSING_KERNELS",
+    "EXIT_NATIVE_CRASH",
 ]
 
 EXIT_OK = 0
@@ -59,6 +61,9 @@ EXIT_INTERRUPTED = 130
 #: `hub2lite batch`: at least one model of the catalog failed (the catalog still lists every model, with why).
 EXIT_MODEL_FAILED = 9
 EXIT_MISSING_KERNELS = 11
+#: the `hub2lite` command's child process died by a signal (a segfault or abort inside TensorFlow, the converter
+#: or LiteRT): reported in one line by `crashguard`, with what the run had written removed
+EXIT_NATIVE_CRASH = 12
 
 
 class Hub2LiteError(Exception):

@@ -275,13 +275,19 @@ def _hub_settings(cache: Path, timeout: float, source: str) -> Iterator[None]:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Is process `pid` running? A zombie is not: a command killed hard (SIGKILL of the `hub2lite` command kills its
+    guarded child too, see crashguard.py) stays a zombie until its new parent reaps it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) is all there is
+    return state not in ("Z", "X")
 
 
 def _clear_stale_lock(cache: Path, handle: str) -> None:

@@ -1,0 +1,69 @@
+"""A native crash inside TensorFlow or LiteRT reached from user input is one line and exit 12, with what the run
+had written removed: the `hub2lite` console command runs each command in a child process (crashguard.py).
+
+The crash is real: a tiny tf_keras LSTM (tests/models.py `tf_keras_lstm`, the shape of the real textgenrnn char
+model) makes TensorFlow 2.21's int8 calibrator segfault. Nothing here fakes a signal."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub2lite import errors
+from hub2lite.crashguard import describe_crash
+
+HUB2LITE = str(Path(sys.executable).parent / "hub2lite")
+
+
+def _cmd(*argv, env=None):
+    return subprocess.run([HUB2LITE, *map(str, argv)], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.slow
+def test_a_segfault_in_the_calibrator_is_one_line_exit_12_and_nothing_is_left(model_path, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("the user's file")
+    r = _cmd("convert", model_path("tf_keras_lstm"), "-o", out / "q.tflite", "--quantize", "int8",
+             "--calibration", "synthetic")
+    assert r.returncode == errors.EXIT_NATIVE_CRASH == 12, r
+    lines = [line for line in r.stderr.splitlines() if line.startswith("hub2lite: error:")]
+    assert len(lines) == 1, r.stderr
+    assert "crashed (SIGSEGV)" in lines[0] and "int8 calibrator" in lines[0]
+    assert "hub2lite.convert.convert" in lines[0] and "(fix: " in lines[0] and "float16 or dynamic" in lines[0]
+    assert "Fatal Python error" not in r.stderr  # the dump goes to the parent, shown only with --debug
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]  # no .part file, no report, no model
+    # the fix it names works: float16 needs no calibration
+    r = _cmd("convert", model_path("tf_keras_lstm"), "-o", out / "f.tflite", "--quantize", "float16")
+    assert r.returncode == 0, r
+    assert (out / "f.tflite").exists()
+
+
+def test_exit_codes_and_output_pass_through_the_guard(model_path, tmp_path):
+    r = _cmd("convert", tmp_path / "missing", "-o", tmp_path / "m.tflite")
+    assert r.returncode == errors.ResolveError.exit_code, r
+    assert r.stderr.count("hub2lite: error:") == 1 and "crashed" not in r.stderr
+    r = _cmd("--version")
+    assert r.returncode == 0 and r.stdout.startswith("hub2lite ")
+    r = _cmd("convert", model_path("simple"), "-o", tmp_path / "s.tflite", "--json")
+    assert r.returncode == 0 and '"validation"' in r.stdout, r
+
+
+def test_the_crash_is_named_from_the_innermost_known_frame():
+    dump = """Fatal Python error: Aborted
+
+Current thread 0x00007f (most recent call first):
+  File "/venv/lib/python3.11/site-packages/ai_edge_litert/interpreter.py", line 941 in invoke
+  File "/src/hub2lite/runners.py", line 133 in infer
+  File "/src/hub2lite/validate.py", line 80 in run_validation
+  File "/venv/lib/python3.11/site-packages/tensorflow/python/eager/def_function.py", line 10 in __call__
+"""
+    where, fix = describe_crash(dump)
+    assert where == "in LiteRT running the converted .tflite, called from hub2lite.runners.infer"
+    assert "another --quantize mode" in fix
+    assert describe_crash("")[0] == "in native code"
