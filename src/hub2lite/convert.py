@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ._converter import (build_function, graph_op_counts, make_converter, native_stderr_to_log, output_names,
@@ -28,7 +28,7 @@ from .tflite_file import add_signature, op_census, signature_keys
 
 __all__ = ["ConvertConfig", "Attempt", "Conversion", "SignaturePart", "convert", "plan_input_specs",
            "parse_input_shape", "build_function", "make_converter", "output_names", "DEFAULT_IMAGE_SIZE",
-           "ALL_SIGNATURES", "family_plan"]
+           "ALL_SIGNATURES", "family_plan", "CalibratedInt8", "calibrate_int8"]
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,11 @@ def guard_float16(float32_model: bytes, float16_model: bytes) -> Any:
 
 
 def uses_int8_techniques(config: ConvertConfig) -> bool:
+    """int8 through the calibrated flatbuffer (quantize/flatgraph.py): chosen ranges, bias correction, or ops kept
+    in float by the calibrated model's own op names."""
     return config.quantize in (QuantMode.INT8, QuantMode.INT8_STRICT) and (
-        config.int8_ranges != "minmax" or config.bias_correction or bool(config.int8_keep_float))
+        config.int8_ranges != "minmax" or config.bias_correction or bool(config.int8_keep_float)
+        or bool(config.float_nodes))
 
 
 def _technique_recipe(config: ConvertConfig) -> dict[str, Any]:
@@ -177,14 +180,61 @@ def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig) -> tup
         corrected = bias.correct_bias(prepared, acts)
         prepared = corrected.model
         info["bias_corrected_layers"] = corrected.layers
-    known = {op.name for op in flatgraph.CalibratedGraph(prepared).ops}
-    unknown = [n for n in float_nodes if n not in known]
-    if unknown:
-        raise ConfigError(f"float node(s) {unknown[:3]} are not ops of this model's calibrated graph",
-                          hint="name ops as `hub2lite per-layer` lists them, or drop --int8-ranges/--bias-correction")
-    model = flatgraph.finish(prepared, float_nodes=float_nodes,
-                             integer_only=config.quantize is QuantMode.INT8_STRICT)
+    if float_nodes:  # the calibrated model's own op names (a per-layer report's match exactly or canonically)
+        from .quantize.selective import resolve_nodes
+
+        resolved = resolve_nodes(float_nodes, [op.name for op in flatgraph.CalibratedGraph(prepared).ops])
+        if resolved != list(float_nodes):
+            log.info("float nodes matched by canonical name: %s", resolved)
+        float_nodes = tuple(resolved)
+    model = flatgraph.finish(prepared, float_nodes=float_nodes, integer_only=config.quantize is QuantMode.INT8_STRICT)
     return model, info
+
+
+@dataclass(frozen=True)
+class CalibratedInt8:
+    """One int8 calibration of a loaded model's entry point, before quantization: the calibrated flatbuffer
+    (float ops with observed activation ranges), the float activations on the calibration samples, and the
+    TFLite input names. Every int8 variant quantized from it (`quantize.flatgraph.finish`) equals what
+    `convert(..., ConvertConfig(quantize=INT8, int8_ranges=..., bias_correction=..., float_nodes=...))` writes
+    from the same samples."""
+
+    calibrated: bytes
+    activations: Any  # quantize.flatgraph.Activations
+    input_names: dict[str, str]  # TFLite input name -> original input name
+
+
+def calibrate_int8(loaded: LoadedModel, config: ConvertConfig, calibration: Sequence[Mapping[str, Any]]
+                   ) -> CalibratedInt8:
+    """Calibrate `loaded` for int8 once, by the route `convert` takes for builtins-only int8 (raises
+    ConversionError when the converter cannot)."""
+    import tensorflow as tf
+
+    from .quantize import flatgraph
+
+    entry = loaded.choose(config.signature)
+    plan = family_plan(loaded, entry)
+    specs, _ = plan_input_specs(entry.info, config, keep_dynamic_inputs=plan.keep_dynamic_inputs)
+    concrete, name_map = build_function(entry, specs)
+    routes = ["saved_model"] if config.resource_variables or plan.resource_variables else ["frozen", "saved_model"]
+    error: ConversionError | None = None
+    for route in routes:
+        converter = make_converter(concrete, route, keep=loaded.obj if plan.resource_variables else None)
+        dataset = representative_dataset(calibration, name_map, by_position=route == "frozen")
+        _configure(converter, recipe_for(QuantMode.INT8), replace(config, quantize=QuantMode.INT8, float_nodes=()),
+                   [tf.lite.OpsSet.TFLITE_BUILTINS], dataset, route)
+        try:
+            with native_stderr_to_log():
+                calibrated = flatgraph.calibrate(converter, dataset)
+        except ConversionError as exc:
+            error = exc
+            continue
+        acts = flatgraph.collect_activations(calibrated, flatgraph.feeds_for(dataset))
+        if not signature_keys(calibrated):  # the frozen route's model has none; runners look inputs up by it
+            calibrated = add_signature(calibrated, "serving_default", list(name_map), output_names(concrete))
+        return CalibratedInt8(calibrated, acts, dict(name_map))
+    assert error is not None
+    raise error
 
 
 def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
@@ -241,10 +291,6 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                     if uses_int8_techniques(config):
                         model, technique = _int8_techniques(converter, dataset, config)
                         settings.update(technique)
-                    elif config.float_nodes:  # TFLite's documented route: debugger options with denylisted_nodes
-                        from .quantize.selective import selective_quantize
-
-                        model = selective_quantize(converter, config.float_nodes)
                     else:
                         model = converter.convert()
                         if recipe.mode is QuantMode.FLOAT16 and config.float16_guard:

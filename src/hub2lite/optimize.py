@@ -1,28 +1,30 @@
 """`optimize`: the smallest (or fastest) .tflite whose accuracy stays within a budget of the original's.
 
-    run_optimize(OptimizeJob) -> OptimizeResult   (writes the winner, NAME.optimize.json/.md/.html and,
-                                                   when the per-layer search ran, NAME.layers.csv/.json)
+    run_optimize(OptimizeJob) -> OptimizeResult   (writes the winner, its model card and NAME.optimize.json/.md/.html)
 
 1. the original (TensorFlow) model is measured on the evaluation data: the reference (`--metric top1`:
    labeled accuracy; `agreement`: top-1 agreement with the original, 100% by definition; `cosine`: mean
    cosine similarity of the outputs, x100). A candidate's *drop* is reference - its value, in points;
 2. float32, then the uniform recipes from cheapest to safest (int8-strict, int8, int16x8, dynamic, float16)
-   are converted and measured;
-3. when uniform int8 misses the budget, int8 with bias correction (observed, then MSE-chosen activation ranges:
-   quantize/bias.py, ranges.py) is measured (stage "technique"), and for a model with attention int8 with
-   the softmax path (score scaling, mask, softmax), then LayerNorm and GELU too, kept in float
-   (`--int8-keep-float`, quantize/transformer.py; also "technique"); only if those miss too, TFLite's
-   QuantizationDebugger ranks the int8 layers
-   (quantize/debugger.py, measured on the *calibration* samples) and the worst layers are kept in float,
-   a whole block at a time (a layer with its consumers when its range is the problem; gaps of one int8
-   layer closed), re-measuring after each block until the budget is met; the float set is then trimmed
-   layer by layer while it stays inside the budget. At most `max_evals` mixed candidates are measured;
+   are converted and measured; int8 recipes calibrate on the calibration samples minus a held-out *ranking*
+   subset (`rank_samples`);
+3. when uniform int8 misses the budget, int8 is calibrated once (convert.calibrate_int8) and its techniques —
+   activation ranges (minmax, MSE) x bias correction (quantize/ranges.py, bias.py) — are measured (stage
+   "technique"); only if none is inside the budget, the sensitivity search (quantize/search.py) floats ops of
+   the technique with the lowest ranking loss: each op ranked by what reverting it to float does to the outputs
+   on the ranking subset, greedily, re-ranked after each step, a step that does not help undone, and past the
+   ranking target while the loss keeps falling. Its path (1, 2, ... float ops) is measured on the evaluation
+   data, fewest float ops first, until one is inside the budget (stage "mixed"; at most `max_evals`). For a
+   model with attention, int8 with the softmax path (then LayerNorm and GELU too) in float is measured before
+   the search (`--int8-keep-float`, quantize/transformer.py; also "technique");
 4. float32 is the baseline, not a candidate: it is benchmarked for reference, but only an optimized model
    can win. Candidates inside the budget are benchmarked (benchmark.py, a child process per model) and the winner
-   is the smallest (`--objective size`) or the fastest p50 (`latency`); ties go to the other criterion.
+   is the smallest (`--objective size`) or the fastest p50 (`latency`); ties go to the other criterion. A technique
+   or mixed winner is re-made by `convert(int8_ranges=, bias_correction=, float_nodes=)` (the recorded route)
+   and re-measured before it is written.
 
-The evaluation data is never used for calibration: distinct paths must not share a file; one path (or no
-`--calibration`) is split with a seed into disjoint calibration and evaluation parts, and the report says so.
+The evaluation data is never used for calibration or ranking: distinct paths must not share a file; one path (or
+no `--calibration`) is split with a seed into disjoint calibration and evaluation parts, and the report says so.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from .specs import QuantMode
 from .text_encoder import TextOptions
 
 __all__ = ["OptimizeConfig", "OptimizeJob", "Candidate", "OptimizeResult", "run_optimize", "split_data",
+           "ranking_split",
            "UNIFORM_ORDER", "OPTIMIZE_SCHEMA", "METRICS", "OBJECTIVES"]
 
 log = logging.getLogger(__name__)
@@ -62,8 +65,8 @@ METRICS = ("top1", "agreement", "cosine")
 OBJECTIVES = ("size", "latency")
 #: Cheapest to safest.
 UNIFORM_ORDER = (QuantMode.INT8_STRICT, QuantMode.INT8, QuantMode.INT16X8, QuantMode.DYNAMIC, QuantMode.FLOAT16)
-#: When uniform int8 misses the budget, int8 with bias correction and these activation ranges is tried next
-#: (stage "technique"), before any layer is kept in float (docs/quantization.md).
+#: When uniform int8 misses the budget, int8 with these activation ranges, with and without bias correction, is
+#: tried next (stage "technique"), before any op is kept in float (docs/quantization.md).
 TECHNIQUE_RANGES = ("minmax", "mse")
 
 Progress = Callable[[str], None]
@@ -82,7 +85,10 @@ class OptimizeConfig:
     max_evals: int = 12  # mixed-precision candidates measured at most
     calibration_samples: int = 200
     eval_samples: int | None = None  # None: every evaluation sample
-    debug_samples: int = 64  # calibration samples the per-layer debugger runs
+    rank_samples: int = 64  # calibration samples held out for the int8 search to rank on
+    max_float: int = 8  # ops the int8 search keeps in float at most
+    max_rank: int = 64  # ops the int8 search ranks by reverting each (in execution order)
+    beyond_target: float | None = 0.05  # go on past the ranking target while a step lowers the loss this much
     seed: int = 0
     bench_runs: int = 50
     bench_warmup: int = 5
@@ -142,6 +148,7 @@ class Candidate:
     validation_passed: bool | None = None
     error: str | None = None
     model: bytes | None = field(default=None, repr=False)
+    technique: str | None = None  # int8 through the calibrated flatbuffer: "mse+bias", ... (None: the converter's)
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "model"}
@@ -240,36 +247,107 @@ def _latency(model: bytes, cfg: OptimizeConfig, feed: Mapping[str, np.ndarray], 
     return float(stats.p50_ms)
 
 
-# --- the search ------------------------------------------------------------------------------------------
+# --- the run ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """What the stages of one optimize run share: the config, the evaluator and the candidates measured so far."""
+
+    cfg: OptimizeConfig
+    evaluator: _Evaluator
+    evaluation: Sequence[Mapping[str, np.ndarray]]
+    candidates: list[Candidate] = field(default_factory=list)
+    conversions: dict[str, Conversion] = field(default_factory=dict)  # technique candidates made by convert()
+
+    def measure(self, name: str, stage: str, mode: QuantMode, model: bytes, names: Mapping[str, str],
+                float_nodes: tuple[str, ...] = (), islands: int = 0, technique: str | None = None) -> Candidate:
+        value, passed = self.evaluator.run(model, names, self.evaluation, mode)
+        drop = self.evaluator.reference_value - value
+        cand = Candidate(name, stage, mode.value, float_nodes, islands, len(model), value, drop,
+                         drop <= self.cfg.max_drop + 1e-9, validation_passed=passed, model=model, technique=technique)
+        log.info("%s: %s %.2f (drop %.2f), %d bytes", name, self.cfg.metric, value, drop, len(model))
+        self.candidates.append(cand)
+        return cand
+
+    def named(self, name: str) -> Candidate | None:
+        return next((c for c in self.candidates if c.name == name and c.error is None), None)
 
 
 def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeResult:
-    from .quantize.debugger import QuantDebugSession, layer_report_paths
     from .runners import TFRunner
 
     cfg = job.optimize
+    out, paths = _check_outputs(job)
+    prepared = prepare(job.source, PrepareOptions(
+        convert=job.convert, scaling=ScalingFlags(job.input_range, job.mean, job.std, job.normalization_from),
+        cache_dir=job.cache_dir,
+        tags=job.tags, timeout=job.timeout, load_options=job.load_options,
+        text=TextOptions(job.vocab)), progress=progress)
+    split, labels, model_feeds = _split(job, prepared)
+    progress("measuring the original")
+    reference, output = _reference(prepared, model_feeds)
+    run = _Run(cfg, _Evaluator(reference, output, cfg.metric, labels, cfg.flex_runtime, split=prepared.split,
+                               model_feeds=model_feeds), split.evaluation)
+    calibration, ranking = ranking_split(split.calibration, cfg.rank_samples)
+    body_config = prepared.convert_config(job.convert)
+    conversions = _uniform(run, prepared.loaded, body_config, calibration, progress)
+    # a split model's body has no output the final score reads: the search cannot rank it (techniques still run)
+    ranking_reference = None if prepared.split is not None else [TFRunner(prepared.entry).infer(f) for f in ranking]
+    search = _int8_search(run, prepared.loaded, body_config, calibration, ranking, ranking_reference, progress)
+    progress("benchmarking candidates inside the budget")
+    input_names = dict(next(iter(conversions.values())).input_names) if conversions else {}
+    winner, closest = _choose(run, split.evaluation[0], input_names)
+    notes: list[str] = [split.info.get("note", "")] if split.info.get("note") else []
+    final_conversion, metadata = None, None
+    if winner is not None:
+        winner, final_conversion, metadata = _ship(job, prepared, run, winner, conversions, body_config, calibration,
+                                                   out, notes, progress)
+        closest = winner
+    data_info = {**split.info, "ranking_samples": len(ranking),
+                 "ranking": "held out of the calibration samples: the int8 search ranks on it, never on the "
+                            "evaluation data" if ranking is not calibration else
+                            "too few calibration samples to hold some out: the search ranks on the calibration "
+                            "samples themselves",
+                 "input_scaling": {n: sc.to_dict() for n, sc in prepared.scalings.items()}}
+    report = _report(job, prepared.resolved.to_dict(), run.evaluator.reference_value, run.candidates, winner, closest,
+                     search, data_info, final_conversion, out if winner else None, notes, output,
+                     runtimes=sorted(run.evaluator.runtimes))
+    if metadata is not None:
+        report["output"]["metadata"] = metadata.to_dict()
+    written: list[Path] = []
+    if winner is not None:
+        written.append(_write_card(job, report, winner, final_conversion, metadata, out))
+    atomic_write_text(paths["json"], json.dumps(report, indent=2) + "\n")
+    atomic_write_text(paths["md"], render_markdown(report))
+    atomic_write_text(paths["html"], render_html(report))
+    written = [paths["json"], paths["md"], paths["html"], *written]
+    return OptimizeResult(winner, closest, tuple(run.candidates), run.evaluator.reference_value, report,
+                          out if winner else None, tuple(written))
+
+
+def _check_outputs(job: OptimizeJob) -> tuple[Path, dict[str, Path]]:
+    """Every path the run may write, checked before anything is measured (exists without --force: one line)."""
     out = check_output_path(job.output, force=job.force)
     stem = out.name[:-len(".tflite")] if out.name.endswith(".tflite") else out.name
     paths = {ext: check_output_path(out.with_name(f"{stem}.optimize.{ext}"), force=job.force)
              for ext in ("json", "md", "html")}
-    layer_paths = layer_report_paths(out)
-    for p in (*layer_paths, model_card_path(out)):
-        check_output_path(p, force=job.force)
+    check_output_path(model_card_path(out), force=job.force)
     if job.metadata:
         check_metadata_support()
     if job.convert.split_requested:
         from .split_run import check_stage_paths
 
         check_stage_paths(out, force=job.force)
-    prepared = prepare(job.source, PrepareOptions(
-        convert=job.convert, scaling=ScalingFlags(job.input_range, job.mean, job.std, job.normalization_from),
-        cache_dir=job.cache_dir,
-        tags=job.tags, timeout=job.timeout, load_options=job.load_options,
-        text=TextOptions(job.vocab)), progress=progress)
-    resolved, loaded, entry, specs = prepared.resolved, prepared.loaded, prepared.entry, prepared.specs
-    split = split_data(job.data, job.calibration, specs, calibration_samples=cfg.calibration_samples,
+    return out, paths
+
+
+def _split(job: OptimizeJob, prepared: Any) -> tuple[DataSplit, np.ndarray | None, Any]:
+    """Calibration / evaluation feeds (a split model's body feeds), the evaluation labels and the model's own
+    evaluation inputs."""
+    cfg = job.optimize
+    split = split_data(job.data, job.calibration, prepared.specs, calibration_samples=cfg.calibration_samples,
                        eval_samples=cfg.eval_samples, seed=cfg.seed, scaling=prepared.scaling, text=prepared.text)
-    body_config = prepared.convert_config(job.convert)
     model_feeds = split.evaluation  # the model's own inputs (a split model's body takes the prefix's outputs)
     if prepared.split is not None:  # a split model is optimized as its body, on the prefix's outputs
         split = replace(split, calibration=prepared.body_feeds(split.calibration),
@@ -283,199 +361,209 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
                           hint="use an .npz with 'y', a class_name/ image folder, --labels, or --metric agreement")
     if labels is not None and len(labels) != len(split.evaluation):
         raise ConfigError(f"{len(labels)} labels for {len(split.evaluation)} evaluation samples")
-    progress("measuring the original")
-    original = prepared.reference if prepared.split is not None else entry  # the whole model, not the body
+    return split, labels, model_feeds
+
+
+def _reference(prepared: Any, model_feeds: Sequence[Mapping[str, np.ndarray]]
+               ) -> tuple[list[dict[str, np.ndarray]], str]:
+    """The original's outputs on the evaluation data and the output scored (a split model: the whole model, and
+    the final output, one the last stage makes)."""
+    from .runners import TFRunner
+
+    original = prepared.reference if prepared.split is not None else prepared.entry  # the whole model, not the body
     reference = [TFRunner(original).infer(f) for f in model_feeds]
     output = original.info.outputs[0].name if original.info.outputs else next(iter(reference[0]))
     if prepared.split is not None:  # the final output: one the last stage makes (a suffix's post-processing)
         stage_of = prepared.split.plan.output_stage
         last = max(stage_of.values(), key=("prefix", "body", "suffix").index)
         output = next((o.name for o in original.info.outputs if stage_of.get(o.name) == last), output)
-    if output not in reference[0]:
-        output = next(iter(reference[0]))
-    evaluator = _Evaluator(reference, output, cfg.metric, labels, cfg.flex_runtime, split=prepared.split,
-                           model_feeds=model_feeds)
-    ref_value = evaluator.reference_value
-    candidates: list[Candidate] = []
-    input_names: dict[str, str] = {}
+    return reference, output if output in reference[0] else next(iter(reference[0]))
 
-    def measure(name: str, stage: str, mode: QuantMode, model: bytes, names: Mapping[str, str],
-                float_nodes: tuple[str, ...] = (), islands: int = 0) -> Candidate:
-        value, passed = evaluator.run(model, names, split.evaluation, mode)
-        drop = ref_value - value
-        cand = Candidate(name, stage, mode.value, float_nodes, islands, len(model), value, drop,
-                         drop <= cfg.max_drop + 1e-9, validation_passed=passed, model=model)
-        log.info("%s: %s %.2f (drop %.2f), %d bytes", name, cfg.metric, value, drop, len(model))
-        candidates.append(cand)
-        return cand
 
+def ranking_split(calibration: Sequence[Any], rank_samples: int) -> tuple[Sequence[Any], Sequence[Any]]:
+    """(calibration, ranking): the last `rank_samples` calibration samples (at most a third of them) are held
+    out for the int8 search to rank on; with fewer than 3 samples, both are the calibration samples."""
+    n = min(rank_samples, len(calibration) // 3)
+    if n < 1:
+        return calibration, calibration
+    return calibration[:-n], calibration[-n:]
+
+
+def _uniform(run: _Run, loaded: Any, body_config: ConvertConfig, calibration: Sequence[Any],
+             progress: Progress) -> dict[QuantMode, Conversion]:
+    """float32 (the baseline) and every uniform recipe, converted and measured."""
     conversions: dict[QuantMode, Conversion] = {}
     for mode in (QuantMode.FLOAT32, *UNIFORM_ORDER):
         progress(f"converting {mode.value}")
+        stage = "baseline" if mode is QuantMode.FLOAT32 else "uniform"
         try:
             conv = convert(loaded, replace(body_config, quantize=mode),
-                           calibration=split.calibration if mode in (QuantMode.INT8, QuantMode.INT8_STRICT,
-                                                                     QuantMode.INT16X8) else None)
+                           calibration=calibration if mode in (QuantMode.INT8, QuantMode.INT8_STRICT,
+                                                               QuantMode.INT16X8) else None)
         except ConversionError as exc:
-            candidates.append(Candidate(mode.value, "baseline" if mode is QuantMode.FLOAT32 else "uniform",
-                                        mode.value, error=exc.message))
+            run.candidates.append(Candidate(mode.value, stage, mode.value, error=exc.message))
             continue
-        conversions[mode] = conv
-        input_names = dict(conv.input_names)
-        measure(mode.value, "baseline" if mode is QuantMode.FLOAT32 else "uniform", mode, conv.model,
-                conv.input_names)
+        conversions[mode] = run.conversions[mode.value] = conv
+        run.measure(mode.value, stage, mode, conv.model, conv.input_names)
+    return conversions
 
-    # int8 techniques before floating any layer: bias correction with observed / MSE-chosen activation ranges
-    best_technique: Candidate | None = None
-    technique_conversions: dict[str, Conversion] = {}
-    int8 = next((c for c in candidates if c.name == QuantMode.INT8.value and c.error is None), None)
-    if int8 is not None and not int8.in_budget:
-        for ranges_method in TECHNIQUE_RANGES:
-            name = f"int8-{ranges_method}-bias"
-            progress(f"converting {name}")
-            try:
-                conv = convert(loaded, replace(job.convert, quantize=QuantMode.INT8, int8_ranges=ranges_method,
-                                               bias_correction=True), calibration=split.calibration)
-            except ConversionError as exc:
-                candidates.append(Candidate(name, "technique", QuantMode.INT8.value, error=exc.message))
-                continue
-            technique_conversions[name] = conv
-            cand = measure(name, "technique", QuantMode.INT8, conv.model, conv.input_names)
-            if best_technique is None or cand.value > best_technique.value:
-                best_technique = cand
-        for cand in _keep_float_candidates(loaded, replace(body_config, quantize=QuantMode.INT8), split.calibration,
-                                           conversions.get(QuantMode.FLOAT32), measure, technique_conversions,
-                                           candidates, progress):
-            if best_technique is None or (cand.value or 0.0) > (best_technique.value or 0.0):
-                best_technique = cand
-    layer_report = None
-    search: dict[str, Any] = {"ran": False, "max_evals": cfg.max_evals, "evaluations": 0}
-    if (int8 is not None and not int8.in_budget and not (best_technique and best_technique.in_budget)
-            and cfg.max_evals > 0):
-        progress("ranking int8 layers (QuantizationDebugger)")
-        session = QuantDebugSession(loaded, replace(body_config, quantize=QuantMode.INT8), split.calibration,
-                                    split.calibration[:cfg.debug_samples])
-        layer_report = session.layer_report()
-        search.update(ran=True, ranked=[layer.name for layer in layer_report.ranked()])
-        names = conversions[QuantMode.INT8].input_names
-        tried: dict[tuple[str, ...], Candidate] = {}
 
-        def evaluate(nodes: tuple[str, ...]) -> Candidate | None:
-            if nodes in tried or not nodes:
-                return tried.get(nodes)
-            if search["evaluations"] >= cfg.max_evals:
-                return None
-            search["evaluations"] += 1
-            progress(f"mixed candidate {search['evaluations']}/{cfg.max_evals}: {len(nodes)} float layer(s)")
-            try:
-                model = session.quantize(nodes)
-            except ConfigError as exc:  # every layer float: nothing left quantized
-                cand = Candidate(f"mixed-{search['evaluations']}", "mixed", QuantMode.INT8.value, nodes,
-                                 layer_report.islands(nodes), error=exc.message)
-                candidates.append(cand)
-                tried[nodes] = cand
-                return cand
-            cand = measure(f"mixed-{search['evaluations']}", "mixed", QuantMode.INT8, model, names, nodes,
-                           layer_report.islands(nodes))
-            tried[nodes] = cand
-            return cand
+def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration: Sequence[Any],
+                 ranking: Sequence[Any], ranking_reference: Sequence[Mapping[str, np.ndarray]] | None,
+                 progress: Progress) -> dict[str, Any]:
+    """When uniform int8 misses the budget: int8 techniques, then the sensitivity search (quantize/search.py).
 
-        chosen: tuple[str, ...] = ()
-        passing: Candidate | None = None
-        for layer in layer_report.ranked():  # grow: whole blocks, worst first
-            if layer.name in chosen:
-                continue
-            nodes = layer_report.close_gaps(set(chosen) | set(layer_report.block(layer.name)))
-            if nodes == chosen:
-                continue
-            chosen = nodes
-            cand = evaluate(chosen)
-            if cand is None:
-                break
-            if cand.in_budget:
-                passing = cand
-                break
-        if passing is not None:  # trim: fewest float layers, least severe first, while inside the budget
-            for layer in sorted((layer_report.layer(n) for n in passing.float_nodes), key=lambda x: x.severity):
-                nodes = tuple(n for n in passing.float_nodes if n != layer.name)
-                cand = evaluate(nodes)
-                if cand is None:
-                    break
-                if cand.in_budget and cand.error is None:
-                    passing = cand
-        search["stopped"] = ("budget met" if passing is not None else
-                             "evaluation limit reached" if search["evaluations"] >= cfg.max_evals else
-                             "every layer tried")
+    One calibration (convert.calibrate_int8). The techniques (activation ranges x bias correction) are scored on
+    the ranking subset and measured on the evaluation data (stage "technique"). If none is inside the budget, the
+    search floats ops of the technique with the lowest ranking loss, ranked by the effect of reverting each on
+    the ranking subset (never the evaluation data), past the ranking target while the loss keeps falling; each
+    step of its path (1, 2, ... float ops) is then measured on the evaluation data (stage "mixed", at most
+    `max_evals`), smallest first, until one is inside the budget."""
+    from .convert import calibrate_int8
+    from .quantize.flatgraph import CalibratedGraph, finish
+    from .quantize.search import prepare_variants, score_outputs, sensitivity_search
 
-    progress("benchmarking candidates inside the budget")
-    feed = split.evaluation[0]
-    for i, c in enumerate(candidates):
+    cfg = run.cfg
+    search: dict[str, Any] = {"ran": False, "method": "sensitivity", "max_evals": cfg.max_evals, "evaluations": 0}
+    int8 = run.named(QuantMode.INT8.value)
+    if int8 is None or int8.in_budget:
+        return search
+    if ranking_reference is None:
+        search["skipped"] = "a split model: the int8 search ranks on the body's outputs, which the score does not read"
+        return search
+    progress("calibrating int8 once for the techniques and the search")
+    try:
+        cal = calibrate_int8(loaded, replace(body_config, quantize=QuantMode.INT8), calibration)
+    except ConversionError as exc:
+        search["skipped"] = exc.message
+        return search
+    kind = "dense" if cfg.metric == "cosine" else "classifier"
+    output = run.evaluator.output
+    rank_ref = _stack(ranking_reference, output)
+    # the ranking target in the kind's quality (agreement or cosine as a fraction), from the budget
+    target = max(0.0, 1.0 - cfg.max_drop / 100.0)
+
+    def evaluate(model: bytes) -> Any:
+        from .runners import open_lite_runner
+
+        with open_lite_runner(model, input_names=cal.input_names, flex_runtime=cfg.flex_runtime) as lite:
+            got = [lite.infer(f) for f in ranking]
+        return score_outputs(kind, rank_ref, _stack(got, output))
+
+    progress("int8 techniques: activation ranges x bias correction")
+    techniques: dict[str, dict[str, Any]] = {}
+    prepared_models: dict[str, bytes] = {}
+    for name, (_method, _bias, prepared) in prepare_variants(cal.calibrated, cal.activations,
+                                                             ranges=TECHNIQUE_RANGES, bias=(False, True)).items():
+        model = finish(prepared)
+        score = evaluate(model)
+        techniques[name] = {"ranking": score.to_dict()}
+        prepared_models[name] = prepared
+        if name != "minmax":  # minmax alone is uniform int8, already measured
+            cand = run.measure(_technique_candidate(name), "technique", QuantMode.INT8, model, cal.input_names,
+                               technique=name)
+            techniques[name]["evaluation"] = cand.value
+    chosen = min(techniques, key=lambda n: techniques[n]["ranking"]["loss"])
+    search["techniques"] = techniques
+    search["technique"] = chosen
+    if not any(c.in_budget for c in run.candidates if c.stage == "technique"):  # transformers: parts in float
+        _keep_float_candidates(loaded, replace(body_config, quantize=QuantMode.INT8), calibration,
+                               run.conversions.get(QuantMode.FLOAT32.value), run.measure, run.conversions, run.candidates,
+                               progress)
+    if any(c.in_budget for c in run.candidates if c.stage == "technique") or cfg.max_evals == 0:
+        return search
+    f16 = run.named(QuantMode.FLOAT16.value)
+    f32 = run.named(QuantMode.FLOAT32.value)
+    max_size = f16.size_bytes if f16 is not None else (f32.size_bytes // 2 if f32 is not None else None)
+    candidates = [op.name for op in CalibratedGraph(prepared_models[chosen]).compute_ops()]
+    progress(f"sensitivity search on int8 {chosen}: reverting each of {min(len(candidates), cfg.max_rank)} ops")
+    result = sensitivity_search(prepared_models[chosen], evaluate, candidates, target=target, max_float=cfg.max_float,
+                                max_rank=cfg.max_rank, max_size=max_size, beyond_target=cfg.beyond_target,
+                                progress=progress)
+    search.update(ran=True, ranking=[[n, loss] for n, loss in result.ranking],
+                  steps=[step.to_dict() for step in result.steps], float_nodes=list(result.float_nodes),
+                  ranking_evaluations=result.evaluations, ranking_target=target)
+    passing = None
+    for k in range(1, len(result.float_nodes) + 1):  # the path, fewest float ops first
+        if search["evaluations"] >= cfg.max_evals:
+            break
+        search["evaluations"] += 1
+        nodes = result.float_nodes[:k]
+        progress(f"mixed candidate {k}: {k} float op(s) on int8 {chosen}")
+        cand = run.measure(f"mixed-{k}", "mixed", QuantMode.INT8, finish(prepared_models[chosen], float_nodes=nodes),
+                           cal.input_names, nodes, technique=chosen)
+        if cand.in_budget:
+            passing = cand
+            break
+    search["stopped"] = ("budget met" if passing is not None else
+                         "evaluation limit reached" if search["evaluations"] >= cfg.max_evals else
+                         "the search's path ended")
+    return search
+
+
+def _technique_candidate(technique: str) -> str:
+    """Candidate name of an int8 technique: minmax+bias -> int8-minmax-bias, mse -> int8-mse."""
+    return "int8-" + technique.replace("+", "-")
+
+
+def _choose(run: _Run, feed: Mapping[str, np.ndarray], input_names: Mapping[str, str]
+            ) -> tuple[Candidate | None, Candidate | None]:
+    """Benchmark the baseline and the candidates inside the budget; (winner, closest)."""
+    cfg = run.cfg
+    for i, c in enumerate(run.candidates):
         if (c.in_budget or c.stage == "baseline") and c.model is not None:
-            candidates[i] = replace(c, latency_ms=_latency(c.model, cfg, feed, input_names))
-    inside = [c for c in candidates if c.in_budget and c.error is None and c.stage != "baseline"]
+            run.candidates[i] = replace(c, latency_ms=_latency(c.model, cfg, feed, input_names))
+    inside = [c for c in run.candidates if c.in_budget and c.error is None and c.stage != "baseline"]
     key = ((lambda c: (c.size_bytes, c.latency_ms)) if cfg.objective == "size"
            else (lambda c: (c.latency_ms, c.size_bytes)))
     winner = min(inside, key=key) if inside else None
-    measured = [c for c in candidates if c.drop is not None and c.stage != "baseline"]
+    measured = [c for c in run.candidates if c.drop is not None and c.stage != "baseline"]
     closest = winner or (min(measured, key=lambda c: (c.drop, c.size_bytes)) if measured else None)
+    return winner, closest
 
-    notes: list[str] = [split.info.get("note", "")] if split.info.get("note") else []
-    final_conversion = None
-    metadata: MetadataResult | None = None
-    if winner is not None:
-        progress("writing the winner")
-        if winner.stage == "mixed":
-            # the shipped model comes from the public, recorded route: convert(..., float_nodes=...)
-            final_conversion = convert(loaded, replace(body_config, quantize=QuantMode.INT8,
-                                                       float_nodes=winner.float_nodes),
-                                       calibration=split.calibration)
-            model = final_conversion.model
-            value, _ = evaluator.run(model, final_conversion.input_names, split.evaluation, QuantMode.INT8)
-            shipped = replace(winner, size_bytes=len(model), value=value, drop=ref_value - value,
-                              in_budget=ref_value - value <= cfg.max_drop + 1e-9, model=model)
-            if shipped.in_budget:  # re-measured: the report describes the file that is written
-                candidates[candidates.index(winner)] = shipped
-                winner = closest = shipped
-            else:  # cannot happen unless calibration is not deterministic; ship what was measured
-                notes.append(f"convert(float_nodes=...) gave {shipped.value:.2f}; shipped the measured candidate")
-                model = winner.model  # type: ignore[assignment]
-        else:
-            final_conversion = technique_conversions.get(winner.name) or conversions[QuantMode(winner.recipe)]
+
+def _ship(job: OptimizeJob, prepared: Any, run: _Run, winner: Candidate, conversions: Mapping[QuantMode, Conversion],
+          body_config: ConvertConfig, calibration: Sequence[Any], out: Path, notes: list[str],
+          progress: Progress) -> tuple[Candidate, Conversion, MetadataResult | None]:
+    """Write the winner. A technique or mixed winner is re-made by the public, recorded route
+    (convert(..., int8_ranges=, bias_correction=, float_nodes=)) and re-measured on the evaluation data."""
+    progress("writing the winner")
+    ref_value = run.evaluator.reference_value
+    if winner.technique is not None:
+        ranges_method, _, bias = winner.technique.partition("+")
+        final = convert(prepared.loaded, replace(body_config, quantize=QuantMode.INT8, int8_ranges=ranges_method,
+                                                 bias_correction=bias == "bias", float_nodes=winner.float_nodes),
+                        calibration=calibration)
+        model = final.model
+        value, _ = run.evaluator.run(model, final.input_names, run.evaluation, QuantMode.INT8)
+        shipped = replace(winner, size_bytes=len(model), value=value, drop=ref_value - value,
+                          in_budget=ref_value - value <= run.cfg.max_drop + 1e-9, model=model)
+        if shipped.in_budget:  # re-measured: the report describes the file that is written
+            run.candidates[run.candidates.index(winner)] = shipped
+            winner = shipped
+        else:  # cannot happen unless calibration is not deterministic; ship what was measured
+            notes.append(f"convert(float_nodes=...) gave {shipped.value:.2f}; shipped the measured candidate")
             model = winner.model  # type: ignore[assignment]
-        if job.metadata:
-            progress("writing metadata")
-            model, metadata = embed_model_metadata(
-                model, name=model_name(resolved, winner.name), resolved=resolved, family=final_conversion.family,
-                scalings=prepared.scalings, labels=job.labels, recipe={"name": winner.name},
-                signature=entry.info.name)
-            value, _ = evaluator.run(model, final_conversion.input_names, split.evaluation, QuantMode(winner.recipe))
-            if abs(value - (winner.value or 0.0)) > 1e-9:  # the network must be the one measured
-                raise RuntimeError(f"metadata changed the winner's metric ({winner.value} -> {value})")
-        if prepared.split is not None:
-            from .split_run import write_stages
+    else:
+        final = run.conversions.get(winner.name) or conversions[QuantMode(winner.recipe)]
+        model = winner.model  # type: ignore[assignment]
+    metadata: MetadataResult | None = None
+    if job.metadata:
+        progress("writing metadata")
+        model, metadata = embed_model_metadata(
+            model, name=model_name(prepared.resolved, winner.name), resolved=prepared.resolved, family=final.family,
+            scalings=prepared.scalings, labels=job.labels, recipe={"name": winner.name},
+            signature=prepared.entry.info.name)
+        value, _ = run.evaluator.run(model, final.input_names, run.evaluation, QuantMode(winner.recipe))
+        if abs(value - (winner.value or 0.0)) > 1e-9:  # the network must be the one measured
+            raise RuntimeError(f"metadata changed the winner's metric ({winner.value} -> {value})")
+    if prepared.split is not None:
+        from .split_run import write_stages
 
-            stages = write_stages(prepared.split, out, force=job.force)
-            notes.append("the model was split: " + ", ".join(f"{k} -> {v['path']}" for k, v in stages.items()))
-        atomic_write_bytes(out, model)
-    written: list[Path] = []
-    if layer_report is not None:
-        from .quantize.debugger import write_layer_report
-
-        written.extend(write_layer_report(layer_report, out, force=job.force))
-    report = _report(job, resolved.to_dict(), ref_value, candidates, winner, closest, search,
-                     {**split.info, "input_scaling": {n: sc.to_dict() for n, sc in prepared.scalings.items()}},
-                     layer_report, final_conversion, out if winner else None, notes, output,
-                     runtimes=sorted(evaluator.runtimes))
-    if metadata is not None:
-        report["output"]["metadata"] = metadata.to_dict()
-    if winner is not None:
-        written.append(_write_card(job, report, winner, final_conversion, metadata, out))
-    atomic_write_text(paths["json"], json.dumps(report, indent=2) + "\n")
-    atomic_write_text(paths["md"], render_markdown(report))
-    atomic_write_text(paths["html"], render_html(report))
-    written = [paths["json"], paths["md"], paths["html"], *written]
-    return OptimizeResult(winner, closest, tuple(candidates), ref_value, report, out if winner else None,
-                          tuple(written))
+        stages = write_stages(prepared.split, out, force=job.force)
+        notes.append("the model was split: " + ", ".join(f"{k} -> {v['path']}" for k, v in stages.items()))
+    atomic_write_bytes(out, model)
+    return winner, final, metadata
 
 
 #: Transformers: int8 with these parts kept in float (quantize/transformer.py), tried in order until one is in
@@ -547,7 +635,7 @@ def _write_card(job: OptimizeJob, report: Mapping[str, Any], winner: Candidate, 
 
 def _report(job: OptimizeJob, source: dict[str, Any], ref_value: float, candidates: Sequence[Candidate],
             winner: Candidate | None, closest: Candidate | None, search: dict[str, Any], split: dict[str, Any],
-            layer_report: Any, conversion: Conversion | None, out: Path | None, notes: list[str],
+            conversion: Conversion | None, out: Path | None, notes: list[str],
             output: str, *, runtimes: Sequence[str] = ()) -> dict[str, Any]:
     from .report.format import versions
 
@@ -565,7 +653,6 @@ def _report(job: OptimizeJob, source: dict[str, Any], ref_value: float, candidat
         "candidates": [c.to_dict() for c in candidates],
         "runtimes": {"original": "tensorflow", "candidates": list(runtimes)},
         "search": search,
-        "layers": None if layer_report is None else layer_report.to_dict(),
         "winner": None if winner is None else winner.name,
         "closest": None if closest is None else closest.name,
         "passed": winner is not None,

@@ -13,9 +13,10 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "optimize", help="the smallest/fastest .tflite within an accuracy budget (mixed int8/float layers)",
         description="Measure float32 and every uniform recipe (int8-strict, int8, int16x8, dynamic, float16); when "
-                    "int8 misses the budget, keep its worst layers (TFLite QuantizationDebugger) in float, a block "
-                    "at a time, until the budget is met; benchmark what is inside the budget and write the winner "
-                    "plus NAME.optimize.json/.md/.html. Exit 0 with a winner, 3 when nothing meets the budget.")
+                    "int8 misses the budget, measure int8 with chosen activation ranges and bias correction, then "
+                    "keep in float the ops whose reverting helps most (ranked on calibration-side samples, never "
+                    "the evaluation data); benchmark what is inside the budget and write the winner plus "
+                    "NAME.optimize.json/.md/.html. Exit 0 with a winner, 3 when nothing meets the budget.")
     p.add_argument("source", help="SavedModel folder, .tar.gz, .keras/.h5/.pb file, or hub handle/URL")
     p.add_argument("-o", "--output", required=True, help="output .tflite path (reports are written beside it)")
     p.add_argument("--calibration", metavar="PATH",
@@ -29,7 +30,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--objective", choices=["size", "latency"], default="size",
                    help="pick the smallest or the fastest (p50) model inside the budget (default size)")
     p.add_argument("--threads", type=int, help="benchmark threads (default: every CPU)")
-    p.add_argument("--max-evals", type=int, default=12, help="mixed-precision candidates measured at most (default 12)")
+    p.add_argument("--max-evals", type=int, default=12,
+                   help="mixed int8/float candidates measured on the evaluation data at most (default 12)")
     p.add_argument("--calibration-samples", type=int, default=200, help="calibration samples (default 200)")
     p.add_argument("--eval-samples", type=int, help="evaluation samples (default: all)")
     p.add_argument("--runs", type=int, default=50, help="timed benchmark runs per candidate (default 50)")

@@ -1,4 +1,4 @@
-"""The optimize report's renderings: NAME.optimize.md (a candidates table, the worst int8 layers) and
+"""The optimize report's renderings: NAME.optimize.md (a candidates table, the int8 ops ranked by sensitivity) and
 NAME.optimize.html (self-contained: the shared page, an inline SVG chart of size against the metric, the
 same table). Pure: no TensorFlow, no files. The report dict (schema hub2lite.optimize/1) is built by
 optimize.py."""
@@ -31,7 +31,8 @@ def candidate_rows(report: Mapping[str, Any]) -> list[list[str]]:
         mark = ("**winner**" if c["name"] == report["winner"] else "baseline" if c["stage"] == "baseline"
                 else "in" if c["in_budget"] else "out")
         floats = ", ".join(short_layer_name(n) for n in c["float_nodes"]) or "-"
-        rows.append([c["name"], c["recipe"], f"{c['float_layers']} ({floats})" if c["float_layers"] else "0",
+        recipe = c["recipe"] + (f" ({c['technique']})" if c.get("technique") else "")
+        rows.append([c["name"], recipe, f"{c['float_layers']} ({floats})" if c["float_layers"] else "0",
                      fmt_num(c["size_bytes"] and c["size_bytes"] / 1024, ".1f"), fmt_num(c["latency_ms"], ".3f"),
                      fmt_num(c["value"], ".2f"), fmt_num(c["drop"], "+.2f"), c["error"] or mark])
     return rows
@@ -50,14 +51,20 @@ def _verdict(report: Mapping[str, Any]) -> str:
     return f"No candidate meets the budget; closest: {report['closest']}"
 
 
-def _layer_rows(report: Mapping[str, Any], top: int = 8) -> list[list[str]]:
-    by = {layer["name"]: layer for layer in report["layers"]["layers"]}
-    return [[short_layer_name(name), by[name]["op"], fmt_num(by[name]["rmse_scale"], ".3f"),
-             f"{by[name]['channel_error']:.3f}", fmt_num(by[name]["severity"], ".2f")]
-            for name in report["layers"]["ranked"][:top]]
+def _ranking_rows(report: Mapping[str, Any], top: int = 8) -> list[list[str]]:
+    """The ops the int8 search ranked, by the ranking-subset loss when each alone is reverted to float."""
+    chosen = set(report["search"].get("float_nodes") or ())
+    return [[short_layer_name(name), fmt_num(loss, ".4g"), "float" if name in chosen else ""]
+            for name, loss in (report["search"].get("ranking") or [])[:top]]
 
 
-_LAYER_HEADER = ["layer", "op", "rmse/scale", "channel error", "severity"]
+_RANKING_HEADER = ["op", "loss reverted alone", "kept float"]
+
+
+def _search_line(s: Mapping[str, Any]) -> str:
+    technique = f"; technique {s['technique']} (lowest ranking loss)" if s.get("technique") else ""
+    return (f"int8 search: {'ran' if s['ran'] else 'not needed'}{technique}; {s['evaluations']} of at most "
+            f"{s['max_evals']} mixed candidates measured" + (f" ({s['stopped']})" if s.get("stopped") else ""))
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
@@ -71,12 +78,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     else:
         lines.append(f"**No candidate meets the budget.** Closest: {report['closest']}")
     s = report["search"]
-    lines += ["", f"Per-layer search: {'ran' if s['ran'] else 'not needed'}; {s['evaluations']} of at most "
-              f"{s['max_evals']} mixed candidates measured" + (f" ({s['stopped']})" if s.get("stopped") else ""), ""]
+    lines += ["", _search_line(s), ""]
     lines.append(markdown_table(CANDIDATE_HEADER, candidate_rows(report)))
-    if report["layers"]:
-        lines += ["", "Worst int8 layers (QuantizationDebugger, calibration samples):", ""]
-        lines.append(markdown_table(_LAYER_HEADER, _layer_rows(report)))
+    if s.get("ranking"):
+        lines += ["", "Ops by the effect of reverting each to float (ranking subset, lower loss = more sensitive "
+                  "in int8):", ""]
+        lines.append(markdown_table(_RANKING_HEADER, _ranking_rows(report)))
     for note in report["notes"]:
         lines.append(f"\nNote: {note}")
     return "\n".join(lines) + "\n"
@@ -108,9 +115,9 @@ def render_html(report: Mapping[str, Any]) -> str:
     """A self-contained page: the shared CSS, an inline SVG chart, the candidates and the Markdown report."""
     table = html_table(CANDIDATE_HEADER, candidate_rows(report), table_id="candidates")
     layers = ""
-    if report["layers"]:
-        layers = ("<h2>Worst int8 layers</h2><p class=muted>QuantizationDebugger, calibration samples</p>"
-                  + html_table(_LAYER_HEADER, _layer_rows(report)))
+    if report["search"].get("ranking"):
+        layers = ("<h2>int8 ops by sensitivity</h2><p class=muted>loss on the ranking subset with the op alone "
+                  "reverted to float</p>" + html_table(_RANKING_HEADER, _ranking_rows(report)))
     body = (f"<h1>hub2lite optimize</h1><p class=muted>{escape(report['source'].get('source', ''))}</p>"
             f"<div class=rec><b>{escape(_verdict(report))}</b></div>"
             f"<figure id=chart>{render_chart_svg(report)}</figure><h2>Candidates</h2>{table}{layers}"
