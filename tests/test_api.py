@@ -38,3 +38,36 @@ def test_api_raises_typed_errors_and_takes_typed_options(tmp_path):
     else:
         raise AssertionError("a quantized model without validation must be refused")
     assert hub2lite.api.range_text((-1, 1)) == "-1,1"
+
+
+# CLI flags with another spelling in the API (the API takes positive booleans, plural collections, a mapping)
+_RENAMED = {"input_shape": "input_shapes", "freeze_input": "freeze_inputs", "no_validate": "validate",
+            "no_flex_runtime": "flex_runtime", "no_float16_guard": "float16_guard", "no_xnnpack": "xnnpack",
+            "no_probe": "probe"}
+_TOLERANCES = {"atol", "rtol", "min_cosine", "min_snr", "min_top1_agreement", "min_top5_overlap", "max_kl",
+               "max_accuracy_drop", "sample_quantile"}  # the API's `tolerances` mapping
+# about the terminal or files of one run, not the model: the API returns objects instead
+_CLI_ONLY = {"json", "load_inputs", "save_inputs", "outputs_dir", "per_layer", "tensors"}
+
+
+def test_every_model_option_of_a_command_is_an_api_keyword():
+    """A flag added to a command's option group must reach the Python API too (issue 11's explicit API): each
+    convert / validate / sweep / optimize / inspect flag is a keyword of the function of that name."""
+    import argparse
+    import inspect
+
+    import hub2lite
+    from hub2lite.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    for command in ("convert", "validate", "sweep", "optimize", "inspect"):
+        params = set(inspect.signature(getattr(hub2lite, command)).parameters)
+        missing = []
+        for action in sub.choices[command]._actions:
+            dest = action.dest
+            if dest == "help" or dest in _CLI_ONLY:
+                continue
+            want = "tolerances" if dest in _TOLERANCES else _RENAMED.get(dest, dest)
+            if want not in params:
+                missing.append(f"--{dest.replace('_', '-')} (API: {want})")
+        assert not missing, f"hub2lite.{command} lacks {missing}"

@@ -48,10 +48,13 @@ def _texts(values: str | Sequence[float] | None) -> str | None:
     return ",".join(f"{float(v):g}" for v in values)
 
 
-def _load_options(unsafe_keras: bool, input_names: Sequence[str], output_names: Sequence[str]) -> Any:
+def _load_options(unsafe_keras: bool, input_names: Sequence[str], output_names: Sequence[str],
+                  freeze_inputs: Mapping[str, Any] | None = None) -> Any:
     from .load import LoadOptions
 
-    return LoadOptions(unsafe_keras=unsafe_keras, input_names=tuple(input_names), output_names=tuple(output_names))
+    frozen = tuple(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in (freeze_inputs or {}).items())
+    return LoadOptions(unsafe_keras=unsafe_keras, input_names=tuple(input_names), output_names=tuple(output_names),
+                       freeze_inputs=frozen)
 
 
 def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequence[int]] | None, keep_dynamic: bool,
@@ -59,7 +62,8 @@ def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequenc
                     resource_variables: bool = False, split_unsupported: bool = False,
                     body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
                     allow_custom_ops: bool = False, seq_len: int | None = None,
-                    int8_keep_float: Sequence[str] = ()) -> Any:
+                    int8_keep_float: Sequence[str] = (), int8_ranges: str = "minmax", bias_correction: bool = False,
+                    float16_guard: bool = True) -> Any:
     from .convert import ConvertConfig
     from .specs import OpsPolicy, QuantMode
 
@@ -70,7 +74,8 @@ def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequenc
                          io_type=io_type, resource_variables=resource_variables, split_unsupported=split_unsupported,
                          body_inputs=tuple(body_inputs), body_outputs=tuple(body_outputs),
                          allow_custom_ops=allow_custom_ops, seq_len=seq_len,
-                         int8_keep_float=tuple(int8_keep_float))
+                         int8_keep_float=tuple(int8_keep_float), int8_ranges=int8_ranges,
+                         bias_correction=bias_correction, float16_guard=float16_guard)
 
 
 def _validate_config(mode: Any, *, validate: bool, data: str | None, labels: str | None, samples: int | None,
@@ -101,13 +106,18 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
             flex_runtime: bool = True, progress: Progress | None = None, split_unsupported: bool = False,
             body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
             allow_custom_ops: bool = False, seq_len: int | None = None,
-            vocab: str | None = None, int8_keep_float: Sequence[str] = ()) -> ConvertResult:
+            vocab: str | None = None, int8_keep_float: Sequence[str] = (), int8_ranges: str = "minmax",
+            bias_correction: bool = False, float16_guard: bool = True,
+            freeze_inputs: Mapping[str, Any] | None = None) -> ConvertResult:
     """`hub2lite convert`: convert, validate, write OUTPUT and OUTPUT.report.json. Returns the ConvertResult
     (`.passed`, `.report`, `.conversion`, `.validation`). `flex_runtime=False`: a Select-TF-ops model's
     validation is not run (`.validation.not_run` says why) instead of starting the Flex runtime.
     `split_unsupported` / `body_inputs` / `body_outputs` cut out ops no TFLite runtime has (OUTPUT.pre/,
     OUTPUT.post/; docs/split.md); `allow_custom_ops` keeps them as custom ops. `int8_keep_float` (with
-    quantize="int8"): transformer parts kept in float, e.g. ("softmax",) (docs/quantization.md)."""
+    quantize="int8"): transformer parts kept in float, e.g. ("softmax",) (docs/quantization.md). `int8_ranges`
+    ("minmax", "percentile", "mse") and `bias_correction` (int8 / int8-strict) are `--int8-ranges` /
+    `--bias-correction`; `float16_guard=False` is `--no-float16-guard`; `freeze_inputs` ({"is_training": False})
+    feeds TF1 checkpoint placeholders constants, as `--freeze-input NAME=VALUE`."""
     from .options import check_quantized_validation
     from .pipeline import ConvertJob, run_convert
     from .specs import QuantMode
@@ -119,7 +129,8 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
                           batch_size=batch_size, quantize=quantize, no_flex=no_flex, io_type=io_type,
                           resource_variables=resource_variables, split_unsupported=split_unsupported,
                           body_inputs=body_inputs, body_outputs=body_outputs, allow_custom_ops=allow_custom_ops,
-                          seq_len=seq_len, int8_keep_float=int8_keep_float)
+                          seq_len=seq_len, int8_keep_float=int8_keep_float, int8_ranges=int8_ranges,
+                          bias_correction=bias_correction, float16_guard=float16_guard)
     if cfg.split_requested and allow_custom_ops:
         from .errors import ConfigError
 
@@ -132,7 +143,8 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
                      calibration=calibration, calibration_samples=calibration_samples, force=force,
                      cache_dir=cache_dir, timeout=timeout, tags=None if tags is None else tuple(tags),
                      input_range=range_text(input_range), mean=_texts(mean), std=_texts(std), calibration_seed=seed,
-                     load_options=_load_options(unsafe_keras, input_names, output_names), metadata=metadata,
+                     load_options=_load_options(unsafe_keras, input_names, output_names, freeze_inputs),
+                     metadata=metadata,
                      normalization_from=normalization_from, vocab=vocab)
     return run_convert(job, progress=progress or (lambda _: None))
 
@@ -146,7 +158,8 @@ def validate(source: str, tflite: str, *, mode: str | None = None, signature: st
              force: bool = False, cache_dir: str | None = None, tags: Sequence[str] | None = None,
              timeout: float | None = None, unsafe_keras: bool = False, input_names: Sequence[str] = (),
              output_names: Sequence[str] = (), debug: bool = False, flex_runtime: bool = True,
-             progress: Progress | None = None, vocab: str | None = None) -> ValidationReport:
+             progress: Progress | None = None, vocab: str | None = None,
+             freeze_inputs: Mapping[str, Any] | None = None) -> ValidationReport:
     """`hub2lite validate`: run the original and the .tflite on the same inputs; `mode` None reads the
     quantization mode from the .tflite. Returns the ValidationReport (`.passed`, `.outputs`, `.to_dict()`)."""
     from .pipeline import ValidateJob, run_validate
@@ -160,7 +173,7 @@ def validate(source: str, tflite: str, *, mode: str | None = None, signature: st
                                                 flex_runtime=flex_runtime),
                       mode=quant, tolerance_overrides=dict(tolerances or {}), cache_dir=cache_dir, timeout=timeout,
                       tags=None if tags is None else tuple(tags), report=report, force=force,
-                      load_options=_load_options(unsafe_keras, input_names, output_names),
+                      load_options=_load_options(unsafe_keras, input_names, output_names, freeze_inputs),
                       input_range=range_text(input_range), mean=_texts(mean), std=_texts(std),
                       normalization_from=normalization_from, vocab=vocab)
     return run_validate(job, progress=progress or (lambda _: None))
@@ -177,7 +190,11 @@ def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float3
           rounds: int = 3, force: bool = False, cache_dir: str | None = None, tags: Sequence[str] | None = None,
           timeout: float | None = None, unsafe_keras: bool = False, input_names: Sequence[str] = (),
           output_names: Sequence[str] = (), debug: bool = False, seq_len: int | None = None,
-          vocab: str | None = None, int8_keep_float: Sequence[str] = ()) -> SweepResult:
+          vocab: str | None = None, int8_keep_float: Sequence[str] = (), int8_ranges: str = "minmax",
+          bias_correction: bool = False, freeze_inputs: Mapping[str, Any] | None = None,
+          split_unsupported: bool = False, body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
+          allow_custom_ops: bool = False, flex_runtime: bool = True, xnnpack: bool = True,
+          tolerances: Mapping[str, float | None] | None = None) -> SweepResult:
     """`hub2lite sweep`: every quantization variant converted, validated and benchmarked; writes
     OUTPUT_DIR/report.json/.md/.html. Returns the SweepResult (`.passed`, `.report`, `.files`).
     `int8_keep_float`: the int8 variant keeps these transformer parts in float (as `convert`)."""
@@ -189,11 +206,16 @@ def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float3
                       calibration_samples=calibration_samples, data=data, labels=labels, samples=samples, seed=seed,
                       convert=_convert_config(signature=signature, input_shapes=input_shapes,
                                               keep_dynamic=keep_dynamic, batch_size=batch_size, no_flex=no_flex,
-                                              io_type=io_type, seq_len=seq_len, int8_keep_float=int8_keep_float),
-                      bench=BenchConfig(runs=runs, warmup=warmup, threads=threads, seed=seed, rounds=rounds),
+                                              io_type=io_type, seq_len=seq_len, int8_keep_float=int8_keep_float,
+                                              int8_ranges=int8_ranges, bias_correction=bias_correction,
+                                              split_unsupported=split_unsupported, body_inputs=body_inputs,
+                                              body_outputs=body_outputs, allow_custom_ops=allow_custom_ops),
+                      bench=BenchConfig(runs=runs, warmup=warmup, threads=threads, seed=seed, rounds=rounds,
+                                        xnnpack=xnnpack, flex_runtime=flex_runtime),
+                      tolerance_overrides={k: v for k, v in (tolerances or {}).items() if v is not None},
                       classification={"auto": None, "classification": True}.get(task, False), force=force,
                       cache_dir=cache_dir, tags=None if tags is None else tuple(tags), timeout=timeout,
-                      load_options=_load_options(unsafe_keras, input_names, output_names),
+                      load_options=_load_options(unsafe_keras, input_names, output_names, freeze_inputs),
                       input_range=range_text(input_range), mean=_texts(mean), std=_texts(std),
                       normalization_from=normalization_from, metadata=metadata, vocab=vocab)
     return run_sweep(cfg)
@@ -210,7 +232,10 @@ def optimize(source: str, output: str, *, data: str, calibration: str | None = N
              tags: Sequence[str] | None = None, timeout: float | None = None, unsafe_keras: bool = False,
              input_names: Sequence[str] = (), output_names: Sequence[str] = (), debug: bool = False,
              flex_runtime: bool = True, progress: Progress | None = None,
-             seq_len: int | None = None, vocab: str | None = None) -> OptimizeResult:
+             seq_len: int | None = None, vocab: str | None = None,
+             freeze_inputs: Mapping[str, Any] | None = None,
+             split_unsupported: bool = False, body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
+             allow_custom_ops: bool = False) -> OptimizeResult:
     """`hub2lite optimize`: the smallest (or fastest) .tflite within `max_drop` points of the original's metric.
     Returns the OptimizeResult (`.passed`, `.report`, `.report_paths`). `flex_runtime=False`: Select-TF-ops
     candidates are refused with FlexRuntimeError instead of running in the Flex runtime."""
@@ -223,9 +248,11 @@ def optimize(source: str, output: str, *, data: str, calibration: str | None = N
     job = OptimizeJob(source=source, output=str(output), data=data, calibration=calibration, labels=labels,
                       optimize=cfg, convert=_convert_config(signature=signature, input_shapes=input_shapes,
                                                             keep_dynamic=keep_dynamic, batch_size=batch_size,
-                                                            seq_len=seq_len),
+                                                            seq_len=seq_len, split_unsupported=split_unsupported,
+                                                            body_inputs=body_inputs, body_outputs=body_outputs,
+                                                            allow_custom_ops=allow_custom_ops),
                       force=force, cache_dir=cache_dir, tags=None if tags is None else tuple(tags), timeout=timeout,
-                      load_options=_load_options(unsafe_keras, input_names, output_names),
+                      load_options=_load_options(unsafe_keras, input_names, output_names, freeze_inputs),
                       input_range=range_text(input_range), mean=_texts(mean), std=_texts(std),
                       normalization_from=normalization_from, metadata=metadata, vocab=vocab)
     return run_optimize(job, progress=progress or (lambda _: None))
@@ -236,7 +263,8 @@ def inspect(source: str, *, signature: str | None = None, probe: bool = True,
             cache_dir: str | None = None, tags: Sequence[str] | None = None, timeout: float | None = None,
             unsafe_keras: bool = False, input_names: Sequence[str] = (), output_names: Sequence[str] = (),
             debug: bool = False, seq_len: int | None = None,
-            vocab: str | None = None) -> ModelInfo | TfliteInfo:
+            vocab: str | None = None,
+            freeze_inputs: Mapping[str, Any] | None = None) -> ModelInfo | TfliteInfo:
     """`hub2lite inspect`: signatures, shapes, parameters and the op census. Returns the ModelInfo; for a .tflite
     the TfliteInfo (signatures, op census, quantization and its TFLite metadata)."""
     from .pipeline import run_inspect
@@ -251,7 +279,7 @@ def inspect(source: str, *, signature: str | None = None, probe: bool = True,
                              batch_size=batch_size, seq_len=seq_len)
     return run_inspect(source, signature=signature, cache_dir=cache_dir, timeout=timeout,
                        tags=None if tags is None else tuple(tags), probe=probe, config=config,
-                       load_options=_load_options(unsafe_keras, input_names, output_names), vocab=vocab)
+                       load_options=_load_options(unsafe_keras, input_names, output_names, freeze_inputs), vocab=vocab)
 
 
 def bench(model: str, *, runs: int = 50, warmup: int = 5, threads: int | None = None, xnnpack: bool = True,
