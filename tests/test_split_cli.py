@@ -127,6 +127,10 @@ def test_allow_custom_ops_reports_them_and_validate_bench_refuse(split_model, cl
     assert report["validation"] is None and any("Betainc" in n for n in report["notes"])
     r = cli("convert", src, "-o", tmp_path / "c2.tflite", "--allow-custom-ops")
     assert r.code == 0 and "Betainc" in r.out, r
+    # float16 converts a float32 twin for its guard: it must keep the custom op too (the catalog found it did not)
+    r = cli("convert", src, "-o", tmp_path / "c16.tflite", "--allow-custom-ops", "--quantize", "float16", "--json")
+    assert r.code == 0, r
+    assert [op["name"] for op in json.loads(r.out)["conversion"]["custom_ops"]] == ["Betainc"]
     for argv in (("validate", src, out), ("bench", out)):
         r = cli(*argv)
         assert r.code == errors.EXIT_MISSING_KERNELS, (argv, r)

@@ -297,6 +297,7 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                             float32 = make_converter(concrete, route, keep=loaded.obj if plan.resource_variables
                                                      else None)
                             _configure(float32, recipe_for(QuantMode.FLOAT32), config, base_ops, None, route)
+                            float32.allow_custom_ops = custom_step  # the twin must convert what the model did
                             guard = guard_float16(bytes(float32.convert()), bytes(model))
                             model = guard.model
                             settings["float16_kept_float32"] = [c.to_dict() for c in guard.kept_float32]
