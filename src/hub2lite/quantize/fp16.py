@@ -84,6 +84,7 @@ def guard_float16(float32_model: bytes, float16_model: bytes) -> Float16Guard:
     f16 = fu.read_model_from_bytearray(bytearray(float16_model))
     kept: list[GuardedConstant] = []
     extra = 0
+    freed: set[int] = set()
     for sg in f16.subgraphs:
         remove = []
         for k, op in enumerate(sg.operators or []):
@@ -104,11 +105,16 @@ def guard_float16(float32_model: bytes, float16_model: bytes) -> Float16Guard:
             new_buffer.data = np.frombuffer(values.astype(np.float32).tobytes(), np.uint8).copy()
             f16.buffers.append(new_buffer)
             dst.buffer = len(f16.buffers) - 1
-            f16.buffers[src.buffer].data = None
+            freed.add(src.buffer)  # emptied below unless another tensor still reads it (the converter shares buffers)
             remove.append(k)
             extra += values.size * 2
             kept.append(GuardedConstant(name, int(values.size), why[0], why[1]))
         if remove:
             sg.operators = [op for k, op in enumerate(sg.operators) if k not in set(remove)]
+    used = {sg.tensors[i].buffer for sg in f16.subgraphs for op in (sg.operators or [])
+            for i in [*(op.inputs if op.inputs is not None else []), *(op.outputs if op.outputs is not None else [])]
+            if i >= 0}
+    for b in freed - used:
+        f16.buffers[b].data = None
     model = bytes(fu.convert_object_to_bytearray(f16)) if kept else bytes(float16_model)
     return Float16Guard(model, tuple(kept), extra)
