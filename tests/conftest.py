@@ -64,6 +64,21 @@ def model_path() -> Callable[[str], Path]:
     return get
 
 
+MODELS_SPLIT_PY = Path(__file__).with_name("models_split.py")
+
+
+@pytest.fixture(scope="session")
+def split_model() -> Callable[[str], Path]:
+    """split_model('calibrated_classifier') -> folder of that SavedModel with ops nothing in TFLite runs
+    (see tests/models_split.py)."""
+    from models_split import BUILDERS
+
+    def get(name: str) -> Path:
+        return cached_build(name, BUILDERS[name], MODELS_SPLIT_PY)
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def archive_of(model_path: Callable[[str], Path]) -> Callable[[str], Path]:
     """archive_of('simple') -> hub-format .tar.gz of that model."""

@@ -9,21 +9,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import cached_build
 
 from hub2lite.batch import BatchConfig, run_batch
 from hub2lite.benchmark import BenchConfig
 from hub2lite.report.catalog import render_markdown
 
-MODELS_SPLIT_PY = Path(__file__).with_name("models_split.py")
-
-
 @pytest.fixture(scope="module")
-def manifest(tmp_path_factory):
-    from models_split import BUILDERS
-
+def manifest(tmp_path_factory, split_model):
     def src(name: str) -> str:
-        return str(cached_build(name, BUILDERS[name], MODELS_SPLIT_PY))
+        return str(split_model(name))
 
     base = tmp_path_factory.mktemp("batch-split")
     path = base / "manifest.json"
@@ -88,8 +82,7 @@ def test_split_and_custom_ops_rows_of_a_real_batch(local):
 
 
 def test_the_split_travels_back_from_ray_as_the_same_rows(manifest, local):
-    pytest.importorskip("ray")
-    _, result = local
+    _, result = local  # ray is a test dependency (pyproject's `test` extra): a missing one fails, never skips
     cfg = BatchConfig(str(manifest), str(manifest.parent / "ray"), workers=2, ray="local", memory_per_model=3.0)
     on_ray = run_batch(cfg)
 

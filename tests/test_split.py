@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cached_build
 
 from hub2lite.convert import ConvertConfig, build_function, convert
 from hub2lite.custom_ops import custom_op_names, custom_ops
@@ -20,17 +19,6 @@ from hub2lite.split_run import (body_feeds, convert_split, prepare_split, stage_
                                 write_stages)
 from hub2lite.validate import default_tolerance
 
-MODELS_SPLIT_PY = Path(__file__).with_name("models_split.py")
-
-
-@pytest.fixture(scope="session")
-def split_model():
-    from models_split import BUILDERS
-
-    def get(name: str) -> Path:
-        return cached_build(name, BUILDERS[name], MODELS_SPLIT_PY)
-
-    return get
 
 
 def _texts():

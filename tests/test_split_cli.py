@@ -4,24 +4,11 @@ CLI, on the models of tests/models_split.py served through the loopback hub."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from conftest import cached_build
 
 from hub2lite import errors
 
-MODELS_SPLIT_PY = Path(__file__).with_name("models_split.py")
-
-
-@pytest.fixture(scope="session")
-def split_model():
-    from models_split import BUILDERS
-
-    def get(name: str) -> Path:
-        return cached_build(name, BUILDERS[name], MODELS_SPLIT_PY)
-
-    return get
 
 
 @pytest.fixture(scope="session")
