@@ -253,17 +253,10 @@ def validate_split(split: SplitModel, original: Any, body: Any, feeds: Sequence[
     inner_feeds = body_feeds(split, feeds)
     # the reference reads the model's inputs; the body its own: pair them sample by sample
     ref = [reference.infer(f) for f in feeds]
-    got = []
-    from .validate import CandidateRunError, ValidationReport, compare
+    from .validate import CandidateRunError, ValidationReport, compare, run_candidate
 
     try:
-        for i, f in enumerate(inner_feeds):
-            try:
-                got.append(body.infer(f))
-            except (RuntimeError, ValueError) as exc:
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise CandidateRunError(f"the body .tflite failed to run on sample {i} ({body.runtime}): "
-                                        f"{type(exc).__name__}: {first}") from exc
+        got = run_candidate(body, inner_feeds, "the body .tflite")
         body_report = compare(ref, got, tolerance, task=task,
                               runtimes={"original": reference.runtime, "candidate": body.runtime})
     except CandidateRunError as exc:

@@ -30,7 +30,7 @@ from .tolerances import DEFAULT_TOLERANCES, TASKS, Tolerance, default_tolerance
 if TYPE_CHECKING:
     from .accuracy import Accuracy
 
-__all__ = ["Tolerance", "Check", "OutputMetrics", "ValidationReport", "compare", "validate", "run_both",
+__all__ = ["Tolerance", "Check", "OutputMetrics", "ValidationReport", "compare", "validate", "run_both", "run_candidate",
            "compare_or_fail", "CandidateRunError",
            "match_outputs", "stack_outputs", "output_kind", "default_tolerance", "DEFAULT_TOLERANCES",
            "VALIDATE_SCHEMA", "TASKS", "SNR_IDENTICAL"]
@@ -143,15 +143,22 @@ def run_both(original: Any, candidate: Any, feeds: Sequence[Mapping[str, np.ndar
     is a failed validation, not a crash: its run-time error comes back as `problems` via `compare_or_fail`.
     """
     ref = [original.infer(f) for f in feeds]
+    return ref, run_candidate(candidate, feeds)
+
+
+def run_candidate(candidate: Any, feeds: Sequence[Mapping[str, np.ndarray]], what: str = "the .tflite model"
+                  ) -> list[dict[str, np.ndarray]]:
+    """`candidate`'s outputs on `feeds`; a run-time error becomes a CandidateRunError naming `what` and the
+    sample."""
     got = []
     for i, feed in enumerate(feeds):
         try:
             got.append(candidate.infer(feed))
         except (RuntimeError, ValueError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise CandidateRunError(f"the .tflite model failed to run on sample {i} ({candidate.runtime}): "
+            raise CandidateRunError(f"{what} failed to run on sample {i} ({candidate.runtime}): "
                                     f"{type(exc).__name__}: {first}") from exc
-    return ref, got
+    return got
 
 
 class CandidateRunError(Exception):
