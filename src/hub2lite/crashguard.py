@@ -97,16 +97,12 @@ def describe_crash(dump: str) -> tuple[str, str]:
     return where, fix
 
 
-def _snapshot(files: list[Path], dirs: list[Path]) -> dict[Path, float]:
-    seen: dict[Path, float] = {}
-    for place in [f.parent for f in files] + dirs:
-        if place.is_dir():
-            for p in place.iterdir():
-                seen[p] = p.stat().st_mtime if p.exists() else 0.0
-    return seen
+def _snapshot(files: list[Path], dirs: list[Path]) -> set[Path]:
+    """What already stands where the command writes (beside each output file, in each output folder)."""
+    return {p for place in [f.parent for f in files] + dirs if place.is_dir() for p in place.iterdir()}
 
 
-def _clean(files: list[Path], dirs: dict[Path, bool], before: dict[Path, float], started: float) -> list[Path]:
+def _clean(files: list[Path], dirs: dict[Path, bool], before: set[Path], started: float) -> list[Path]:
     """Remove what the crashed run left: new or rewritten files beside an output file whose names start with its
     stem (and its `.part` temp files), an output folder the run created, and new entries of one that existed."""
     removed: list[Path] = []
