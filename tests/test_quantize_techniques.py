@@ -215,6 +215,9 @@ def test_float16_guard_keeps_an_epsilon_float16_cannot_hold():
     # a flushed value below the rounding error of the tensor's largest one is harmless (real conv kernels have them)
     assert unsafe_for_float16(np.array([0.1, -0.05, 1e-30, 5e-9], np.float32)) is None
     assert unsafe_for_float16(np.array([1e-10, 2e-9], np.float32))[0] == "underflows to 0"
+    # mostly-subnormal weights beside a normal one keep an absolute error below that one's rounding error
+    assert unsafe_for_float16(np.array([0.1, 3e-5, -4e-5, 2e-5, 1e-5], np.float32)) is None
+    assert unsafe_for_float16(np.array([3e-5, -4e-5, 2e-5], np.float32))[0] == "subnormal"
     eps = np.full((1, 64), 1e-10, np.float32)
     w = np.random.default_rng(0).normal(0, 1, (64, 512)).astype(np.float32)  # weights dominate the size
 
