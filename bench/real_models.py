@@ -701,7 +701,9 @@ def markdown(results: list[dict[str, Any]]) -> str:
         lines.append("")
         for v in _verdicts(r["rows"]):
             if "ours" in v:
-                size = "at equal size" if v["equal_size"] else "**but is more than 5% larger**"
+                ratio = v["ours_size_mib"] / v["their_size_mib"]
+                size = ("at equal size" if 0.95 <= ratio <= 1.05 else
+                        f"at {ratio:.2f}× its size" if ratio < 0.95 else "**but is more than 5% larger**")
                 lines.append(f"- hub2lite's best int8 ({v['ours_size_mib']:.2f} MiB, {v['ours_quality']:.4f}, loss "
                              f"{v['ours_loss']:.4g}) **{v['verdict']}** {v['against']} ({v['their_size_mib']:.2f} "
                              f"MiB, {v['their_quality']:.4f}, loss {v['their_loss']:.4g}) {size}")
