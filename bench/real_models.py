@@ -380,9 +380,10 @@ def stage_hub2lite(w: Workdir, m: corpus.CorpusModel, plan: Plan, say: Callable[
     prepared = _guarded(w, "hub2lite techniques", lambda: prepare_variants(
         calibrated, acts, ranges=("minmax", "percentile", "mse"), bias=(False, True)), notes) or {}
     keep = [op.name for op in fg.CalibratedGraph(calibrated).ops if op.op in plan.float_op_types]
-    for vname, (_meth, _b, prep) in prepared.items():
+    for vname, prep in prepared.items():
         label = f"int8 hub2lite {vname}"
-        model = _guarded(w, label, lambda prep=prep: _finish_keeping(prep, keep, plan.float_op_types), notes)
+        model = _guarded(w, label, lambda prep=prep: _finish_keeping(prep.calibrated(keep), keep, plan.float_op_types),
+                         notes)
         if model is not None:
             w.save_variant(label, model)
             if keep:

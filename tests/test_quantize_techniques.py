@@ -11,7 +11,7 @@ from hub2lite.quantize import flatgraph as fg
 from hub2lite.quantize.bias import correct_bias, weight_rounding_error
 from hub2lite.quantize.fp16 import guard_float16, unsafe_for_float16
 from hub2lite.quantize.ranges import choose_ranges, mse_range, quant_mse, rewrite_ranges
-from hub2lite.quantize.search import accurate_int8, score_outputs, sensitivity_search
+from hub2lite.quantize.search import Prepared, accurate_int8, score_outputs, sensitivity_search
 
 
 def _conv_net(seed: int = 0):
@@ -141,6 +141,31 @@ def test_bias_correction_removes_the_mean_shift_of_rounded_weights(conv_case):
     plain = _run(fg.finish(calibrated), ev)
     corrected = _run(fg.finish(fixed.model), ev)
     assert np.abs(corrected - ref).mean() < np.abs(plain - ref).mean()
+
+
+def test_an_op_put_back_in_float_gets_its_original_bias_back(conv_case):
+    """Bias correction compensates int8 weight rounding; a float op has none, so it must keep its own bias. With
+    every weight layer float the model is float32's again (within float rounding), corrected or not."""
+    make, calibrated, acts, _, ev = conv_case
+    prep = Prepared.make(calibrated, acts, bias_correction=True)
+    graph = fg.CalibratedGraph(calibrated)
+    layers = [op for op in graph.compute_ops() if op.op in fg.WEIGHT_OPS and len(op.inputs) > 2 and op.inputs[2] >= 0]
+    assert len(layers) >= 3
+    floated = layers[0].name
+    partly = fg.CalibratedGraph(prep.calibrated([floated]))
+    corrected = fg.CalibratedGraph(prep.calibrated())
+    for op in layers:
+        original = graph.constant(op.inputs[2])
+        got = partly.constant(partly.by_name()[op.name].inputs[2])
+        if op.name == floated:
+            np.testing.assert_array_equal(got, original)
+        else:  # still int8: still corrected, as in the all-int8 model
+            np.testing.assert_array_equal(got, corrected.constant(corrected.by_name()[op.name].inputs[2]))
+            assert not np.array_equal(got, original)
+    ref = _run(bytes(make().convert()), ev)
+    all_float = prep.quantize([op.name for op in layers])
+    assert set(fg.float_ops(all_float)) >= {op.name for op in layers}
+    assert np.abs(_run(all_float, ev) - ref).max() < 0.02 * max(1.0, np.abs(ref).max())
 
 
 def test_search_floats_ops_until_the_target_and_undoes_nothing_useful(conv_case):

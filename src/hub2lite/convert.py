@@ -176,10 +176,6 @@ def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig) -> tup
         chosen = ranges.choose_ranges(flatgraph.CalibratedGraph(calibrated), acts, method)
         prepared = ranges.rewrite_ranges(prepared, chosen)
         info["ranges"] = ranges.range_summary(flatgraph.CalibratedGraph(calibrated), chosen)
-    if config.bias_correction:
-        corrected = bias.correct_bias(prepared, acts)
-        prepared = corrected.model
-        info["bias_corrected_layers"] = corrected.layers
     if float_nodes:  # the calibrated model's own op names (a per-layer report's match exactly or canonically)
         from .quantize.selective import resolve_nodes
 
@@ -187,6 +183,10 @@ def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig) -> tup
         if resolved != list(float_nodes):
             log.info("float nodes matched by canonical name: %s", resolved)
         float_nodes = tuple(resolved)
+    if config.bias_correction:  # float ops keep their own biases: there is no int8 rounding to compensate
+        corrected = bias.correct_bias(prepared, acts, skip=set(float_nodes))
+        prepared = corrected.model
+        info["bias_corrected_layers"] = corrected.layers
     model = flatgraph.finish(prepared, float_nodes=float_nodes, integer_only=config.quantize is QuantMode.INT8_STRICT)
     return model, info
 

@@ -420,8 +420,8 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
     step of its path (1, 2, ... float ops) is then measured on the evaluation data (stage "mixed", at most
     `max_evals`), smallest first, until one is inside the budget."""
     from .convert import calibrate_int8
-    from .quantize.flatgraph import CalibratedGraph, finish
-    from .quantize.search import prepare_variants, score_outputs, sensitivity_search
+    from .quantize.flatgraph import CalibratedGraph
+    from .quantize.search import Prepared, prepare_variants, score_outputs, sensitivity_search
 
     cfg = run.cfg
     search: dict[str, Any] = {"ran": False, "method": "sensitivity", "max_evals": cfg.max_evals, "evaluations": 0}
@@ -452,10 +452,10 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
 
     progress("int8 techniques: activation ranges x bias correction")
     techniques: dict[str, dict[str, Any]] = {}
-    prepared_models: dict[str, bytes] = {}
-    for name, (_method, _bias, prepared) in prepare_variants(cal.calibrated, cal.activations,
+    prepared_models: dict[str, Prepared] = {}
+    for name, prepared in prepare_variants(cal.calibrated, cal.activations,
                                                              ranges=TECHNIQUE_RANGES, bias=(False, True)).items():
-        model = finish(prepared)
+        model = prepared.quantize()
         score = evaluate(model)
         techniques[name] = {"ranking": score.to_dict()}
         prepared_models[name] = prepared
@@ -475,7 +475,7 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
     f16 = run.named(QuantMode.FLOAT16.value)
     f32 = run.named(QuantMode.FLOAT32.value)
     max_size = f16.size_bytes if f16 is not None else (f32.size_bytes // 2 if f32 is not None else None)
-    candidates = [op.name for op in CalibratedGraph(prepared_models[chosen]).compute_ops()]
+    candidates = [op.name for op in CalibratedGraph(prepared_models[chosen].ranged).compute_ops()]
     progress(f"sensitivity search on int8 {chosen}: reverting each of {min(len(candidates), cfg.max_rank)} ops")
     result = sensitivity_search(prepared_models[chosen], evaluate, candidates, target=target, max_float=cfg.max_float,
                                 max_rank=cfg.max_rank, max_size=max_size, beyond_target=cfg.beyond_target,
@@ -490,7 +490,7 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
         search["evaluations"] += 1
         nodes = result.float_nodes[:k]
         progress(f"mixed candidate {k}: {k} float op(s) on int8 {chosen}")
-        cand = run.measure(f"mixed-{k}", "mixed", QuantMode.INT8, finish(prepared_models[chosen], float_nodes=nodes),
+        cand = run.measure(f"mixed-{k}", "mixed", QuantMode.INT8, prepared_models[chosen].quantize(nodes),
                            cal.input_names, nodes, technique=chosen)
         if cand.in_budget:
             passing = cand

@@ -12,7 +12,7 @@ layers with no bias tensor are left alone (and listed). Spatial padding is ignor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +70,7 @@ def _per_tensor(w: np.ndarray) -> np.ndarray:
 
 
 def correct_bias(calibrated: bytes, acts: Activations, *, per_channel: bool = True,
-                 skip: Mapping[str, Any] | None = None) -> BiasCorrection:
+                 skip: Container[str] | None = None) -> BiasCorrection:
     """The calibrated flatbuffer with every conv/FC float bias corrected for its weights' int8 rounding.
     `acts` must hold the channel means of the layers' input tensors; ops named in `skip` are left alone."""
     from tensorflow.lite.tools import flatbuffer_utils as fu

@@ -13,7 +13,10 @@ scored on a ranking subset of the calibration data (never the evaluation data):
 3. stop as soon as the quality target is met, or at `max_float` ops, or when nothing helps any more.
 
 Every model the search builds comes from one calibrated flatbuffer (`flatgraph.finish`), so candidates are op
-names of that flatbuffer and always match.
+names of that flatbuffer and always match. With bias correction, an op put back in float gets its *original*
+bias back (`Prepared.calibrated`): the correction compensates int8 weight rounding, which a float op does not have.
+Measured on the real MobileNetV1 (nudity, 200 evaluation crops): the first 13 ops float on the bias-corrected
+model kept their corrected biases and gave 82% top-1 agreement (all-int8: 97%); with their biases restored, 98%.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 
 from .flatgraph import finish
 
-__all__ = ["Score", "SearchStep", "SearchResult", "score_outputs", "sensitivity_search", "KINDS",
+__all__ = ["Score", "SearchStep", "SearchResult", "Prepared", "score_outputs", "sensitivity_search", "KINDS",
            "CLASSIFIER_LOSSES"]
 
 log = logging.getLogger(__name__)
@@ -143,11 +146,48 @@ class SearchResult:
                 "size_bytes": len(self.model)}
 
 
-def sensitivity_search(calibrated: bytes, evaluate: Callable[[bytes], Score], candidates: Sequence[str], *,
+@dataclass(frozen=True)
+class Prepared:
+    """A calibrated flatbuffer after a technique (activation ranges x bias correction), ready to quantize with
+    any set of ops left float. Bias correction is applied per set: every int8 layer corrected, every float one
+    with its original bias."""
+
+    ranges: str
+    bias_correction: bool
+    ranged: bytes  # the calibrated flatbuffer with the chosen ranges, biases as calibrated
+    acts: Any = field(default=None, repr=False)  # calibration activations (channel means), for bias correction
+    corrected: bytes | None = field(default=None, repr=False)  # every layer corrected (no op float)
+
+    @classmethod
+    def make(cls, ranged: bytes, acts: Any, *, ranges: str = "minmax", bias_correction: bool = False) -> Prepared:
+        from .bias import correct_bias
+
+        corrected = correct_bias(ranged, acts).model if bias_correction else None
+        return cls(ranges, bias_correction, ranged, acts, corrected)
+
+    @property
+    def name(self) -> str:
+        return self.ranges + ("+bias" if self.bias_correction else "")
+
+    def calibrated(self, float_nodes: Sequence[str] = ()) -> bytes:
+        """The calibrated flatbuffer to quantize with `float_nodes` float (bias-corrected where int8)."""
+        from .bias import correct_bias
+
+        if not self.bias_correction:
+            return self.ranged
+        if not float_nodes and self.corrected is not None:
+            return self.corrected
+        return correct_bias(self.ranged, self.acts, skip=set(float_nodes)).model
+
+    def quantize(self, float_nodes: Sequence[str] = (), *, integer_only: bool = False) -> bytes:
+        return finish(self.calibrated(float_nodes), float_nodes=float_nodes, integer_only=integer_only)
+
+
+def sensitivity_search(calibrated: bytes | Prepared, evaluate: Callable[[bytes], Score], candidates: Sequence[str], *,
                        target: float, max_float: int = 8, max_rank: int = 64, rerank: int = 4,
                        max_size: int | None = None, integer_only: bool = False, beyond_target: float | None = None,
                        progress: Callable[[str], None] | None = None) -> SearchResult:
-    """Greedy float fallback on `calibrated` (already range-chosen / bias-corrected) until `evaluate`'s quality
+    """Greedy float fallback on `calibrated` (a `Prepared` technique, or a calibrated flatbuffer as it is) until `evaluate`'s quality
     reaches `target`. `candidates` are op names of `calibrated`, in a first ordering (e.g. the debugger's).
 
     With `beyond_target` (a fraction, e.g. 0.05), the search goes on after the target is met while a step lowers
@@ -155,7 +195,8 @@ def sensitivity_search(calibrated: bytes, evaluate: Callable[[bytes], Score], ca
     met" too early (measured on MobileNetV1: 100% agreement on the ranking crops with one float op, 98% on other
     photos), and the caller measures every step on its own evaluation data."""
     say = progress or (lambda _m: None)
-    base_model = finish(calibrated, integer_only=integer_only)
+    prep = calibrated if isinstance(calibrated, Prepared) else Prepared("minmax", False, calibrated)
+    base_model = prep.quantize(integer_only=integer_only)
     base = evaluate(base_model)
     evaluations = 1
     if (base.quality >= target and beyond_target is None) or not candidates:
@@ -163,7 +204,7 @@ def sensitivity_search(calibrated: bytes, evaluate: Callable[[bytes], Score], ca
     ranking: dict[str, float] = {}
     for node in list(candidates)[:max_rank]:
         try:
-            model = finish(calibrated, float_nodes=[node], integer_only=integer_only)
+            model = prep.quantize([node], integer_only=integer_only)
         except Exception as exc:  # noqa: BLE001 - a candidate the quantizer cannot keep float is skipped, logged
             log.info("candidate %s skipped: %s", node, exc)
             continue
@@ -186,7 +227,7 @@ def sensitivity_search(calibrated: bytes, evaluate: Callable[[bytes], Score], ca
         remaining.sort(key=lambda n: -gains[n])
         trial: list[tuple[Score, str, bytes]] = []
         for node in remaining[:max(1, rerank)]:
-            model = finish(calibrated, float_nodes=[*chosen, node], integer_only=integer_only)
+            model = prep.quantize([*chosen, node], integer_only=integer_only)
             if max_size is not None and len(model) > max_size:
                 gains[node] = -1.0
                 continue
@@ -237,7 +278,7 @@ class Int8Choice:
     model: bytes
     techniques: tuple[Technique, ...]
     chosen: Technique
-    prepared: bytes  # the calibrated flatbuffer after the chosen technique (what the search quantizes)
+    prepared: Prepared  # the chosen technique (what the search quantizes)
     search: SearchResult | None
 
     @property
@@ -255,19 +296,18 @@ class Int8Choice:
 
 
 def prepare_variants(calibrated: bytes, acts: Any, *, ranges: Sequence[str] = ("minmax", "mse"),
-                     bias: Sequence[bool] = (False, True)) -> dict[str, tuple[str, bool, bytes]]:
-    """{name: (range method, bias corrected, prepared calibrated flatbuffer)} for each combination."""
-    from .bias import correct_bias
+                     bias: Sequence[bool] = (False, True)) -> dict[str, Prepared]:
+    """{name ("minmax", "mse+bias", ...): the prepared technique} for each range method x bias correction."""
     from .flatgraph import CalibratedGraph
     from .ranges import choose_ranges, rewrite_ranges
 
     graph = CalibratedGraph(calibrated)
-    out: dict[str, tuple[str, bool, bytes]] = {}
+    out: dict[str, Prepared] = {}
     for method in ranges:
         ranged = calibrated if method == "minmax" else rewrite_ranges(calibrated, choose_ranges(graph, acts, method))
         for b in bias:
-            model = correct_bias(ranged, acts).model if b else ranged
-            out[method + ("+bias" if b else "")] = (method, b, model)
+            prep = Prepared.make(ranged, acts, ranges=method, bias_correction=b)
+            out[prep.name] = prep
     return out
 
 
@@ -283,18 +323,18 @@ def accurate_int8(calibrated: bytes, acts: Any, evaluate: Callable[[bytes], Scor
 
     say = progress or (lambda _m: None)
     techniques: list[Technique] = []
-    models: dict[str, tuple[bytes, bytes]] = {}
-    for name, (method, b, prepared) in prepare_variants(calibrated, acts, ranges=ranges, bias=bias).items():
-        model = finish(prepared, integer_only=integer_only)
+    models: dict[str, tuple[Prepared, bytes]] = {}
+    for name, prepared in prepare_variants(calibrated, acts, ranges=ranges, bias=bias).items():
+        model = prepared.quantize(integer_only=integer_only)
         s = evaluate(model)
-        techniques.append(Technique(name, method, b, s, len(model)))
+        techniques.append(Technique(name, prepared.ranges, prepared.bias_correction, s, len(model)))
         models[name] = (prepared, model)
         say(f"int8 {name}: loss {s.loss:.4g}, quality {s.quality:.4f}")
     chosen = min(techniques, key=lambda t: t.score.loss)
     prepared, model = models[chosen.name]
     if (chosen.score.quality >= target and beyond_target is None) or integer_only:
         return Int8Choice(model, tuple(techniques), chosen, prepared, None)
-    candidates = [op.name for op in CalibratedGraph(prepared).compute_ops()]
+    candidates = [op.name for op in CalibratedGraph(prepared.ranged).compute_ops()]
     result = sensitivity_search(prepared, evaluate, candidates, target=target, max_float=max_float,
                                 max_rank=max_rank, max_size=max_size, beyond_target=beyond_target,
                                 progress=progress)
