@@ -126,3 +126,22 @@ def test_bench_errors_are_one_line_with_exit_codes(cli, digits_tflite, tmp_path)
     r = cli("bench", digits_tflite, "--signature", "nope", "--runs", "2")
     assert r.code == errors.ConfigError.exit_code, r
     assert "no signature 'nope'" in r.err and r.err.count("\n") == 1 and "Traceback" not in r.err
+
+
+def test_bench_kernels_script_times_every_model_per_thread_count_and_kernel_family(digits_tflite):
+    """bench/bench_kernels.py (the int8-vs-float32 kernel speed of the machine, docs/quantization.md) runs the
+    real interpreter: one row per threads x kernels, each model's p50 as a ratio to the first's."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "bench_kernels.py"
+    proc = subprocess.run([sys.executable, str(script), str(digits_tflite), str(digits_tflite), "--rounds", "3",
+                           "--warmup", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")]
+    assert [r.split("|")[1:3] for r in rows] == [[" 1 ", " XNNPACK "], [" 1 ", " builtin "], [" 2 ", " XNNPACK "],
+                                                  [" 2 ", " builtin "]]
+    for row in rows:
+        first, second = row.split("|")[3:5]
+        assert first.strip().endswith("(1.00x)") and " ms (" in second
+    assert proc.stdout.startswith("CPU: ")
