@@ -144,17 +144,26 @@ def float_only_op(path: Path) -> None:
 
 
 def tf_keras_lstm(path: Path) -> None:
-    """A tf_keras Embedding + LSTM saved with tf.saved_model.save (textgenrnn's shape, tiny): input `input`
-    float32[1,6] (token ids as floats), output `next` [1,20]. Under TensorFlow 2.21 its int8 calibration crashes
-    the process (SIGSEGV in the converter's calibrator) — the real native crash tests/test_crashguard.py needs."""
+    """A tf_keras char model of textgenrnn's shape, small: Embedding, two stacked LSTM(128) whose sequences are
+    concatenated with the embedding, averaged, and a peaked softmax; input `input` float32[1,6] (token ids as
+    floats), output `next` [1,20]; saved with tf.saved_model.save.
+
+    hub2lite's frozen route makes its LSTMs WHILE loops, on which TensorFlow 2.21's int8 calibrator segfaults
+    (tensorflow/tensorflow#75140): hub2lite calibrates them itself and keeps them float. Beside the SavedModel,
+    `int8_fused.tflite` is the bare converter's int8 of the *fused* form (converted with the trackable: two
+    UNIDIRECTIONAL_SEQUENCE_LSTM ops, all int8): LiteRT corrupts its heap running it (glibc aborts, SIGABRT; LSTM(128)
+    needed, 8-32 units run) — the real native crash tests/test_crashguard.py needs."""
     tf = _tf()
     import tf_keras as keras
 
     keras.utils.set_random_seed(0)
     inp = keras.Input(shape=(6,), name="input")
-    emb = keras.layers.Embedding(20, 8)(inp)
-    r1 = keras.layers.LSTM(8, return_sequences=True)(emb)
-    out = keras.layers.Dense(20, activation="softmax")(keras.layers.GlobalAveragePooling1D()(r1))
+    emb = keras.layers.Embedding(20, 8, embeddings_initializer=keras.initializers.RandomUniform(-2.0, 2.0))(inp)
+    r1 = keras.layers.LSTM(128, return_sequences=True)(emb)
+    r2 = keras.layers.LSTM(128, return_sequences=True)(r1)
+    avg = keras.layers.GlobalAveragePooling1D()(keras.layers.concatenate([emb, r1, r2]))
+    out = keras.layers.Dense(20, activation="softmax",
+                             kernel_initializer=keras.initializers.RandomNormal(stddev=0.5))(avg)
     model = keras.Model(inp, out)
 
     @tf.function(input_signature=[tf.TensorSpec([1, 6], tf.float32, name="input")])
@@ -162,6 +171,14 @@ def tf_keras_lstm(path: Path) -> None:
         return {"next": model(input, training=False)}
 
     tf.saved_model.save(model, str(path), signatures={"serving_default": serve})
+    concrete = serve.get_concrete_function()
+    holder = tf.Module()
+    holder.fn, holder.variables_ = concrete, list(concrete.variables)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    converter.representative_dataset = lambda: ([rng.integers(0, 20, (1, 6)).astype(np.float32)] for _ in range(8))
+    (path / "int8_fused.tflite").write_bytes(converter.convert())
 
 
 BUILDERS = {

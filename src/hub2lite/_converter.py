@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .load import EntryPoint
 
 __all__ = ["build_function", "output_names", "make_converter", "representative_dataset", "native_stderr_to_log",
-           "graph_op_counts", "PLUMBING_OPS"]
+           "graph_op_counts", "has_loops", "PLUMBING_OPS", "LOOP_OPS"]
 
 log = logging.getLogger("hub2lite.convert")  # the converter's own output is logged as convert's
 
@@ -145,6 +145,16 @@ def representative_dataset(feeds: Sequence[Mapping[str, Any]] | None, name_map: 
                 yield {param: np.asarray(feed[orig]) for param, orig in name_map.items()}
 
     return dataset
+
+
+#: TensorFlow loop ops (a Keras LSTM/GRU's recurrence): TFLite WHILE ops unless the converter fuses them.
+LOOP_OPS = frozenset({"While", "StatelessWhile"})
+
+
+def has_loops(concrete_fn: Any) -> bool:
+    """Whether a concrete function's graph (or a function it calls) holds a loop: int8 then calibrates in hub2lite,
+    since TensorFlow's calibrator segfaults on WHILE (tensorflow/tensorflow#75140)."""
+    return bool(LOOP_OPS & set(graph_op_counts(concrete_fn)))
 
 
 def graph_op_counts(concrete_fn: Any) -> Counter[str]:

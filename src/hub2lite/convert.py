@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ._converter import (build_function, graph_op_counts, make_converter, native_stderr_to_log, output_names,
-                         representative_dataset)
+from ._converter import (build_function, graph_op_counts, has_loops, make_converter, native_stderr_to_log,
+                         output_names, representative_dataset)
 from .conversion import (ALL_SIGNATURES, Attempt, Conversion, ConvertConfig, SignaturePart, check_integer_only,
                          diagnose, failure, ladder, next_step)
 from .custom_ops import custom_ops
@@ -119,21 +119,23 @@ def guard_float16(float32_model: bytes, float16_model: bytes) -> Any:
     return _guard(float32_model, float16_model)
 
 
-def uses_int8_techniques(config: ConvertConfig) -> bool:
-    """int8 through the calibrated flatbuffer (quantize/flatgraph.py): chosen ranges, bias correction, or ops kept
-    in float by the calibrated model's own op names."""
+def uses_int8_techniques(config: ConvertConfig, loops: bool = False) -> bool:
+    """int8 through the calibrated flatbuffer (quantize/flatgraph.py): chosen ranges, bias correction, ops kept
+    in float by the calibrated model's own op names, or a graph with loops (calibrated by hub2lite itself)."""
     return config.quantize in (QuantMode.INT8, QuantMode.INT8_STRICT) and (
         config.int8_ranges != "minmax" or config.bias_correction or bool(config.int8_keep_float)
-        or bool(config.float_nodes))
+        or bool(config.float_nodes) or loops)
 
 
-def _technique_recipe(config: ConvertConfig) -> dict[str, Any]:
-    """What the report's recipe records of the int8 techniques (nothing for the converter's plain int8)."""
-    if not uses_int8_techniques(config):
+def _technique_recipe(config: ConvertConfig, settings: Mapping[str, Any], loops: bool = False) -> dict[str, Any]:
+    """What the report's recipe records of the int8 techniques (nothing for the converter's plain int8); the parts
+    kept float include `lstm` when int8 kept a model's recurrent ops float by default."""
+    if not uses_int8_techniques(config, loops):
         return {}
     recipe: dict[str, Any] = {"int8_ranges": config.int8_ranges, "bias_correction": config.bias_correction}
-    if config.int8_keep_float:
-        recipe["int8_keep_float"] = list(config.int8_keep_float)
+    parts = list(config.int8_keep_float) + list(settings.get("int8_keep_float_default", ()))
+    if parts:
+        recipe["int8_keep_float"] = parts
     return recipe
 
 
@@ -146,30 +148,63 @@ def _kept_float_parts(calibrated: bytes, parts: Sequence[str]) -> tuple[tuple[st
     missing = [p for p in parts if not found[p]]
     if missing:
         raise ConfigError(f"--int8-keep-float {','.join(missing)}: this model has no such ops",
-                          hint="keep float only parts the model has (softmax: attention; layernorm; gelu), "
-                               "see `hub2lite inspect`")
+                          hint="keep float only parts the model has (softmax: attention; layernorm; gelu; lstm: "
+                               "recurrent layers), see `hub2lite inspect`")
     nodes = tuple(dict.fromkeys(n for p in parts for n in found[p]))
     return nodes, {"int8_keep_float": {p: len(found[p]) for p in parts}, "int8_keep_float_nodes": list(nodes)}
 
 
-def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig) -> tuple[bytes, dict[str, Any]]:
+def _calibrated(converter: Any, dataset: Any, loops: bool) -> tuple[bytes, dict[str, Any]]:
+    """The calibrated flatbuffer of a configured int8 converter. A graph with loops is calibrated by hub2lite
+    (flatgraph.calibrate_from_float on the float conversion): the converter's calibrator segfaults on WHILE
+    (tensorflow/tensorflow#75140; measured on textgenrnn and the tf_keras LSTM test model, TF 2.21)."""
+    from .quantize import flatgraph
+
+    if not loops:
+        return flatgraph.calibrate(converter, dataset), {}
+    converter.optimizations = []
+    converter.representative_dataset = None
+    try:
+        float_model = bytes(converter.convert())
+    except Exception as exc:  # noqa: BLE001 - converter errors are many types
+        raise ConversionError(f"int8 calibration failed: {str(exc).splitlines()[0][:300]}",
+                              hint="check that `hub2lite convert` (float32) works for this model") from exc
+    calibrated = flatgraph.calibrate_from_float(float_model, flatgraph.feeds_for(dataset))
+    return calibrated, {"calibration": "hub2lite (the model has loops: TensorFlow's calibrator crashes on WHILE, "
+                                       "tensorflow/tensorflow#75140)"}
+
+
+def _recurrent_kept(calibrated: bytes, parts: Sequence[str]) -> tuple[str, ...]:
+    """`("lstm",)` when the model has recurrent ops and `parts` does not already keep them float: int8 keeps them
+    float by default (TensorFlow cannot calibrate the loops; LiteRT's int8 LSTM crashed on textgenrnn)."""
+    from .quantize.flatgraph import recurrent_ops
+
+    return ("lstm",) if "lstm" not in parts and recurrent_ops(calibrated) else ()
+
+
+def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig,
+                     loops: bool = False) -> tuple[bytes, dict[str, Any]]:
     """int8 through the converter's calibrated flatbuffer: chosen activation ranges and/or bias correction
-    between calibration and quantization (quantize/flatgraph.py, ranges.py, bias.py)."""
+    between calibration and quantization (quantize/flatgraph.py, ranges.py, bias.py); recurrent ops float."""
     from .quantize import bias, flatgraph, ranges
 
     if config.quantize is QuantMode.INT8_STRICT and (config.io_type or "int8") != "int8":
         raise ConfigError(f"--io-type {config.io_type} cannot be combined with --int8-ranges/--bias-correction",
                           hint="use --io-type int8, or drop the int8 technique flags")
     method = ranges.parse_method(config.int8_ranges)
-    calibrated = flatgraph.calibrate(converter, dataset)
+    calibrated, info = _calibrated(converter, dataset, loops)
     needs_acts = method is not ranges.RangeMethod.MINMAX or config.bias_correction
     acts = flatgraph.collect_activations(calibrated, flatgraph.feeds_for(dataset)) if needs_acts else None
     prepared = calibrated
-    info: dict[str, Any] = {"int8_ranges": method.value, "bias_correction": config.bias_correction,
-                            "route_int8": "calibrate_only+mlir_quantize"}
+    info.update({"int8_ranges": method.value, "bias_correction": config.bias_correction,
+                 "route_int8": ("calibrate_from_float" if loops else "calibrate_only") + "+mlir_quantize"})
     float_nodes = tuple(config.float_nodes)
-    if config.int8_keep_float:
-        kept, kept_info = _kept_float_parts(calibrated, config.int8_keep_float)
+    default = _recurrent_kept(calibrated, config.int8_keep_float) if config.quantize is QuantMode.INT8 else ()
+    parts = tuple(config.int8_keep_float) + default
+    if default:
+        info["int8_keep_float_default"] = list(default)
+    if parts:
+        kept, kept_info = _kept_float_parts(calibrated, parts)
         float_nodes = tuple(dict.fromkeys(float_nodes + kept))
         info.update(kept_info)
     if method is not ranges.RangeMethod.MINMAX:
@@ -191,6 +226,14 @@ def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig) -> tup
     return model, info
 
 
+def _refuse_strict_loops(config: ConvertConfig) -> None:
+    """int8-strict (integer-only) on a graph with loops: refused before calibrating, in one line."""
+    if config.quantize is QuantMode.INT8_STRICT:
+        raise ConversionError("--quantize int8-strict: this model has recurrent loops (WHILE), which cannot be "
+                              "integer-only: TensorFlow's int8 calibrator crashes on them (tensorflow/tensorflow#75140)",
+                              hint="use --quantize int8 (its recurrent ops stay float), dynamic or float16")
+
+
 @dataclass(frozen=True)
 class CalibratedInt8:
     """One int8 calibration of a loaded model's entry point, before quantization: the calibrated flatbuffer
@@ -202,6 +245,7 @@ class CalibratedInt8:
     calibrated: bytes
     activations: Any  # quantize.flatgraph.Activations
     input_names: dict[str, str]  # TFLite input name -> original input name
+    keep_float: tuple[str, ...] = ()  # ops every variant keeps float (the recurrent ops: `--int8-keep-float lstm`)
 
 
 def calibrate_int8(loaded: LoadedModel, config: ConvertConfig, calibration: Sequence[Mapping[str, Any]]
@@ -216,6 +260,7 @@ def calibrate_int8(loaded: LoadedModel, config: ConvertConfig, calibration: Sequ
     plan = family_plan(loaded, entry)
     specs, _ = plan_input_specs(entry.info, config, keep_dynamic_inputs=plan.keep_dynamic_inputs)
     concrete, name_map = build_function(entry, specs)
+    loops = has_loops(concrete)
     routes = ["saved_model"] if config.resource_variables or plan.resource_variables else ["frozen", "saved_model"]
     error: ConversionError | None = None
     for route in routes:
@@ -225,14 +270,15 @@ def calibrate_int8(loaded: LoadedModel, config: ConvertConfig, calibration: Sequ
                    [tf.lite.OpsSet.TFLITE_BUILTINS], dataset, route)
         try:
             with native_stderr_to_log():
-                calibrated = flatgraph.calibrate(converter, dataset)
+                calibrated, _ = _calibrated(converter, dataset, loops)
         except ConversionError as exc:
             error = exc
             continue
         acts = flatgraph.collect_activations(calibrated, flatgraph.feeds_for(dataset))
         if not signature_keys(calibrated):  # the frozen route's model has none; runners look inputs up by it
             calibrated = add_signature(calibrated, "serving_default", list(name_map), output_names(concrete))
-        return CalibratedInt8(calibrated, acts, dict(name_map))
+        keep = tuple(op.name for op in flatgraph.recurrent_ops(calibrated))
+        return CalibratedInt8(calibrated, acts, dict(name_map), keep)
     assert error is not None
     raise error
 
@@ -268,6 +314,9 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
         notes += ("the graph holds lookup tables or assigns variables: converted through a SavedModel export "
                   "that keeps them, with resource-variable support (static tables become TFLite HASHTABLE ops)",)
     concrete, name_map = build_function(entry, specs)
+    loops = config.quantize in (QuantMode.INT8, QuantMode.INT8_STRICT) and has_loops(concrete)
+    if loops:
+        _refuse_strict_loops(config)
     recipe = recipe_for(config.quantize)
     attempts: list[Attempt] = []
     route = "saved_model" if config.resource_variables or plan.resource_variables else "frozen"
@@ -288,9 +337,14 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
             t0 = time.perf_counter()
             try:
                 with native_stderr_to_log():
-                    if uses_int8_techniques(config):
-                        model, technique = _int8_techniques(converter, dataset, config)
+                    if uses_int8_techniques(config, loops):
+                        model, technique = _int8_techniques(converter, dataset, config, loops)
                         settings.update(technique)
+                        if technique.get("int8_keep_float_default"):
+                            n_kept = technique["int8_keep_float"]["lstm"]
+                            notes += (f"int8: {n_kept} recurrent op(s) kept float (as --int8-keep-float lstm): "
+                                      "TensorFlow's calibrator crashes on loops and LiteRT's int8 LSTM kernel "
+                                      "crashed on a real char model",)
                     else:
                         model = converter.convert()
                         if recipe.mode is QuantMode.FLOAT16 and config.float16_guard:
@@ -327,7 +381,7 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                           "the model runs only where kernels for them are registered",)
             return Conversion(model=model, signature=entry.info, inputs=specs, input_names=name_map,
                               strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
-                              recipe={**recipe.to_dict(), **_technique_recipe(config)},
+                              recipe={**recipe.to_dict(), **_technique_recipe(config, settings, loops)},
                               converter_settings=settings, notes=notes,
                               seconds=time.perf_counter() - start, family=plan.to_dict(), custom_ops=kept)
         index = next_step(steps, index, attempts[-1])  # Select TF ops / custom ops, when they can help

@@ -172,9 +172,9 @@ def add_int8_options(p: argparse.ArgumentParser) -> None:
                    help="correct each conv/dense bias for the mean shift its int8 weight rounding causes "
                         "(from calibration statistics)")
     g.add_argument("--int8-keep-float", metavar="PART,...",
-                   help="transformers (--quantize int8): keep these parts in float, found by kind in the converted "
-                        "graph: softmax (attention's score scaling, mask and softmax), layernorm, gelu; e.g. "
-                        "softmax (docs/quantization.md)")
+                   help="--quantize int8: keep these parts in float, found by kind in the converted graph: softmax "
+                        "(attention's score scaling, mask and softmax), layernorm, gelu (transformers), lstm "
+                        "(recurrent ops and loops; kept float by default); e.g. softmax (docs/quantization.md)")
 
 
 def int8_keep_float(args: argparse.Namespace) -> tuple[str, ...]:

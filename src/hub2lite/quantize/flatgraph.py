@@ -24,8 +24,8 @@ import numpy as np
 
 from ..errors import ConversionError
 
-__all__ = ["Activations", "CalibratedGraph", "OpNode", "QuantizeBug", "calibrate", "collect_activations",
-           "finish", "float_ops", "COMPUTE_OPS", "WEIGHT_OPS"]
+__all__ = ["Activations", "CalibratedGraph", "OpNode", "QuantizeBug", "calibrate", "calibrate_from_float",
+           "collect_activations", "finish", "float_ops", "recurrent_ops", "COMPUTE_OPS", "WEIGHT_OPS", "RECURRENT_OPS"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ COMPUTE_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRA
                          "LOGISTIC", "TANH", "CONCATENATION", "RESIZE_BILINEAR", "UNIDIRECTIONAL_SEQUENCE_LSTM",
                          "LSTM", "SQUARED_DIFFERENCE", "RSQRT", "EXP", "DIV", "LOG", "HARD_SWISH", "GELU",
                          "MAX_POOL_2D", "LEAKY_RELU", "PRELU", "RELU", "RELU6", "REDUCE_MAX"})
+#: Recurrent ops and the loops an unfused RNN becomes. They stay float in hub2lite's int8: TensorFlow's int8
+#: calibrator segfaults on WHILE loops (tensorflow/tensorflow#75140: it logs a body output the loop freed), and the
+#: all-int8 UNIDIRECTIONAL_SEQUENCE_LSTM of the real textgenrnn model aborts LiteRT at run time.
+RECURRENT_OPS = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM", "LSTM",
+                           "UNIDIRECTIONAL_SEQUENCE_RNN", "BIDIRECTIONAL_SEQUENCE_RNN", "RNN", "WHILE"})
 #: Ops with a constant weight tensor (input 1) and bias (input 2): what bias correction adjusts.
 WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
 
@@ -155,12 +160,64 @@ def finish(calibrated: bytes, *, float_nodes: Sequence[str] = (), per_channel: b
         kwargs.update(input_data_type=tf.int8, output_data_type=tf.int8)
     model = bytes(_tfl_convert.mlir_quantize(calibrated, **kwargs))
     if check and nodes:
-        g = CalibratedGraph(model)  # every named op, compute or not (e.g. a softmax's SELECT_V2 masking)
-        still = {op.name for op in g.ops if op.outputs and g.tensor_type(op.outputs[0]) == 0}
-        missed = [n for n in nodes if n not in still]
+        missed = _not_float(CalibratedGraph(calibrated), CalibratedGraph(model), nodes)
         if missed:
             raise QuantizeBug(f"op(s) {missed[:3]} were asked to stay float but were quantized")
     return model
+
+
+_QDQ = frozenset({"QUANTIZE", "DEQUANTIZE"})
+
+
+def _computes_float(g: CalibratedGraph, op: OpNode) -> bool:
+    """Whether `op` of a quantized model computes in float: a float output (a WHILE's first output is its int32
+    counter, so any float output counts)."""
+    return any(g.tensor_type(t) == 0 for t in op.outputs)
+
+
+def _not_float(calibrated: CalibratedGraph, model: CalibratedGraph, nodes: Sequence[str]) -> list[str]:
+    """The ops of `nodes` (names in `calibrated`) that `model` quantized. Matched by position, not by name: the
+    quantizer keeps the op order and only inserts QUANTIZE/DEQUANTIZE, but renames some outputs (textgenrnn's
+    second LSTM `tfl.unidirectional_sequence_lstm1` comes back as `...lstm11`). Falls back to names when the op
+    sequences differ."""
+    before = [op for op in calibrated.ops if op.op not in _QDQ]
+    after = [op for op in model.ops if op.op not in _QDQ]
+    if [op.op for op in before] == [op.op for op in after]:
+        at = {op.name: k for k, op in enumerate(before)}
+        return [n for n in nodes if n in at and not _computes_float(model, after[at[n]])]
+    still = {op.name for op in model.ops if op.outputs and _computes_float(model, op)}
+    return [n for n in nodes if n not in still]
+
+
+def calibrate_from_float(float_model: bytes, feeds: Iterable[Any]) -> bytes:
+    """hub2lite's own calibration, for graphs the converter's calibrator crashes on (WHILE loops,
+    tensorflow/tensorflow#75140): run the float model on `feeds`, keeping every tensor, and annotate each float
+    activation of the main subgraph with its observed min/max (0 included, as the converter's calibrator does) —
+    the calibrated flatbuffer `finish` quantizes. Loop bodies get no ranges: their ops must stay float
+    (`finish(float_nodes=...)` with the loops)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils as fu
+
+    graph = CalibratedGraph(float_model)
+    produced = {t for op in graph.ops for t in op.outputs}
+    wanted = [i for i in range(len(graph.tensor_names)) if graph.tensor_type(i) == 0 and graph.constant(i) is None
+              and (i in produced or i in graph.inputs)]
+    acts = collect_activations(float_model, feeds, tensors=wanted, per_sample=1)
+    obj = fu.read_model_from_bytearray(bytearray(float_model))
+    tensors = obj.subgraphs[0].tensors
+    for i, lo in acts.minimum.items():
+        hi = acts.maximum[i]
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            continue  # a tensor the interpreter did not keep (freed scratch): no range, the quantizer leaves it
+        q = tensors[i].quantization or schema.QuantizationParametersT()
+        q.min, q.max = [float(min(lo, 0.0))], [float(max(hi, 0.0))]
+        tensors[i].quantization = q
+    return bytes(fu.convert_object_to_bytearray(obj))
+
+
+def recurrent_ops(model: bytes) -> list[OpNode]:
+    """The recurrent ops and loops of a (float or calibrated) model's main subgraph (RECURRENT_OPS)."""
+    return [op for op in CalibratedGraph(model).ops if op.op in RECURRENT_OPS]
 
 
 def float_ops(model: bytes) -> list[str]:

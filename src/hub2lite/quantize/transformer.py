@@ -15,6 +15,10 @@ GELU's curve near zero is lost at the step of the activations around it. The con
   -> SUB or NEG+ADD -> ADD(beta): found from each SQUARED_DIFFERENCE, its MEAN input, and the element-wise ops
   after it up to the ADD that gives back x's shape (the normalised output).
 
+One more part is not a transformer's: `lstm`, the recurrent ops (UNIDIRECTIONAL/BIDIRECTIONAL_SEQUENCE_LSTM/RNN)
+and the WHILE loops an unfused Keras LSTM becomes (flatgraph.RECURRENT_OPS). int8 keeps them float by default
+(convert.py): TensorFlow's calibrator crashes on the loops and LiteRT's int8 LSTM kernel crashed on textgenrnn.
+
 `fragile_ops(model)` reads a .tflite (float or calibrated) and returns {part: tensor names}.
 """
 
@@ -26,7 +30,7 @@ from typing import Any
 
 __all__ = ["FRAGILE_PARTS", "fragile_ops", "float_nodes_for", "has_attention"]
 
-FRAGILE_PARTS = ("layernorm", "softmax", "gelu")
+FRAGILE_PARTS = ("layernorm", "softmax", "gelu", "lstm")
 _ELEMENTWISE = frozenset({"MEAN", "ADD", "RSQRT", "MUL", "SUB", "NEG", "SQRT", "DIV", "SQUARED_DIFFERENCE"})
 _MAX_REGION = 16
 _MASKING = frozenset({"SELECT", "SELECT_V2", "ADD", "SUB"})
@@ -43,7 +47,7 @@ def _graph(model: bytes) -> tuple[list[dict[str, Any]], list[str], list[tuple[in
 
 
 def fragile_ops(model: bytes, parts: Sequence[str] = FRAGILE_PARTS) -> dict[str, tuple[str, ...]]:
-    """{part: output tensor names of its ops} for the parts asked (LayerNorm regions, SOFTMAX, GELU)."""
+    """{part: output tensor names of its ops} for the parts asked (LayerNorm regions, SOFTMAX, GELU, recurrent)."""
     unknown = sorted(set(parts) - set(FRAGILE_PARTS))
     if unknown:
         raise ValueError(f"unknown transformer parts {unknown}; known: {list(FRAGILE_PARTS)}")
@@ -76,6 +80,10 @@ def fragile_ops(model: bytes, parts: Sequence[str] = FRAGILE_PARTS) -> dict[str,
         found["softmax"] = sorted(members)
     if "gelu" in found:
         found["gelu"] = [i for i, op in enumerate(ops) if op["op"] == "GELU"]
+    if "lstm" in found:
+        from .flatgraph import RECURRENT_OPS
+
+        found["lstm"] = [i for i, op in enumerate(ops) if op["op"] in RECURRENT_OPS and op["outputs"]]
     if "layernorm" in found:
         region: set[int] = set()
         for i, op in enumerate(ops):
