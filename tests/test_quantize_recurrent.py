@@ -87,3 +87,45 @@ def test_finish_keeps_the_named_ops_float_whatever_the_quantizer_renames(model_p
     assert renamed != lstms  # the rename the old check tripped on is still there
     with pytest.raises(flatgraph.QuantizeBug, match="not ops of the calibrated model"):
         flatgraph.finish(calibrated, float_nodes=["no such op"])
+
+
+def test_the_int8_search_starts_from_the_lstms_float(model_path):
+    """calibrate_int8 (what `optimize` calibrates with) names the recurrent ops; accurate_int8 keeps them float in
+    every model it scores (the all-int8 base is never built) and the sensitivity search floats other ops on top."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from hub2lite.convert import ConvertConfig, calibrate_int8
+    from hub2lite.load import load
+    from hub2lite.quantize.search import accurate_int8, score_outputs
+    from hub2lite.resolve import resolve
+    from hub2lite.specs import QuantMode
+
+    loaded = load(resolve(str(model_path("tf_keras_lstm"))))
+    rng = np.random.default_rng(0)
+    feeds = [{"input": rng.integers(0, 20, (1, 6)).astype(np.float32)} for _ in range(12)]
+    cal = calibrate_int8(loaded, ConvertConfig(quantize=QuantMode.INT8), feeds[:8])
+    assert len(cal.keep_float) == 2
+
+    def run(model: bytes) -> np.ndarray:
+        it = Interpreter(model_content=model)
+        it.allocate_tensors()
+        i, o = it.get_input_details()[0], it.get_output_details()[0]
+        out = []
+        for f in feeds[8:]:
+            it.set_tensor(i["index"], f["input"])
+            it.invoke()
+            out.append(it.get_tensor(o["index"]).copy())
+        return np.concatenate(out)
+
+    reference = run(cal.calibrated)  # the calibrated model computes in float
+    scored: list[list[bool]] = []
+
+    def evaluate(model: bytes):
+        scored.append([f for op, f in _op_types(model) if op == "WHILE"])
+        return score_outputs("classifier", reference, run(model))
+
+    choice = accurate_int8(cal.calibrated, cal.activations, evaluate, target=2.0, max_float=1, max_rank=2,
+                           base_float=cal.keep_float)
+    assert scored and all(whiles == [True, True] for whiles in scored)  # never an int8 loop
+    assert choice.search is not None and choice.float_nodes[:2] == cal.keep_float
+    assert len(choice.search.searched) <= 1 and choice.score.quality >= 0.75

@@ -455,13 +455,13 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
     prepared_models: dict[str, Prepared] = {}
     for name, prepared in prepare_variants(cal.calibrated, cal.activations,
                                                              ranges=TECHNIQUE_RANGES, bias=(False, True)).items():
-        model = prepared.quantize()
+        model = prepared.quantize(cal.keep_float)  # a recurrent model's LSTMs stay float throughout
         score = evaluate(model)
         techniques[name] = {"ranking": score.to_dict()}
         prepared_models[name] = prepared
         if name != "minmax":  # minmax alone is uniform int8, already measured
             cand = run.measure(_technique_candidate(name), "technique", QuantMode.INT8, model, cal.input_names,
-                               technique=name)
+                               cal.keep_float, technique=name)
             techniques[name]["evaluation"] = cand.value
     chosen = min(techniques, key=lambda n: techniques[n]["ranking"]["loss"])
     search["techniques"] = techniques
@@ -479,16 +479,17 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
     progress(f"sensitivity search on int8 {chosen}: reverting each of {min(len(candidates), cfg.max_rank)} ops")
     result = sensitivity_search(prepared_models[chosen], evaluate, candidates, target=target, max_float=cfg.max_float,
                                 max_rank=cfg.max_rank, max_size=max_size, beyond_target=cfg.beyond_target,
-                                progress=progress)
+                                base_float=cal.keep_float, progress=progress)
     search.update(ran=True, ranking=[[n, loss] for n, loss in result.ranking],
                   steps=[step.to_dict() for step in result.steps], float_nodes=list(result.float_nodes),
                   ranking_evaluations=result.evaluations, ranking_target=target)
     passing = None
-    for k in range(1, len(result.float_nodes) + 1):  # the path, fewest float ops first
+    base = len(result.base_float)
+    for k in range(1, len(result.searched) + 1):  # the path, fewest float ops first
         if search["evaluations"] >= cfg.max_evals:
             break
         search["evaluations"] += 1
-        nodes = result.float_nodes[:k]
+        nodes = result.float_nodes[:base + k]
         progress(f"mixed candidate {k}: {k} float op(s) on int8 {chosen}")
         cand = run.measure(f"mixed-{k}", "mixed", QuantMode.INT8, prepared_models[chosen].quantize(nodes),
                            cal.input_names, nodes, technique=chosen)

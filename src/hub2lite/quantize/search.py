@@ -12,6 +12,9 @@ scored on a ranking subset of the calibration data (never the evaluation data):
    and its candidate dropped;
 3. stop as soon as the quality target is met, or at `max_float` ops, or when nothing helps any more.
 
+`base_float` ops stay float in every model the search builds, the base included: a recurrent model's LSTMs, whose
+all-int8 form aborts LiteRT (textgenrnn) or cannot be calibrated (WHILE loops), so the search starts from them float.
+
 Every model the search builds comes from one calibrated flatbuffer (`flatgraph.finish`), so candidates are op
 names of that flatbuffer and always match. With bias correction, an op put back in float gets its *original*
 bias back (`Prepared.calibrated`): the correction compensates int8 weight rounding, which a float op does not have.
@@ -131,16 +134,23 @@ class SearchStep:
 @dataclass(frozen=True)
 class SearchResult:
     model: bytes
-    float_nodes: tuple[str, ...]
+    float_nodes: tuple[str, ...]  # every op the model keeps float: `base_float` first, then the search's steps
     score: Score
     base: Score
     ranking: tuple[tuple[str, float], ...]  # candidate -> loss when reverted alone
     steps: tuple[SearchStep, ...]
     evaluations: int
     reached_target: bool
+    base_float: tuple[str, ...] = ()
+
+    @property
+    def searched(self) -> tuple[str, ...]:
+        """The ops the search floated, in order (`float_nodes` without `base_float`)."""
+        return self.float_nodes[len(self.base_float):]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"float_nodes": list(self.float_nodes), "score": self.score.to_dict(), "base": self.base.to_dict(),
+        return {"float_nodes": list(self.float_nodes), "base_float": list(self.base_float),
+                "score": self.score.to_dict(), "base": self.base.to_dict(),
                 "ranking": [[n, l] for n, l in self.ranking], "steps": [s.to_dict() for s in self.steps],
                 "evaluations": self.evaluations, "reached_target": self.reached_target,
                 "size_bytes": len(self.model)}
@@ -186,6 +196,7 @@ class Prepared:
 def sensitivity_search(calibrated: bytes | Prepared, evaluate: Callable[[bytes], Score], candidates: Sequence[str], *,
                        target: float, max_float: int = 8, max_rank: int = 64, rerank: int = 4,
                        max_size: int | None = None, integer_only: bool = False, beyond_target: float | None = None,
+                       base_float: Sequence[str] = (),
                        progress: Callable[[str], None] | None = None) -> SearchResult:
     """Greedy float fallback on `calibrated` (a `Prepared` technique, or a calibrated flatbuffer as it is) until `evaluate`'s quality
     reaches `target`. `candidates` are op names of `calibrated`, in a first ordering (e.g. the debugger's).
@@ -196,15 +207,19 @@ def sensitivity_search(calibrated: bytes | Prepared, evaluate: Callable[[bytes],
     photos), and the caller measures every step on its own evaluation data."""
     say = progress or (lambda _m: None)
     prep = calibrated if isinstance(calibrated, Prepared) else Prepared("minmax", False, calibrated)
-    base_model = prep.quantize(integer_only=integer_only)
+    fixed = tuple(dict.fromkeys(base_float))
+    if fixed and integer_only:
+        raise ValueError("an integer-only search cannot keep base_float ops float")
+    base_model = prep.quantize(fixed, integer_only=integer_only)
     base = evaluate(base_model)
     evaluations = 1
+    candidates = [c for c in candidates if c not in fixed]
     if (base.quality >= target and beyond_target is None) or not candidates:
-        return SearchResult(base_model, (), base, base, (), (), evaluations, base.quality >= target)
+        return SearchResult(base_model, fixed, base, base, (), (), evaluations, base.quality >= target, fixed)
     ranking: dict[str, float] = {}
     for node in list(candidates)[:max_rank]:
         try:
-            model = prep.quantize([node], integer_only=integer_only)
+            model = prep.quantize([*fixed, node], integer_only=integer_only)
         except Exception as exc:  # noqa: BLE001 - a candidate the quantizer cannot keep float is skipped, logged
             log.info("candidate %s skipped: %s", node, exc)
             continue
@@ -227,7 +242,7 @@ def sensitivity_search(calibrated: bytes | Prepared, evaluate: Callable[[bytes],
         remaining.sort(key=lambda n: -gains[n])
         trial: list[tuple[Score, str, bytes]] = []
         for node in remaining[:max(1, rerank)]:
-            model = prep.quantize([*chosen, node], integer_only=integer_only)
+            model = prep.quantize([*fixed, *chosen, node], integer_only=integer_only)
             if max_size is not None and len(model) > max_size:
                 gains[node] = -1.0
                 continue
@@ -251,8 +266,8 @@ def sensitivity_search(calibrated: bytes | Prepared, evaluate: Callable[[bytes],
             if current.quality >= target:  # past the target the best remaining step did not help: stop
                 break
         remaining = [n for n in remaining if n not in chosen and gains[n] > 0]
-    return SearchResult(current_model, tuple(chosen), current, base, tuple((n, ranking[n]) for n in order),
-                        tuple(steps), evaluations, current.quality >= target)
+    return SearchResult(current_model, (*fixed, *chosen), current, base, tuple((n, ranking[n]) for n in order),
+                        tuple(steps), evaluations, current.quality >= target, fixed)
 
 
 @dataclass(frozen=True)
@@ -280,10 +295,11 @@ class Int8Choice:
     chosen: Technique
     prepared: Prepared  # the chosen technique (what the search quantizes)
     search: SearchResult | None
+    base_float: tuple[str, ...] = ()  # ops every variant kept float (accurate_int8's base_float)
 
     @property
     def float_nodes(self) -> tuple[str, ...]:
-        return self.search.float_nodes if self.search else ()
+        return self.search.float_nodes if self.search else self.base_float
 
     @property
     def score(self) -> Score:
@@ -314,18 +330,22 @@ def prepare_variants(calibrated: bytes, acts: Any, *, ranges: Sequence[str] = ("
 def accurate_int8(calibrated: bytes, acts: Any, evaluate: Callable[[bytes], Score], *, target: float,
                   ranges: Sequence[str] = ("minmax", "mse"), bias: Sequence[bool] = (False, True),
                   max_float: int = 8, max_rank: int = 64, max_size: int | None = None,
-                  integer_only: bool = False, beyond_target: float | None = None,
+                  integer_only: bool = False, beyond_target: float | None = None, base_float: Sequence[str] = (),
                   progress: Callable[[str], None] | None = None) -> Int8Choice:
     """Range methods and bias correction first (scored on the ranking subset, the lowest loss kept); only if
     the best of them misses `target`, the sensitivity search floats ops on top of it (never with
-    `integer_only`, whose contract is integer-only compute)."""
+    `integer_only`, whose contract is integer-only compute). `base_float` ops stay float in every variant (a
+    recurrent model's LSTMs: `CalibratedInt8.keep_float`); the all-int8 base is then never built."""
     from .flatgraph import CalibratedGraph
 
     say = progress or (lambda _m: None)
     techniques: list[Technique] = []
     models: dict[str, tuple[Prepared, bytes]] = {}
+    fixed = tuple(dict.fromkeys(base_float))
+    if fixed and integer_only:
+        raise ValueError("an integer-only int8 cannot keep base_float ops float")
     for name, prepared in prepare_variants(calibrated, acts, ranges=ranges, bias=bias).items():
-        model = prepared.quantize(integer_only=integer_only)
+        model = prepared.quantize(fixed, integer_only=integer_only)
         s = evaluate(model)
         techniques.append(Technique(name, prepared.ranges, prepared.bias_correction, s, len(model)))
         models[name] = (prepared, model)
@@ -333,9 +353,9 @@ def accurate_int8(calibrated: bytes, acts: Any, evaluate: Callable[[bytes], Scor
     chosen = min(techniques, key=lambda t: t.score.loss)
     prepared, model = models[chosen.name]
     if (chosen.score.quality >= target and beyond_target is None) or integer_only:
-        return Int8Choice(model, tuple(techniques), chosen, prepared, None)
+        return Int8Choice(model, tuple(techniques), chosen, prepared, None, fixed)
     candidates = [op.name for op in CalibratedGraph(prepared.ranged).compute_ops()]
     result = sensitivity_search(prepared, evaluate, candidates, target=target, max_float=max_float,
                                 max_rank=max_rank, max_size=max_size, beyond_target=beyond_target,
-                                progress=progress)
-    return Int8Choice(result.model, tuple(techniques), chosen, prepared, result)
+                                base_float=fixed, progress=progress)
+    return Int8Choice(result.model, tuple(techniques), chosen, prepared, result, fixed)
