@@ -52,6 +52,10 @@ def test_int8_of_an_lstm_keeps_its_loops_float_runs_and_validates(cli, model_pat
     ops = _op_types(out.read_bytes())
     assert [f for op, f in ops if op == "WHILE"] == [True, True]  # the two LSTMs' loops compute in float
     assert [f for op, f in ops if op == "FULLY_CONNECTED"] == [False]  # the rest is int8
+    if not explicit:  # the per-layer debugger would int8 the loops (a native crash): refused in one line
+        r = cli("validate", model_path("tf_keras_lstm"), out, "--data", data, "--per-layer")
+        assert r.code == errors.ConfigError.exit_code, r.err
+        assert r.err.count("hub2lite: error: --per-layer cannot measure a model with loops") == 1
 
 
 def test_int8_strict_refuses_loops_in_one_line_before_calibrating(cli, model_path, token_files, tmp_path):

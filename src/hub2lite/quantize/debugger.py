@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .._converter import build_function, native_stderr_to_log, representative_dataset
+from .._converter import build_function, has_loops, native_stderr_to_log, representative_dataset
 from ..errors import ConfigError, ConversionError
 from ..tflite_file import op_graph
 from .layers import (CHANNEL_ERROR_THRESHOLD, LAYER_REPORT_SCHEMA, RMSE_SCALE_THRESHOLD, LayerError, LayerReport,
@@ -68,6 +68,11 @@ class QuantDebugSession:
         entry = loaded.choose(config.signature)
         specs, _ = plan_input_specs(entry.info, config)
         concrete, self.name_map = build_function(entry, specs)
+        if has_loops(concrete):  # refused before the debugger calibrates: that would crash the process
+            raise ConfigError("--per-layer cannot measure a model with loops (recurrent layers): the QuantizationDebugger "
+                              "quantizes them to int8, and TensorFlow's calibrator crashes on WHILE loops "
+                              "(tensorflow/tensorflow#75140) or LiteRT on an int8 LSTM",
+                              hint="validate without --per-layer; `convert --quantize int8` keeps recurrent ops float")
         # the restored model as the converter's trackable keeps the SignatureDef the debugger runs through
         converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], loaded.obj)
         recipe_for(QuantMode.INT8).apply(converter, base_ops=[tf.lite.OpsSet.TFLITE_BUILTINS],
