@@ -226,11 +226,13 @@ def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig,
     return model, info
 
 
-def _refuse_strict_loops(config: ConvertConfig) -> None:
-    """int8-strict (integer-only) on a graph with loops: refused before calibrating, in one line."""
-    if config.quantize is QuantMode.INT8_STRICT:
-        raise ConversionError("--quantize int8-strict: this model has recurrent loops (WHILE), which cannot be "
-                              "integer-only: TensorFlow's int8 calibrator crashes on them (tensorflow/tensorflow#75140)",
+def _refuse_loops(config: ConvertConfig) -> None:
+    """A calibrated mode other than int8 on a graph with loops: refused before calibrating, in one line (int8-strict
+    cannot keep the loops float; int16x8 calibrates with TensorFlow's calibrator, which crashes on them)."""
+    if config.quantize is not QuantMode.INT8:
+        why = ", which integer-only int8 cannot keep float," if config.quantize is QuantMode.INT8_STRICT else ""
+        raise ConversionError(f"--quantize {config.quantize.value}: this model has recurrent loops (WHILE){why} and "
+                              "TensorFlow's calibrator crashes on them (tensorflow/tensorflow#75140)",
                               hint="use --quantize int8 (its recurrent ops stay float), dynamic or float16")
 
 
@@ -314,10 +316,10 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
         notes += ("the graph holds lookup tables or assigns variables: converted through a SavedModel export "
                   "that keeps them, with resource-variable support (static tables become TFLite HASHTABLE ops)",)
     concrete, name_map = build_function(entry, specs)
-    loops = config.quantize in (QuantMode.INT8, QuantMode.INT8_STRICT) and has_loops(concrete)
-    if loops:
-        _refuse_strict_loops(config)
     recipe = recipe_for(config.quantize)
+    loops = recipe.needs_calibration and has_loops(concrete)
+    if loops:
+        _refuse_loops(config)
     attempts: list[Attempt] = []
     route = "saved_model" if config.resource_variables or plan.resource_variables else "frozen"
     steps = ladder(config.ops_policy, config.allow_custom_ops)
