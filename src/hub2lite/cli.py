@@ -157,7 +157,8 @@ def entry() -> int:
         args, _ = build_parser().parse_known_args(_join_negative_values(argv))
     except SystemExit as exc:  # usage errors: no child needed
         return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
-    files = [Path(p) for p in [getattr(args, "output", None)] if p]
+    # validate's --report too: LiteRT's heap corruption can abort the run after the report was written
+    files = [Path(p) for p in [getattr(args, "output", None), getattr(args, "report", None)] if p]
     dirs = [Path(p) for p in [getattr(args, "output_dir", None)] if p and args.command != "batch"]  # batch resumes
     return crashguard.run_guarded(argv, files=files, dirs=dirs)
 
