@@ -330,3 +330,28 @@ def test_convert_float16_keeps_constants_float16_cannot_hold(tmp_path, cli):
     r = cli("convert", src, "-o", tmp_path / "raw.tflite", "--quantize", "float16", "--data", str(data),
             "--no-float16-guard", "--json")
     assert r.code != 0 or not json.loads(r.out)["validation"]["passed"]
+
+
+def test_bias_study_sequential_empirical_correction_removes_the_measured_shift(conv_case):
+    """bench/int8_bias_study.py's sequential empirical bias correction (measured on nudity and fer, not adopted):
+    every conv/dense layer corrected in op order, after which the last layer's int8 output mean matches float."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import int8_bias_study as study
+
+    _, calibrated, acts, cal, _ = conv_case
+    xs = cal[:, 0]  # the study feeds one sample at a time
+    g = fg.CalibratedGraph(calibrated)
+    layers = [op for op in g.ops if op.op in fg.WEIGHT_OPS and len(op.inputs) > 2 and op.inputs[2] >= 0]
+    corrected, calls, _ = study.sequential_empirical(calibrated, calibrated, acts, xs)
+    assert calls == len(layers) >= 3
+    last = layers[-1]
+
+    def shift(model: bytes) -> float:
+        mean = study.int8_output_means(fg.finish(model), xs, last.name)
+        return float(np.abs(mean - acts.channel_mean[last.outputs[0]]).mean())
+
+    assert shift(corrected) < shift(calibrated)
+    assert fg.float_ops(fg.finish(corrected)) == []
