@@ -40,9 +40,9 @@ from ..errors import ConfigError, ConversionError
 from ..tflite_file import op_graph
 from .layers import (CHANNEL_ERROR_THRESHOLD, LAYER_REPORT_SCHEMA, RMSE_SCALE_THRESHOLD, LayerError, LayerReport,
                      layer_report_paths, write_layer_report)
-from .selective import resolve_nodes, selective_quantize
+from .selective import resolve_nodes
 
-__all__ = ["LayerError", "LayerReport", "QuantDebugSession", "debug_layers", "selective_quantize", "resolve_nodes",
+__all__ = ["LayerError", "LayerReport", "QuantDebugSession", "debug_layers", "resolve_nodes",
            "RMSE_SCALE_THRESHOLD", "CHANNEL_ERROR_THRESHOLD", "LAYER_REPORT_SCHEMA", "layer_report_paths",
            "write_layer_report", "run_per_layer", "check_debuggable"]
 

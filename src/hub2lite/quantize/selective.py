@@ -1,19 +1,14 @@
-"""Selective quantization: an int8 model with some layers kept in float, by TFLite's documented route
-(QuantizationDebugOptions(denylisted_nodes) + get_nondebug_quantized_model()), and the matching of layer
-names from a per-layer report onto a model's op outputs. Used by convert (`float_nodes`) and the debugger."""
+"""Selective quantization's name matching: layer names from a per-layer report onto a model's op outputs (int8 then
+keeps those ops float through `flatgraph.finish`'s denylist). Used by convert (`float_nodes`) and
+the debugger."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from ..errors import ConfigError
-from ..tflite_file import op_graph
 
-__all__ = ["selective_quantize", "resolve_nodes", "canonical_name"]
-
-log = logging.getLogger(__name__)
+__all__ = ["resolve_nodes", "canonical_name"]
 
 
 def canonical_name(name: str) -> frozenset[str]:
@@ -49,23 +44,3 @@ def resolve_nodes(requested: Iterable[str], known: Sequence[str]) -> list[str]:
         raise ConfigError(f"float node(s) {unknown} are not op outputs of this model",
                           hint=f"use names from the per-layer report (`validate --per-layer`), e.g. {shown}")
     return out
-
-
-def selective_quantize(converter: Any, float_nodes: Sequence[str]) -> bytes:
-    """Quantize with `converter` (already set up for int8 with a representative dataset), keeping the ops
-    producing `float_nodes` in float: QuantizationDebugOptions(denylisted_nodes) +
-    get_nondebug_quantized_model(), the route TFLite documents for selective quantization."""
-    import tensorflow as tf
-
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_options=tf.lite.experimental.QuantizationDebugOptions())
-    ops, names = op_graph(debugger.calibrated_model)
-    nodes = resolve_nodes(float_nodes, [names[op["outputs"][0]] for op in ops if op["outputs"]])
-    if list(nodes) != list(float_nodes):
-        log.info("float nodes matched by canonical name: %s", nodes)
-    try:
-        debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
-    except ValueError as exc:
-        raise ConfigError(f"keeping {len(float_nodes)} node(s) in float leaves nothing quantized ({exc})",
-                          hint="use --quantize float32 / float16 instead") from exc
-    return bytes(debugger.get_nondebug_quantized_model())
