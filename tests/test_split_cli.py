@@ -195,3 +195,24 @@ def test_optimize_splits_and_ships_the_suffix_beside_the_model(split_model, cli,
     winner = next(c for c in report["candidates"] if c["name"] == report["winner"])
     assert winner["value"] >= 95  # agreement on 'calibrated' within --max-drop 5
     assert out.is_file() and (tmp_path / "opt.post" / "saved_model.pb").is_file()
+
+
+def test_optimize_measures_the_int8_techniques_of_a_split_model_end_to_end(split_model, cli, tmp_path):
+    """The sensitivity search cannot rank a split body (the score reads the suffix's output), but the int8
+    techniques (ranges x bias correction) still run, each measured end to end on the evaluation data."""
+    import numpy as np
+
+    data = tmp_path / "x.npz"
+    np.savez(data, x=np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32))
+    r = cli("optimize", split_model("calibrated_classifier"), "-o", tmp_path / "opt.tflite", "--data", data,
+            "--metric", "cosine", "--max-drop", "0", "--runs", "3", "--split-unsupported", "--json")
+    assert r.code in (0, 3), r
+    report = json.loads(r.out)
+    search = report["search"]
+    assert "split model" in search["skipped"] and not search["ran"]
+    measured = {c["name"]: c for c in report["candidates"] if c["stage"] == "technique"}
+    assert set(measured) == {"int8-minmax-bias", "int8-mse", "int8-mse-bias"}
+    for name, t in search["techniques"].items():
+        if name != "minmax":
+            # the report rounds candidate values to 4 decimals
+            assert t["evaluation"] == pytest.approx(measured["int8-" + name.replace("+", "-")]["value"], abs=1e-4)

@@ -292,7 +292,8 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     calibration, ranking = ranking_split(split.calibration, cfg.rank_samples)
     body_config = prepared.convert_config(job.convert)
     conversions = _uniform(run, prepared.loaded, body_config, calibration, progress)
-    # a split model's body has no output the final score reads: the search cannot rank it (techniques still run)
+    # a split model's body has no output the final score reads: the search cannot rank it (the techniques still
+    # run, measured end to end on the evaluation data)
     ranking_reference = None if prepared.split is not None else [TFRunner(prepared.entry).infer(f) for f in ranking]
     search = _int8_search(run, prepared.loaded, body_config, calibration, ranking, ranking_reference, progress)
     progress("benchmarking candidates inside the budget")
@@ -428,9 +429,6 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
     int8 = run.named(QuantMode.INT8.value)
     if int8 is None or int8.in_budget:
         return search
-    if ranking_reference is None:
-        search["skipped"] = "a split model: the int8 search ranks on the body's outputs, which the score does not read"
-        return search
     progress("calibrating int8 once for the techniques and the search")
     try:
         cal = calibrate_int8(loaded, replace(body_config, quantize=QuantMode.INT8), calibration)
@@ -439,7 +437,7 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
         return search
     kind = "dense" if cfg.metric == "cosine" else "classifier"
     output = run.evaluator.output
-    rank_ref = _stack(ranking_reference, output)
+    rank_ref = None if ranking_reference is None else _stack(ranking_reference, output)
     # the ranking target in the kind's quality (agreement or cosine as a fraction), from the budget
     target = max(0.0, 1.0 - cfg.max_drop / 100.0)
 
@@ -456,15 +454,17 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
     for name, prepared in prepare_variants(cal.calibrated, cal.activations,
                                                              ranges=TECHNIQUE_RANGES, bias=(False, True)).items():
         model = prepared.quantize(cal.keep_float)  # a recurrent model's LSTMs stay float throughout
-        score = evaluate(model)
-        techniques[name] = {"ranking": score.to_dict()}
+        techniques[name] = {} if rank_ref is None else {"ranking": evaluate(model).to_dict()}
         prepared_models[name] = prepared
         if name != "minmax":  # minmax alone is uniform int8, already measured
             cand = run.measure(_technique_candidate(name), "technique", QuantMode.INT8, model, cal.input_names,
                                cal.keep_float, technique=name)
             techniques[name]["evaluation"] = cand.value
-    chosen = min(techniques, key=lambda n: techniques[n]["ranking"]["loss"])
     search["techniques"] = techniques
+    if rank_ref is None:  # the techniques are measured end to end above; the search ranks on ranking samples
+        search["skipped"] = "a split model: the int8 search ranks on the body's outputs, which the score does not read"
+        return search
+    chosen = min(techniques, key=lambda n: techniques[n]["ranking"]["loss"])
     search["technique"] = chosen
     if not any(c.in_budget for c in run.candidates if c.stage == "technique"):  # transformers: parts in float
         _keep_float_candidates(loaded, replace(body_config, quantize=QuantMode.INT8), calibration,
