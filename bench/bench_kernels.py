@@ -1,10 +1,11 @@
 """How fast int8, float16 and float32 kernels run on this machine, for given .tflite variants of one model.
 
-    python bench/bench_kernels.py FLOAT32.tflite OTHER.tflite ... [--rounds 30] [--warmup 5]
+    python bench/bench_kernels.py FLOAT32.tflite OTHER.tflite ... [--rounds 3] [--runs 30] [--warmup 5]
 
 Times every model with 1 and 2 threads, with LiteRT's default delegate (XNNPACK) and with the builtin kernels
-only, all models interleaved round by round (a noisy machine slows all of them alike), and prints each p50 as a
-ratio to the first model's. Inputs are random in the input's range: kernel speed does not depend on the values.
+only, by hub2lite's own benchmark (`hub2lite bench`: a child process per measurement, seeded synthetic inputs),
+the models alternated round by round (a noisy machine slows all of them alike), and prints each p50 as a ratio to
+the first model's.
 This is the ceiling of any quantization recipe: `hub2lite optimize` can choose *which* kernels run, not how fast
 they are (on an AVX2 CPU without VNNI, int8 MobileNetV1 runs at ~0.9x float32's p50; docs/quantization.md).
 """
@@ -14,10 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 from pathlib import Path
 
-import numpy as np
 
 
 def _cpu() -> str:
@@ -31,41 +30,24 @@ def _cpu() -> str:
     return f"{name} ({', '.join(simd) or 'no AVX2'})"
 
 
-def _interpreter(path: str, threads: int, xnnpack: bool):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+def measure(paths: list[str], threads: int, xnnpack: bool, rounds: int, runs: int, warmup: int) -> dict[str, float]:
+    """p50 (ms) per model: hub2lite's own benchmark (one child process per measurement), models alternated round
+    by round (bench_rounds.time_round_robin, as sweep does)."""
+    from hub2lite.bench_rounds import time_round_robin
+    from hub2lite.benchmark import BenchConfig, benchmark_tflite
 
-    resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    it = Interpreter(model_path=path, num_threads=threads, experimental_op_resolver_type=resolver)
-    it.allocate_tensors()
-    rng = np.random.default_rng(0)
-    for d in it.get_input_details():
-        if np.issubdtype(d["dtype"], np.floating):
-            x = rng.uniform(-1, 1, d["shape"]).astype(d["dtype"])
-        else:
-            info = np.iinfo(d["dtype"])
-            x = rng.integers(info.min, info.max, d["shape"], endpoint=True).astype(d["dtype"])
-        it.set_tensor(d["index"], x)
-    return it
-
-
-def measure(paths: list[str], threads: int, xnnpack: bool, rounds: int, warmup: int) -> dict[str, float]:
-    its = {p: _interpreter(p, threads, xnnpack) for p in paths}
-    for it in its.values():
-        for _ in range(warmup):
-            it.invoke()
-    times: dict[str, list[float]] = {p: [] for p in paths}
-    for _ in range(rounds):
-        for p, it in its.items():
-            t0 = time.perf_counter()
-            it.invoke()
-            times[p].append(time.perf_counter() - t0)
-    return {p: float(np.median(v)) for p, v in times.items()}
+    config = BenchConfig(runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack)
+    timed = time_round_robin([(p, lambda p=p: benchmark_tflite(p, config)) for p in paths], rounds=rounds)
+    if timed.errors:
+        raise SystemExit("; ".join(f"{p}: {e}" for p, e in timed.errors.items()))
+    return {p: timed.stats[p].p50_ms for p in paths}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("models", nargs="+", help=".tflite files; the first is the reference (float32)")
-    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=3, help="fresh processes per model and setting, alternated")
+    ap.add_argument("--runs", type=int, default=30, help="timed runs per process")
     ap.add_argument("--warmup", type=int, default=5)
     args = ap.parse_args(argv)
     print(f"CPU: {_cpu()}; load average {os.getloadavg()[0]:.2f}")
@@ -74,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|" + "---|" * len(names))
     for threads in (1, 2):
         for xnnpack in (True, False):
-            p50 = measure(args.models, threads, xnnpack, args.rounds, args.warmup)
+            p50 = measure(args.models, threads, xnnpack, args.rounds, args.runs, args.warmup)
             base = p50[args.models[0]]
-            cells = [f"{p50[p] * 1e3:.2f} ms ({p50[p] / base:.2f}x)" for p in args.models]
+            cells = [f"{p50[p]:.2f} ms ({p50[p] / base:.2f}x)" for p in args.models]
             print(f"| {threads} | {'XNNPACK' if xnnpack else 'builtin'} | " + " | ".join(cells) + " |")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0

@@ -135,8 +135,8 @@ def test_bench_kernels_script_times_every_model_per_thread_count_and_kernel_fami
     import sys
 
     script = Path(__file__).resolve().parents[1] / "bench" / "bench_kernels.py"
-    proc = subprocess.run([sys.executable, str(script), str(digits_tflite), str(digits_tflite), "--rounds", "3",
-                           "--warmup", "1"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, str(script), str(digits_tflite), str(digits_tflite), "--rounds", "1",
+                           "--runs", "3", "--warmup", "1"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")]
     assert [r.split("|")[1:3] for r in rows] == [[" 1 ", " XNNPACK "], [" 1 ", " builtin "], [" 2 ", " XNNPACK "],
