@@ -29,7 +29,8 @@ from typing import Any, TextIO
 
 from .errors import EXIT_NATIVE_CRASH
 
-__all__ = ["CHILD_ENV", "run_guarded", "wanted", "enable_fault_dump", "describe_crash"]
+__all__ = ["CHILD_ENV", "run_guarded", "wanted", "enable_fault_dump", "describe_crash", "die_with_parent",
+           "signal_name"]
 
 #: set in the child: the file its faulthandler writes a crash's Python stack to
 CHILD_ENV = "HUB2LITE_FAULT_FILE"
@@ -68,13 +69,30 @@ def enable_fault_dump() -> None:
     if not path:
         return
     faulthandler.enable(open(path, "w"), all_threads=False)  # noqa: SIM115 - open until the process ends
-    if sys.platform.startswith("linux"):
+    die_with_parent(_PARENT_ENV)
+
+
+def die_with_parent(parent_env: str) -> None:
+    """Linux: get SIGKILL when the parent process dies (PR_SET_PDEATHSIG), so a parent killed hard leaves no
+    orphan running on; elsewhere nothing. `parent_env` names the environment variable holding the parent's pid:
+    if the parent died before prctl took effect, exit at once as if killed."""
+    parent = os.environ.get(parent_env)
+    try:
         import ctypes
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-        if str(os.getppid()) != os.environ.get(_PARENT_ENV, str(os.getppid())):  # the parent died before prctl
-            os._exit(128 + int(signal.SIGKILL))
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent and str(os.getppid()) != parent:
+        os._exit(128 + int(signal.SIGKILL))
+
+
+def signal_name(num: int) -> str:
+    """SIGSEGV, SIGABRT, ...; `signal N` for a number Python does not name."""
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
 
 
 def describe_crash(dump: str) -> tuple[str, str]:
@@ -154,7 +172,7 @@ def run_guarded(argv: Sequence[str], *, files: Sequence[Path] = (), dirs: Sequen
         if -code in (signal.SIGINT, signal.SIGTERM):  # stopped from outside before it could unwind: as a shell says
             return 128 - code
         text = dump.read_text(errors="replace") if dump.exists() else ""
-    name = signal.Signals(-code).name if -code in {s.value for s in signal.Signals} else f"signal {-code}"
+    name = signal_name(-code)
     if -code == signal.SIGKILL:
         where = "(killed from outside, or by the kernel's out-of-memory killer)"
         fix = "check free memory (`hub2lite batch --memory-per-model` bounds it per model) and run it again"

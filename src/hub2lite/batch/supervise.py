@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..crashguard import signal_name
 from .worker import JOB_FILE, LOG_FILE, PARTIAL_FILE, RESULT_FILE, STAGE_FILE
 
 __all__ = ["Limits", "Outcome", "WorkerProcess", "tree_rss_bytes", "run_one", "GIB"]
@@ -83,13 +84,6 @@ def tree_rss_bytes(pid: int) -> int | None:
             continue
         todo += _children(p)
     return total
-
-
-def _signal_name(num: int) -> str:
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return f"signal {num}"
 
 
 def _last_line(log: Path) -> str | None:
@@ -195,7 +189,7 @@ class WorkerProcess:
             what = {signal.SIGABRT: "native abort (SIGABRT)",
                     signal.SIGKILL: "killed (SIGKILL: the kernel's out-of-memory killer, or another process)",
                     signal.SIGSEGV: "segmentation fault (SIGSEGV)",
-                    signal.SIGBUS: "bus error (SIGBUS)"}.get(sig, f"killed by {_signal_name(sig)}")
+                    signal.SIGBUS: "bus error (SIGBUS)"}.get(sig, f"killed by {signal_name(sig)}")
             return self._failed("crash", f"worker crashed: {what}{self._where()}{detail} (log: {LOG_FILE})")
         return self._failed("crash", f"worker exited with code {code} without a result{self._where()}{detail} "
                                      f"(log: {LOG_FILE})")

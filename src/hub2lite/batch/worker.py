@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..crashguard import die_with_parent
+
 __all__ = ["main", "load_runner", "DEFAULT_RUNNER", "RESULT_FILE", "PARTIAL_FILE", "STAGE_FILE", "TRACEBACK_FILE", "JOB_FILE",
            "LOG_FILE"]
 
@@ -52,23 +54,9 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _die_with_parent() -> None:
-    """Linux: get SIGKILL when the supervising process dies (a killed Ray worker or driver leaves no orphan)."""
-    parent = os.environ.get("HUB2LITE_BATCH_PARENT")
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    except (OSError, AttributeError):
-        return
-    if parent and os.getppid() != int(parent):  # the parent died before prctl took effect
-        os._exit(137)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    _die_with_parent()
+    die_with_parent("HUB2LITE_BATCH_PARENT")  # a killed Ray worker or driver leaves no orphan
     job_path = Path(args[0])
     job = json.loads(job_path.read_text(encoding="utf-8"))
     workdir = job_path.parent
