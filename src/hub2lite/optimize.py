@@ -294,8 +294,8 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     conversions = _uniform(run, prepared.loaded, body_config, calibration, progress)
     # a split model's body has no output the final score reads: the search cannot rank it (the techniques still
     # run, measured end to end on the evaluation data)
-    ranking_reference = None if prepared.split is not None else [TFRunner(prepared.entry).infer(f) for f in ranking]
-    search = _int8_search(run, prepared.loaded, body_config, calibration, ranking, ranking_reference, progress)
+    reference_runner = None if prepared.split is not None else TFRunner(prepared.entry)
+    search = _int8_search(run, prepared.loaded, body_config, calibration, ranking, reference_runner, progress)
     progress("benchmarking candidates inside the budget")
     input_names = dict(next(iter(conversions.values())).input_names) if conversions else {}
     winner, closest = _choose(run, split.evaluation[0], input_names)
@@ -410,8 +410,7 @@ def _uniform(run: _Run, loaded: Any, body_config: ConvertConfig, calibration: Se
 
 
 def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration: Sequence[Any],
-                 ranking: Sequence[Any], ranking_reference: Sequence[Mapping[str, np.ndarray]] | None,
-                 progress: Progress) -> dict[str, Any]:
+                 ranking: Sequence[Any], reference_runner: Any | None, progress: Progress) -> dict[str, Any]:
     """When uniform int8 misses the budget: int8 techniques, then the sensitivity search (quantize/search.py).
 
     One calibration (convert.calibrate_int8). The techniques (activation ranges x bias correction) are scored on
@@ -419,7 +418,8 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
     search floats ops of the technique with the lowest ranking loss, ranked by the effect of reverting each on
     the ranking subset (never the evaluation data), past the ranking target while the loss keeps falling; each
     step of its path (1, 2, ... float ops) is then measured on the evaluation data (stage "mixed", at most
-    `max_evals`), smallest first, until one is inside the budget."""
+    `max_evals`), smallest first, until one is inside the budget. `reference_runner` (the original's runner; None
+    for a split model, whose search is skipped) gives the ranking subset's reference outputs."""
     from .convert import calibrate_int8
     from .quantize.flatgraph import CalibratedGraph
     from .quantize.search import Prepared, prepare_variants, score_outputs, sensitivity_search
@@ -437,7 +437,8 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
         return search
     kind = "dense" if cfg.metric == "cosine" else "classifier"
     output = run.evaluator.output
-    rank_ref = None if ranking_reference is None else _stack(ranking_reference, output)
+    # the original's outputs on the ranking samples, only now that int8 missed the budget (None: a split model)
+    rank_ref = None if reference_runner is None else _stack([reference_runner.infer(f) for f in ranking], output)
     # the ranking target in the kind's quality (agreement or cosine as a fraction), from the budget
     target = max(0.0, 1.0 - cfg.max_drop / 100.0)
 
