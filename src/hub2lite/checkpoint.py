@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, LoadError
+from .interrupts import reraise_pending
 
 __all__ = ["CheckpointGraph", "find_meta", "freeze_checkpoint", "is_checkpoint", "parse_freeze_input"]
 
@@ -148,6 +149,7 @@ def freeze_checkpoint(path: str | os.PathLike[str], *, input_names: Sequence[str
         try:
             saver.restore(sess, prefix)
         except (tf.errors.OpError, ValueError) as exc:
+            reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
             raise LoadError(f"cannot restore checkpoint weights {Path(prefix).name}.*: "
                             f"{str(exc).splitlines()[0][:200]}", hint="check that .index/.data-* match the .meta") from exc
         variables = len(tf.compat.v1.global_variables())

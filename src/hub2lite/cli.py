@@ -13,17 +13,15 @@ import argparse
 import logging
 import os
 import re
-import signal
 import sys
-import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from . import __version__
+from . import __version__, interrupts
 from .commands import COMMANDS
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Hub2LiteError
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Hub2LiteError
 
 __all__ = ["main", "entry", "build_parser", "UI"]
 
@@ -105,25 +103,6 @@ def _configure_logging(args: argparse.Namespace, ui: UI) -> logging.Handler:
     return handler
 
 
-#: 128 + SIGTERM, as a shell reports a process ended by `kill`.
-EXIT_TERMINATED = 143
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM (a cancelled CI job, `kill`): unwound like Ctrl-C, so temp files are removed on the way out."""
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise _Terminated()
-
-
-def _catch_sigterm() -> Any:
-    """Route SIGTERM through the Ctrl-C path (main thread only: signal handlers cannot be set elsewhere)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
-
-
 _NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf\b)")
 
 
@@ -177,7 +156,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     args.argv = given  # the command as typed, for the model cards
     ui = UI(out, err, quiet=args.quiet)
     handler = _configure_logging(args, ui)
-    previous_term = _catch_sigterm()
+    restore_signals = interrupts.install()
     try:
         check = getattr(args, "check", None)
         if check is not None:  # flag combinations wrong whatever the model: refused before TensorFlow loads
@@ -187,18 +166,18 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 
             import_tensorflow_quietly()
         return int(args.run(args, ui))
+    except KeyboardInterrupt as exc:  # outputs are written atomically, so nothing half-written exists
+        return _interrupted(exc, args, err)
     except Hub2LiteError as exc:
+        if interrupts.pending():  # the signal came out of TensorFlow as another error (interrupts.py)
+            return _interrupted(interrupts.pending()(), args, err)
         if args.debug:
             traceback.print_exc(file=err)
         print(f"hub2lite: error: {exc}", file=err)
         return exc.exit_code
-    except KeyboardInterrupt as exc:  # outputs are written atomically, so nothing half-written exists
-        if args.debug:
-            traceback.print_exc(file=err)
-        what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
-        print(f"hub2lite: {what}; no partial output was kept (fix: run the command again)", file=err, flush=True)
-        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug: one line unless --debug
+        if interrupts.pending():
+            return _interrupted(interrupts.pending()(), args, err)
         if args.debug:
             traceback.print_exc(file=err)
             return EXIT_ERROR
@@ -206,8 +185,16 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return EXIT_ERROR
     finally:
         logging.getLogger("hub2lite").removeHandler(handler)
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
+        restore_signals()
+
+
+def _interrupted(exc: KeyboardInterrupt, args: argparse.Namespace, err: TextIO) -> int:
+    if args.debug:
+        traceback.print_exc(file=err)
+    terminated = isinstance(exc, interrupts.Terminated)
+    what = "terminated" if terminated else "interrupted"
+    print(f"hub2lite: {what}; no partial output was kept (fix: run the command again)", file=err, flush=True)
+    return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

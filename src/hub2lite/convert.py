@@ -25,6 +25,7 @@ from .options import parse_input_shape
 from .quantize.recipes import recipe_for
 from .specs import QuantMode, SignatureInfo, TensorSpec, is_image_input
 from .tflite_file import add_signature, op_census, signature_keys
+from .interrupts import reraise_pending
 
 __all__ = ["ConvertConfig", "Attempt", "Conversion", "SignaturePart", "convert", "plan_input_specs",
            "parse_input_shape", "build_function", "make_converter", "output_names", "DEFAULT_IMAGE_SIZE",
@@ -167,6 +168,7 @@ def _calibrated(converter: Any, dataset: Any, loops: bool) -> tuple[bytes, dict[
     try:
         float_model = bytes(converter.convert())
     except Exception as exc:  # noqa: BLE001 - converter errors are many types
+        reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
         raise ConversionError(f"int8 calibration failed: {str(exc).splitlines()[0][:300]}",
                               hint="check that `hub2lite convert` (float32) works for this model") from exc
     calibrated = flatgraph.calibrate_from_float(float_model, flatgraph.feeds_for(dataset))
@@ -363,6 +365,7 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
             except ConfigError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
+                reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
                 flex, custom, summary = diagnose(exc)
                 attempts.append(Attempt(strategy, False, time.perf_counter() - t0, flex, custom, summary, route))
                 log.info("conversion with %s (%s route) failed: %s", strategy, route, summary)
@@ -478,6 +481,7 @@ def _convert_all(loaded: LoadedModel, config: ConvertConfig,
             with native_stderr_to_log():
                 model = converter.convert()
         except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
+            reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
             flex, custom, summary = diagnose(exc)
             attempts.append(Attempt(strategy, False, time.perf_counter() - t0, flex, custom, summary, "saved_model"))
             if custom or not flex:

@@ -17,8 +17,8 @@
 A failed validation is *not* an exception: it is a `ValidationReport` with `passed=False`
 (exit 3); a validation that could not run because the Flex runtime is unavailable is a report with
 `not_run` set (exit 10, as FlexRuntimeError).  Anything that is not a `Hub2LiteError` is a bug in hub2lite (exit 1, traceback
-with --debug); Ctrl-C exits 130. A native crash (segfault, abort) inside TensorFlow or LiteRT exits 12 through the
-`hub2lite` command's crash guard (`crashguard.py`).
+with --debug); Ctrl-C exits 130, SIGTERM 143 (`interrupts.py`). A native crash (segfault, abort) inside TensorFlow
+or LiteRT exits 12 through the `hub2lite` command's crash guard (`crashguard.py`).
 
 Every error carries a one-line `message` naming the problem and, where there is one, a
 `hint` naming the fix.
@@ -47,6 +47,7 @@ __all__ = [
     "EXIT_VALIDATION_FAILED",
     "EXIT_FLEX_UNAVAILABLE",
     "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
     "EXIT_MODEL_FAILED",
     "EXIT_MISSING_KERNELS",
     "EXIT_NATIVE_CRASH",
@@ -58,6 +59,8 @@ EXIT_USAGE = 2
 EXIT_VALIDATION_FAILED = 3
 EXIT_FLEX_UNAVAILABLE = 10
 EXIT_INTERRUPTED = 130
+#: 128 + SIGTERM, as a shell reports a process ended by `kill`.
+EXIT_TERMINATED = 143
 #: `hub2lite batch`: at least one model of the catalog failed (the catalog still lists every model, with why).
 EXIT_MODEL_FAILED = 9
 EXIT_MISSING_KERNELS = 11

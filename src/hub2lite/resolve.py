@@ -30,6 +30,7 @@ from typing import Any
 
 from ._files import MemberGuard, max_unpacked_bytes, safe_extract_tar
 from .errors import LoadError, ResolveError
+from .interrupts import reraise_pending
 
 __all__ = ["ResolvedModel", "resolve", "normalize_handle", "default_cache_dir", "DEFAULT_TIMEOUT"]
 
@@ -360,6 +361,7 @@ def _resolve_handle(src: str, handle: str, cache: Path, *, timeout: float, retri
                 raise ResolveError(f"fetching {handle!r} failed: {_describe(exc, timeout)}",
                                    hint="check the handle") from exc
         except Exception as exc:  # noqa: BLE001 - classified below, re-raised as ResolveError
+            reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
             last = exc
             if not _is_transient(exc):
                 raise ResolveError(f"fetching {handle!r} failed: {_describe(exc, timeout)}",

@@ -25,6 +25,7 @@ from .load import EntryPoint
 from .specs import TensorSpec
 from .tflite_file import flex_ops
 from .tflite_io import SignatureIO, lite_inputs, lite_output
+from .interrupts import reraise_pending
 
 __all__ = ["Runner", "TFRunner", "LiteRunner", "FlexRunner", "open_lite_runner", "lite_inputs", "run_all",
            "make_interpreter", "signature_runner", "model_error_line"]
@@ -66,6 +67,7 @@ class TFRunner:
         try:
             return {k: _to_numpy(v) for k, v in self.entry(tensors).items()}
         except tf.errors.OpError as exc:  # the model rejected these inputs (e.g. an id outside its table)
+            reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
             ranges = ", ".join(f"{n} in [{int(np.min(v))}, {int(np.max(v))}]" for n, v in feed.items()
                                if np.asarray(v).dtype.kind in "iu" and np.asarray(v).size)
             raise CalibrationError(f"the original model rejected the inputs: {model_error_line(exc)}"

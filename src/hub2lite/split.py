@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError, ConversionError
+from .interrupts import reraise_pending
 
 __all__ = ["GraphTensor", "FrozenGraph", "CutTensor", "SplitPlan", "Stage", "freeze", "probe_unconvertible",
            "plan_auto", "plan_manual", "build_stages", "save_stage", "list_tensors", "model_input_tensors",
@@ -199,6 +200,7 @@ def freeze(concrete: Any, input_names: Mapping[str, str] | None = None, *, owner
     try:
         frozen = convert_variables_to_constants_v2(concrete)
     except Exception as exc:  # noqa: BLE001 - TF raises ValueError/InvalidArgumentError/... for unfreezable graphs
+        reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
         raise ConversionError(f"cannot split the model: freezing its graph failed ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:200]})",
                               hint="cut it by hand with --body-inputs/--body-outputs") from exc
@@ -266,6 +268,7 @@ def probe_unconvertible(concrete: Any, *, allow_select: bool = True,
     try:
         converter.convert()
     except Exception as exc:  # noqa: BLE001 - ConverterError and friends carry the per-op diagnosis
+        reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
         custom: set[str] = set()
         flex: set[str] = set()
         for err in getattr(exc, "errors", None) or []:

@@ -26,6 +26,7 @@ import numpy as np
 
 from .metrics import SNR_IDENTICAL, Check, OutputMetrics, match_outputs, output_kind, output_metrics, stack_outputs
 from .tolerances import DEFAULT_TOLERANCES, TASKS, Tolerance, default_tolerance
+from .interrupts import reraise_pending
 
 if TYPE_CHECKING:
     from .accuracy import Accuracy
@@ -155,6 +156,7 @@ def run_candidate(candidate: Any, feeds: Sequence[Mapping[str, np.ndarray]], wha
         try:
             got.append(candidate.infer(feed))
         except (RuntimeError, ValueError) as exc:
+            reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise CandidateRunError(f"{what} failed to run on sample {i} ({candidate.runtime}): "
                                     f"{type(exc).__name__}: {first}") from exc

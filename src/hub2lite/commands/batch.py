@@ -112,7 +112,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     from ..batch import BatchConfig, run_batch
     from ..batch.run import CATALOG_FILE
     from ..benchmark import BenchConfig
-    from ..errors import EXIT_INTERRUPTED, EXIT_MODEL_FAILED
+    from ..errors import EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_TERMINATED
+    from ..interrupts import Terminated
 
     bench = None if args.no_bench else BenchConfig(runs=args.runs, warmup=args.warmup, threads=args.threads,
                                                    xnnpack=not args.no_xnnpack)
@@ -123,11 +124,8 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     try:
         with _display(ui) as progress:
             result = run_batch(cfg, progress=progress)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI raises a KeyboardInterrupt subclass for it)
-        import signal
-
-        terminated = type(exc) is not KeyboardInterrupt
-        EXIT_TERMINATED = 128 + signal.SIGTERM  # noqa: N806 - 143, as the CLI exits for every command
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
+        terminated = isinstance(exc, Terminated)
         print(f"hub2lite: batch {'terminated' if terminated else 'interrupted'}; the models that finished are kept "
               f"in {args.output_dir} (catalog and state.json) (fix: run the same command again to resume)",
               file=ui.err, flush=True)

@@ -15,6 +15,7 @@ from ..loaded import EntryPoint, LoadedModel, LoadOptions, entry_from_function, 
 from ..resolve import ResolvedModel
 from ..specs import ModelFormat
 from .savedmodel import load_saved_model
+from ..interrupts import reraise_pending
 
 __all__ = ["load_keras", "keras_file_facts", "UNSAFE_KERAS_LAYERS"]
 
@@ -100,6 +101,7 @@ def load_keras(resolved: ResolvedModel, fmt: ModelFormat, tags: tuple[str, ...] 
     except LoadError:
         raise
     except Exception as exc:  # noqa: BLE001 - Keras raises TypeError/ValueError/... for files it cannot rebuild
+        reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         hint = ("the model uses custom layers: export it as a SavedModel (model.export) where its code is available"
                 if "Unknown layer" in first or "Could not locate" in first

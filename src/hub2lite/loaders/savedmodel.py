@@ -10,6 +10,7 @@ from ..errors import LoadError
 from ..loaded import CALL, EntryPoint, LoadedModel, LoadOptions, entry_from_function, tf_nest
 from ..resolve import ResolvedModel
 from ..specs import ModelFormat
+from ..interrupts import reraise_pending
 
 __all__ = ["load_saved_model", "traced_call_entries"]
 
@@ -52,6 +53,7 @@ def load_saved_model(resolved: ResolvedModel, fmt: ModelFormat, tags: tuple[str,
     try:
         obj = tf.saved_model.load(path, tags=list(tags) if tags is not None else None)
     except Exception as exc:  # noqa: BLE001 - TF raises many types for a bad SavedModel
+        reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "MetaGraphDef associated with tags" in str(exc):
             raise LoadError(f"{path!r} has no graph for tags {list(tags or ['serve'])}: {first}",

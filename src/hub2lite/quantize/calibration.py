@@ -30,6 +30,7 @@ from ..errors import ConfigError
 from ..options import ScalingFlags, parse_scaling
 from ..feeds import synthetic_feeds
 from ..specs import FLOAT_DTYPES, TensorSpec, is_image_input
+from ..interrupts import reraise_pending
 
 __all__ = ["parse_input_range", "scaling_from_flags", "model_input_scaling", "input_scalings",
            "expected_ranges", "calibration_feeds", "rescale_synthetic", "SYNTHETIC_WARNING", "is_image_input"]
@@ -174,6 +175,7 @@ def model_input_scaling(entry: Any, specs: Sequence[TensorSpec]) -> dict[str, Im
         with graph.as_default():
             tf.graph_util.import_graph_def(frozen.graph.as_graph_def(), name="")
     except Exception as exc:  # noqa: BLE001 - an unfreezable graph only means the model does not tell
+        reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
         log.info("could not read the model's input preprocessing: %s", exc)
         return {}
     by_original = {orig: param for param, orig in name_map.items()}
@@ -182,6 +184,7 @@ def model_input_scaling(entry: Any, specs: Sequence[TensorSpec]) -> dict[str, Im
         try:
             affine = _leading_affine(graph, by_original[spec.name], int(spec.shape[-1]))  # type: ignore[index]
         except Exception as exc:  # noqa: BLE001
+            reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
             log.info("could not read the preprocessing of %r: %s", spec.name, exc)
             continue
         if affine is None:

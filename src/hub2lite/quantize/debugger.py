@@ -41,6 +41,7 @@ from ..tflite_file import op_graph
 from .layers import (CHANNEL_ERROR_THRESHOLD, LAYER_REPORT_SCHEMA, RMSE_SCALE_THRESHOLD, LayerError, LayerReport,
                      layer_report_paths, write_layer_report)
 from .selective import resolve_nodes
+from ..interrupts import reraise_pending
 
 __all__ = ["LayerError", "LayerReport", "QuantDebugSession", "debug_layers", "resolve_nodes",
            "RMSE_SCALE_THRESHOLD", "CHANNEL_ERROR_THRESHOLD", "LAYER_REPORT_SCHEMA", "layer_report_paths",
@@ -85,6 +86,7 @@ class QuantDebugSession:
                     converter=converter, debug_dataset=self._dataset,
                     debug_options=tf.lite.experimental.QuantizationDebugOptions())
         except Exception as exc:  # noqa: BLE001 - converter errors, or no quantizable op at all
+            reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
             raise ConversionError(f"the int8 quantization debugger failed: {str(exc).splitlines()[0][:300]}",
                                   hint="check that `hub2lite convert --quantize int8` works for this model") from exc
         self.calibrated_model: bytes = self.debugger.calibrated_model

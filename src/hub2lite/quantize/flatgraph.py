@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConversionError
+from ..interrupts import reraise_pending
 
 __all__ = ["Activations", "CalibratedGraph", "OpNode", "QuantizeBug", "calibrate", "calibrate_from_float",
            "collect_activations", "finish", "float_ops", "recurrent_ops", "COMPUTE_OPS", "WEIGHT_OPS", "RECURRENT_OPS"]
@@ -136,6 +137,7 @@ def calibrate(converter: Any, dataset: Callable[[], Iterable[Any]]) -> bytes:
     try:
         return bytes(converter.convert())
     except Exception as exc:  # noqa: BLE001 - converter errors are many types
+        reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
         raise ConversionError(f"int8 calibration failed: {str(exc).splitlines()[0][:300]}",
                               hint="check that `hub2lite convert --quantize int8` works for this model") from exc
 

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .flatgraph import finish
+from ..interrupts import reraise_pending
 
 __all__ = ["Score", "SearchStep", "SearchResult", "Prepared", "score_outputs", "sensitivity_search", "KINDS",
            "CLASSIFIER_LOSSES"]
@@ -221,6 +222,7 @@ def sensitivity_search(calibrated: bytes | Prepared, evaluate: Callable[[bytes],
         try:
             model = prep.quantize([*fixed, node], integer_only=integer_only)
         except Exception as exc:  # noqa: BLE001 - a candidate the quantizer cannot keep float is skipped, logged
+            reraise_pending()  # a Ctrl-C/SIGTERM that TensorFlow turned into this error
             log.info("candidate %s skipped: %s", node, exc)
             continue
         ranking[node] = evaluate(model).loss
