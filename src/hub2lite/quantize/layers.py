@@ -79,9 +79,6 @@ class LayerReport:
         ranked = self.ranked()
         return ranked[0] if ranked else None
 
-    def layer(self, name: str) -> LayerError:
-        return next(layer for layer in self.layers if layer.name == name)
-
     def block(self, name: str) -> tuple[str, ...]:
         """The layers that must be float together for `name`'s error to go away (see the module doc)."""
         by_name = {layer.name: layer for layer in self.layers}
@@ -109,12 +106,6 @@ class LayerReport:
                 for i in range(a + 1, b):
                     flags[i] = True
         return tuple(n for n, f in zip(order, flags) if f)
-
-    def islands(self, nodes: Iterable[str]) -> int:
-        """Number of contiguous runs of float layers (each costs a quantize/dequantize pair)."""
-        chosen = set(nodes)
-        flags = [layer.name in chosen for layer in sorted(self.layers, key=lambda x: x.position)]
-        return sum(1 for i, f in enumerate(flags) if f and (i == 0 or not flags[i - 1]))
 
     @property
     def suggested_float(self) -> tuple[str, ...]:
