@@ -139,7 +139,6 @@ class Candidate:
     stage: str  # baseline | uniform | mixed
     recipe: str
     float_nodes: tuple[str, ...] = ()
-    islands: int = 0
     size_bytes: int | None = None
     value: float | None = None
     drop: float | None = None
@@ -258,13 +257,13 @@ class _Run:
     evaluator: _Evaluator
     evaluation: Sequence[Mapping[str, np.ndarray]]
     candidates: list[Candidate] = field(default_factory=list)
-    conversions: dict[str, Conversion] = field(default_factory=dict)  # technique candidates made by convert()
+    conversions: dict[str, Conversion] = field(default_factory=dict)  # {mode: its uniform conversion}
 
     def measure(self, name: str, stage: str, mode: QuantMode, model: bytes, names: Mapping[str, str],
-                float_nodes: tuple[str, ...] = (), islands: int = 0, technique: str | None = None) -> Candidate:
+                float_nodes: tuple[str, ...] = (), technique: str | None = None) -> Candidate:
         value, passed = self.evaluator.run(model, names, self.evaluation, mode)
         drop = self.evaluator.reference_value - value
-        cand = Candidate(name, stage, mode.value, float_nodes, islands, len(model), value, drop,
+        cand = Candidate(name, stage, mode.value, float_nodes, len(model), value, drop,
                          drop <= self.cfg.max_drop + 1e-9, validation_passed=passed, model=model, technique=technique)
         log.info("%s: %s %.2f (drop %.2f), %d bytes", name, self.cfg.metric, value, drop, len(model))
         self.candidates.append(cand)
@@ -291,19 +290,19 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
                                model_feeds=model_feeds), split.evaluation)
     calibration, ranking = ranking_split(split.calibration, cfg.rank_samples)
     body_config = prepared.convert_config(job.convert)
-    conversions = _uniform(run, prepared.loaded, body_config, calibration, progress)
+    _uniform(run, prepared.loaded, body_config, calibration, progress)
     # a split model's body has no output the final score reads: the search cannot rank it (the techniques still
     # run, measured end to end on the evaluation data)
     reference_runner = None if prepared.split is not None else TFRunner(prepared.entry)
     search = _int8_search(run, prepared.loaded, body_config, calibration, ranking, reference_runner, progress)
     progress("benchmarking candidates inside the budget")
-    input_names = dict(next(iter(conversions.values())).input_names) if conversions else {}
+    input_names = dict(next(iter(run.conversions.values())).input_names) if run.conversions else {}
     winner, closest = _choose(run, split.evaluation[0], input_names)
     notes: list[str] = [split.info.get("note", "")] if split.info.get("note") else []
     final_conversion, metadata = None, None
     if winner is not None:
-        winner, final_conversion, metadata = _ship(job, prepared, run, winner, conversions, body_config, calibration,
-                                                   out, notes, progress)
+        winner, final_conversion, metadata = _ship(job, prepared, run, winner, body_config, calibration, out, notes,
+                                                   progress)
         closest = winner
     data_info = {**split.info, "ranking_samples": len(ranking),
                  "ranking": "held out of the calibration samples: the int8 search ranks on it, never on the "
@@ -391,9 +390,8 @@ def ranking_split(calibration: Sequence[Any], rank_samples: int) -> tuple[Sequen
 
 
 def _uniform(run: _Run, loaded: Any, body_config: ConvertConfig, calibration: Sequence[Any],
-             progress: Progress) -> dict[QuantMode, Conversion]:
-    """float32 (the baseline) and every uniform recipe, converted and measured."""
-    conversions: dict[QuantMode, Conversion] = {}
+             progress: Progress) -> None:
+    """float32 (the baseline) and every uniform recipe, converted (`run.conversions`) and measured."""
     for mode in (QuantMode.FLOAT32, *UNIFORM_ORDER):
         progress(f"converting {mode.value}")
         stage = "baseline" if mode is QuantMode.FLOAT32 else "uniform"
@@ -404,9 +402,8 @@ def _uniform(run: _Run, loaded: Any, body_config: ConvertConfig, calibration: Se
         except ConversionError as exc:
             run.candidates.append(Candidate(mode.value, stage, mode.value, error=exc.message))
             continue
-        conversions[mode] = run.conversions[mode.value] = conv
+        run.conversions[mode.value] = conv
         run.measure(mode.value, stage, mode, conv.model, conv.input_names)
-    return conversions
 
 
 def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration: Sequence[Any],
@@ -468,9 +465,7 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
     chosen = min(techniques, key=lambda n: techniques[n]["ranking"]["loss"])
     search["technique"] = chosen
     if not any(c.in_budget for c in run.candidates if c.stage == "technique"):  # transformers: parts in float
-        _keep_float_candidates(loaded, replace(body_config, quantize=QuantMode.INT8), calibration,
-                               run.conversions.get(QuantMode.FLOAT32.value), run.measure, run.conversions, run.candidates,
-                               progress)
+        _keep_float_candidates(run, prepared_models[chosen], cal, progress)
     if any(c.in_budget for c in run.candidates if c.stage == "technique") or cfg.max_evals == 0:
         return search
     f16 = run.named(QuantMode.FLOAT16.value)
@@ -524,8 +519,7 @@ def _choose(run: _Run, feed: Mapping[str, np.ndarray], input_names: Mapping[str,
     return winner, closest
 
 
-def _ship(job: OptimizeJob, prepared: Any, run: _Run, winner: Candidate, conversions: Mapping[QuantMode, Conversion],
-          body_config: ConvertConfig, calibration: Sequence[Any], out: Path, notes: list[str],
+def _ship(job: OptimizeJob, prepared: Any, run: _Run, winner: Candidate, body_config: ConvertConfig, calibration: Sequence[Any], out: Path, notes: list[str],
           progress: Progress) -> tuple[Candidate, Conversion, MetadataResult | None]:
     """Write the winner. A technique or mixed winner is re-made by the public, recorded route
     (convert(..., int8_ranges=, bias_correction=, float_nodes=)) and re-measured on the evaluation data."""
@@ -547,7 +541,7 @@ def _ship(job: OptimizeJob, prepared: Any, run: _Run, winner: Candidate, convers
             notes.append(f"convert(float_nodes=...) gave {shipped.value:.2f}; shipped the measured candidate")
             model = winner.model  # type: ignore[assignment]
     else:
-        final = run.conversions.get(winner.name) or conversions[QuantMode(winner.recipe)]
+        final = run.conversions[winner.name]  # a uniform recipe
         model = winner.model  # type: ignore[assignment]
     metadata: MetadataResult | None = None
     if job.metadata:
@@ -573,28 +567,22 @@ def _ship(job: OptimizeJob, prepared: Any, run: _Run, winner: Candidate, convers
 KEEP_FLOAT_STEPS = (("softmax",), ("softmax", "layernorm", "gelu"))
 
 
-def _keep_float_candidates(loaded: Any, int8_config: ConvertConfig, calibration: Any, float32: Conversion | None,
-                           measure: Callable[..., Candidate], conversions: dict[str, Conversion],
-                           candidates: list[Candidate], progress: Callable[[str], None]) -> list[Candidate]:
-    """int8 with the attention softmax path (then LayerNorm and GELU too) in float, for models with attention
-    (a softmax of scaled or masked scores); stops at the first candidate inside the budget."""
+def _keep_float_candidates(run: _Run, prepared: Any, cal: Any, progress: Progress) -> list[Candidate]:
+    """int8 of the chosen technique with the attention softmax path (then LayerNorm and GELU too) in float, for
+    models with attention (a softmax of scaled or masked scores); the parts are found by kind in the one calibrated
+    flatbuffer (as `convert --int8-keep-float` finds them). Stops at the first candidate inside the budget."""
     from .quantize.transformer import fragile_ops, has_attention
 
-    if float32 is None or not has_attention(float32.model):
+    if not has_attention(cal.calibrated):
         return []
-    present = {p for p, names in fragile_ops(float32.model).items() if names}
+    found = fragile_ops(cal.calibrated)
     measured: list[Candidate] = []
-    for parts in dict.fromkeys(tuple(p for p in step if p in present) for step in KEEP_FLOAT_STEPS):
+    for parts in dict.fromkeys(tuple(p for p in step if found[p]) for step in KEEP_FLOAT_STEPS):
         name = "int8-float-" + "-".join(parts)
-        progress(f"converting {name}")
-        try:
-            conv = convert(loaded, replace(int8_config, int8_keep_float=parts), calibration=calibration)
-        except (ConversionError, ConfigError) as exc:
-            candidates.append(Candidate(name, "technique", QuantMode.INT8.value, error=exc.message))
-            continue
-        conversions[name] = conv
-        nodes = tuple(conv.converter_settings.get("int8_keep_float_nodes", ()))
-        measured.append(measure(name, "technique", QuantMode.INT8, conv.model, conv.input_names, nodes))
+        progress(f"quantizing {name}")
+        nodes = tuple(dict.fromkeys(cal.keep_float + tuple(n for p in parts for n in found[p])))
+        measured.append(run.measure(name, "technique", QuantMode.INT8, prepared.quantize(nodes), cal.input_names,
+                                    nodes, technique=prepared.name))
         if measured[-1].in_budget:
             break
     return measured
