@@ -506,6 +506,7 @@ def _run_stage(w: Workdir, stage: str, plan: Plan, args: argparse.Namespace, log
 
 
 def _rows(w: Workdir, m: corpus.CorpusModel) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from hub2lite.compact import compact_model
     from hub2lite.quantize.search import score_outputs
 
     notes: dict[str, str] = {}
@@ -521,6 +522,7 @@ def _rows(w: Workdir, m: corpus.CorpusModel) -> tuple[list[dict[str, Any]], dict
                 outputs[variant] = (z["ranking"], z["evaluation"])
     ref = outputs.get("float32")
     sizes = {v: len(b) for v, b in _present(w).items()}
+    compact = {v: len(compact_model(b).model) for v, b in _present(w).items()}  # `--compact`'s file size
     rows = []
     order = [*FLOAT, BARE, *(f"int8 hub2lite {t}" for t in TECHNIQUES), BEST, DBG_TUTORIAL, DBG_EQUAL]
     for variant in order:
@@ -533,7 +535,7 @@ def _rows(w: Workdir, m: corpus.CorpusModel) -> tuple[list[dict[str, Any]], dict
             ev = score_outputs(m.kind, ref[1], outputs[variant][1])
             rk = score_outputs(m.kind, ref[0], outputs[variant][0])
             row.update(size_mib=sizes[variant] / 2**20, size_ratio=sizes[variant] / sizes["float32"],
-                       quality=ev.quality, loss=ev.loss, metrics=ev.metrics, ranking_quality=rk.quality)
+                       compact_ratio=compact[variant] / compact["float32"], quality=ev.quality, loss=ev.loss, metrics=ev.metrics, ranking_quality=rk.quality)
             if variant in lat and "float32" in lat:
                 row.update(p50_ms=lat[variant], p50_ratio=lat[variant] / lat["float32"])
         elif variant in sizes:
@@ -657,18 +659,20 @@ def markdown(results: list[dict[str, Any]]) -> str:
                      f"evaluation {r['samples']['evaluation']} samples{load_s}. {r['plan'].get('note') or ''}\n")
         lines.append(f"Optimize winner: **{r['winner']}** (float ops: {len(choice.get('float_nodes', []))}; "
                      f"technique: {choice.get('chosen', '–')}).\n")
-        lines.append("| variant | size | × float32 size | p50 × float32 | metric | extra | note |")
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("| variant | size | × float32 size | `--compact` × float32 `--compact` | p50 × float32 | metric "
+                     "| extra | note |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for row in r["rows"]:
             if "quality" not in row:
                 size = f"{row['size_mib']:.2f} MiB | {row['size_ratio']:.2f}" if "size_mib" in row else "– | –"
-                lines.append(f"| {row['variant']} | {size} | – | – | – | {row['note']} |")
+                lines.append(f"| {row['variant']} | {size} | – | – | – | – | {row['note']} |")
                 continue
             extra = ", ".join(f"{k} {v:.4g}" for k, v in row["metrics"].items()
                               if k not in ("agreement", "tag_agreement"))
             name = f"**{row['variant']}**" if row.get("winner") else row["variant"]
             p50 = f"{row['p50_ratio']:.2f}" if "p50_ratio" in row else "–"
-            lines.append(f"| {name} | {row['size_mib']:.2f} MiB | {row['size_ratio']:.2f} | {p50} "
+            compact = f"{row['compact_ratio']:.2f}" if "compact_ratio" in row else "–"
+            lines.append(f"| {name} | {row['size_mib']:.2f} MiB | {row['size_ratio']:.2f} | {compact} | {p50} "
                          f"| {row['quality']:.4f} | {extra} | {row['note']} |")
         lines.append("")
         for v in _verdicts(r["rows"]):

@@ -133,10 +133,16 @@ def test_optimize_exits_3_naming_the_closest_when_nothing_meets_the_budget(cli, 
     out = tmp_path / "m.tflite"
     # cosine x100 with no drop allowed: every quantized variant drifts a little; no mixed search allowed
     r = cli("optimize", outlier_model, "--data", tmp_path / "all.npz", "--metric", "cosine", "--max-drop", "0",
-            "--max-evals", "0", "--runs", "5", "-o", out)
+            "--max-evals", "0", "--runs", "5", "-o", out, "--compact")
     assert r.code == 3, r
     assert not out.exists()
     report = json.loads((tmp_path / "m.optimize.json").read_text())
+    # --compact: the uniform candidates (convert) and the technique candidates (Prepared.quantize) are measured
+    # compacted alike, so the same network has the same size whichever route made it
+    sizes = {c["name"]: c["size_bytes"] for c in report["candidates"] if c["size_bytes"]}
+    print("SIZES", sizes)
+    assert {"int8", "int8-minmax-bias", "int8-mse"} <= set(sizes)
+    assert all(abs(sizes[n] - sizes["int8"]) <= 0.01 * sizes["int8"] for n in ("int8-minmax-bias", "int8-mse"))
     assert report["winner"] is None and report["closest"] == "float16"
     assert report["data"]["mode"] == "split" and "split with seed 0" in report["data"]["note"]
     assert "no candidate meets the budget; closest: float16" in r.out

@@ -63,7 +63,7 @@ def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequenc
                     body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
                     allow_custom_ops: bool = False, seq_len: int | None = None,
                     int8_keep_float: Sequence[str] = (), int8_ranges: str = "minmax", bias_correction: bool = False,
-                    float16_guard: bool = True) -> Any:
+                    float16_guard: bool = True, compact: bool = False) -> Any:
     from .convert import ConvertConfig
     from .specs import OpsPolicy, QuantMode
 
@@ -75,7 +75,7 @@ def _convert_config(*, signature: str | None, input_shapes: Mapping[str, Sequenc
                          body_inputs=tuple(body_inputs), body_outputs=tuple(body_outputs),
                          allow_custom_ops=allow_custom_ops, seq_len=seq_len,
                          int8_keep_float=tuple(int8_keep_float), int8_ranges=int8_ranges,
-                         bias_correction=bias_correction, float16_guard=float16_guard)
+                         bias_correction=bias_correction, float16_guard=float16_guard, compact=compact)
 
 
 def _validate_config(mode: Any, *, validate: bool, data: str | None, labels: str | None, samples: int | None,
@@ -107,7 +107,7 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
             body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
             allow_custom_ops: bool = False, seq_len: int | None = None,
             vocab: str | None = None, int8_keep_float: Sequence[str] = (), int8_ranges: str = "minmax",
-            bias_correction: bool = False, float16_guard: bool = True,
+            bias_correction: bool = False, float16_guard: bool = True, compact: bool = False,
             freeze_inputs: Mapping[str, Any] | None = None) -> ConvertResult:
     """`hub2lite convert`: convert, validate, write OUTPUT and OUTPUT.report.json. Returns the ConvertResult
     (`.passed`, `.report`, `.conversion`, `.validation`). `flex_runtime=False`: a Select-TF-ops model's
@@ -117,7 +117,7 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
     quantize="int8"): transformer parts kept in float, e.g. ("softmax",) (docs/quantization.md). `int8_ranges`
     ("minmax", "percentile", "mse") and `bias_correction` (int8 / int8-strict) are `--int8-ranges` /
     `--bias-correction`; `float16_guard=False` is `--no-float16-guard`; `freeze_inputs` ({"is_training": False})
-    feeds TF1 checkpoint placeholders constants, as `--freeze-input NAME=VALUE`."""
+    feeds TF1 checkpoint placeholders constants, as `--freeze-input NAME=VALUE`; `compact` is `--compact`."""
     from .options import check_quantized_validation
     from .pipeline import ConvertJob, run_convert
     from .specs import QuantMode
@@ -130,7 +130,7 @@ def convert(source: str, output: str, *, quantize: str = "float32", signature: s
                           resource_variables=resource_variables, split_unsupported=split_unsupported,
                           body_inputs=body_inputs, body_outputs=body_outputs, allow_custom_ops=allow_custom_ops,
                           seq_len=seq_len, int8_keep_float=int8_keep_float, int8_ranges=int8_ranges,
-                          bias_correction=bias_correction, float16_guard=float16_guard)
+                          bias_correction=bias_correction, float16_guard=float16_guard, compact=compact)
     if cfg.split_requested and allow_custom_ops:
         from .errors import ConfigError
 
@@ -193,7 +193,7 @@ def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float3
           vocab: str | None = None, int8_keep_float: Sequence[str] = (), int8_ranges: str = "minmax",
           bias_correction: bool = False, freeze_inputs: Mapping[str, Any] | None = None,
           split_unsupported: bool = False, body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
-          allow_custom_ops: bool = False, flex_runtime: bool = True, xnnpack: bool = True,
+          allow_custom_ops: bool = False, flex_runtime: bool = True, xnnpack: bool = True, compact: bool = False,
           tolerances: Mapping[str, float | None] | None = None) -> SweepResult:
     """`hub2lite sweep`: every quantization variant converted, validated and benchmarked; writes
     OUTPUT_DIR/report.json/.md/.html. Returns the SweepResult (`.passed`, `.report`, `.files`).
@@ -209,7 +209,8 @@ def sweep(source: str, output_dir: str, *, modes: Sequence[str] | str = ("float3
                                               io_type=io_type, seq_len=seq_len, int8_keep_float=int8_keep_float,
                                               int8_ranges=int8_ranges, bias_correction=bias_correction,
                                               split_unsupported=split_unsupported, body_inputs=body_inputs,
-                                              body_outputs=body_outputs, allow_custom_ops=allow_custom_ops),
+                                              body_outputs=body_outputs, allow_custom_ops=allow_custom_ops,
+                                              compact=compact),
                       bench=BenchConfig(runs=runs, warmup=warmup, threads=threads, seed=seed, rounds=rounds,
                                         xnnpack=xnnpack, flex_runtime=flex_runtime),
                       tolerance_overrides={k: v for k, v in (tolerances or {}).items() if v is not None},
@@ -235,7 +236,7 @@ def optimize(source: str, output: str, *, data: str, calibration: str | None = N
              seq_len: int | None = None, vocab: str | None = None,
              freeze_inputs: Mapping[str, Any] | None = None,
              split_unsupported: bool = False, body_inputs: Sequence[str] = (), body_outputs: Sequence[str] = (),
-             allow_custom_ops: bool = False) -> OptimizeResult:
+             allow_custom_ops: bool = False, compact: bool = False) -> OptimizeResult:
     """`hub2lite optimize`: the smallest (or fastest) .tflite within `max_drop` points of the original's metric.
     Returns the OptimizeResult (`.passed`, `.report`, `.report_paths`). `flex_runtime=False`: Select-TF-ops
     candidates are refused with FlexRuntimeError instead of running in the Flex runtime."""
@@ -250,7 +251,7 @@ def optimize(source: str, output: str, *, data: str, calibration: str | None = N
                                                             keep_dynamic=keep_dynamic, batch_size=batch_size,
                                                             seq_len=seq_len, split_unsupported=split_unsupported,
                                                             body_inputs=body_inputs, body_outputs=body_outputs,
-                                                            allow_custom_ops=allow_custom_ops),
+                                                            allow_custom_ops=allow_custom_ops, compact=compact),
                       force=force, cache_dir=cache_dir, tags=None if tags is None else tuple(tags), timeout=timeout,
                       load_options=_load_options(unsafe_keras, input_names, output_names, freeze_inputs),
                       input_range=range_text(input_range), mean=_texts(mean), std=_texts(std),

@@ -44,6 +44,7 @@ class ConvertConfig:
     body_outputs: tuple[str, ...] = ()
     allow_custom_ops: bool = False
     seq_len: int | None = None  # text encoders: --seq-len (default 128 for a dynamic sequence length)
+    compact: bool = False  # identical vectors stored once, intermediate tensor names dropped (compact.py)
 
     @property
     def split_requested(self) -> bool:
@@ -65,7 +66,7 @@ class ConvertConfig:
                 "float16_guard": self.float16_guard, "int8_keep_float": list(self.int8_keep_float),
                 "split_unsupported": self.split_unsupported, "body_inputs": list(self.body_inputs),
                 "body_outputs": list(self.body_outputs), "allow_custom_ops": self.allow_custom_ops,
-                "seq_len": self.seq_len}
+                "seq_len": self.seq_len, "compact": self.compact}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
@@ -81,7 +82,8 @@ class ConvertConfig:
                    split_unsupported=bool(d.get("split_unsupported", False)),
                    body_inputs=tuple(d.get("body_inputs") or ()), body_outputs=tuple(d.get("body_outputs") or ()),
                    allow_custom_ops=bool(d.get("allow_custom_ops", False)),
-                   seq_len=None if d.get("seq_len") is None else int(d["seq_len"]))
+                   seq_len=None if d.get("seq_len") is None else int(d["seq_len"]),
+                   compact=bool(d.get("compact", False)))
 
 
 @dataclass(frozen=True)

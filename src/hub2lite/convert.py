@@ -380,6 +380,7 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
             if not signature_keys(model):
                 model = add_signature(model, "serving_default", list(name_map), output_names(concrete))
             check_integer_only(model, recipe.mode, attempts)
+            model, notes = _compacted(model, config, settings, notes)
             kept = custom_ops(model) if custom_step else ()
             if kept:
                 notes += (f"ops {sorted({op.name for op in kept})} kept as TFLite custom ops (--allow-custom-ops): "
@@ -391,6 +392,21 @@ def convert(loaded: LoadedModel, config: ConvertConfig = ConvertConfig(), *,
                               seconds=time.perf_counter() - start, family=plan.to_dict(), custom_ops=kept)
         index = next_step(steps, index, attempts[-1])  # Select TF ops / custom ops, when they can help
     raise failure(attempts, config)
+
+
+def _compacted(model: bytes, config: ConvertConfig, settings: dict[str, Any],
+               notes: Sequence[str]) -> tuple[bytes, tuple[str, ...]]:
+    """`--compact` (compact.py): the model with identical vectors stored once and intermediate names dropped;
+    what it saved is recorded in the converter settings and the notes."""
+    if not config.compact:
+        return model, tuple(notes)
+    from .compact import compact_model
+
+    done = compact_model(model)
+    settings["compact"] = done.to_dict()
+    note = (f"--compact: {done.bytes_saved:,} bytes saved ({done.shared_vectors} repeated vectors stored once, "
+            f"{done.names_dropped} intermediate tensor names dropped)")
+    return done.model, (*notes, note)
 
 
 def _no_flex_calibration(attempts: list[Attempt], config: ConvertConfig) -> ConversionError:
@@ -494,6 +510,7 @@ def _convert_all(loaded: LoadedModel, config: ConvertConfig,
                                   hint="convert the signatures one at a time with --signature NAME",
                                   attempts=tuple(attempts))
         first = parts[0]
+        model, notes = _compacted(model, config, settings, notes)
         return Conversion(model=model, signature=first.signature, inputs=first.inputs, input_names=first.input_names,
                           strategy=strategy, attempts=tuple(attempts), tflite_ops=op_census(model),
                           recipe=recipe.to_dict(), converter_settings=settings, notes=tuple(notes),

@@ -258,9 +258,14 @@ class _Run:
     evaluation: Sequence[Mapping[str, np.ndarray]]
     candidates: list[Candidate] = field(default_factory=list)
     conversions: dict[str, Conversion] = field(default_factory=dict)  # {mode: its uniform conversion}
+    compact: bool = False  # --compact: every candidate is measured (and shipped) compacted, as convert writes it
 
     def measure(self, name: str, stage: str, mode: QuantMode, model: bytes, names: Mapping[str, str],
                 float_nodes: tuple[str, ...] = (), technique: str | None = None) -> Candidate:
+        if self.compact:  # the techniques' models come from Prepared.quantize, not convert()
+            from .compact import compact_model
+
+            model = compact_model(model).model
         value, passed = self.evaluator.run(model, names, self.evaluation, mode)
         drop = self.evaluator.reference_value - value
         cand = Candidate(name, stage, mode.value, float_nodes, len(model), value, drop,
@@ -287,7 +292,7 @@ def run_optimize(job: OptimizeJob, *, progress: Progress = _quiet) -> OptimizeRe
     progress("measuring the original")
     reference, output = _reference(prepared, model_feeds)
     run = _Run(cfg, _Evaluator(reference, output, cfg.metric, labels, cfg.flex_runtime, split=prepared.split,
-                               model_feeds=model_feeds), split.evaluation)
+                               model_feeds=model_feeds), split.evaluation, compact=job.convert.compact)
     calibration, ranking = ranking_split(split.calibration, cfg.rank_samples)
     body_config = prepared.convert_config(job.convert)
     _uniform(run, prepared.loaded, body_config, calibration, progress)

@@ -177,6 +177,12 @@ def add_int8_options(p: argparse.ArgumentParser) -> None:
                         "(recurrent ops and loops; kept float by default); e.g. softmax (docs/quantization.md)")
 
 
+def add_compact_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--compact", action="store_true",
+                   help="the same network in fewer bytes: repeated vectors (per-channel zero points, shapes) stored "
+                        "once and intermediate tensor names dropped; outputs are unchanged (docs/quantization.md)")
+
+
 def int8_keep_float(args: argparse.Namespace) -> tuple[str, ...]:
     """--int8-keep-float as a tuple of known part names (ConfigError naming an unknown one)."""
     from ..errors import ConfigError

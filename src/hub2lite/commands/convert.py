@@ -29,6 +29,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--calibration-samples", type=int, default=200,
                    help="calibration samples, a seeded (--seed) selection (default 200)")
     _common.add_int8_options(p)
+    _common.add_compact_option(p)
     p.add_argument("--no-float16-guard", action="store_true",
                    help="float16: convert every constant, even those float16 cannot hold (default: they stay float32)")
     _common.add_split_options(p)
@@ -99,7 +100,7 @@ def job_from_args(args: argparse.Namespace) -> Any:
                         io_type=args.io_type, resource_variables=args.resource_variables,
                         int8_ranges=args.int8_ranges, bias_correction=args.bias_correction,
                         int8_keep_float=_common.int8_keep_float(args),
-                        float16_guard=not args.no_float16_guard,
+                        float16_guard=not args.no_float16_guard, compact=args.compact,
                         seq_len=args.seq_len, **_common.split_config(args))
     return ConvertJob(source=args.source, output=args.output, convert=cfg,
                       validate=_common.validate_config(args, mode), calibration=args.calibration,

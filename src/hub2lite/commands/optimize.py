@@ -40,6 +40,7 @@ def add_parser(sub: Any) -> None:
                                         "folders); never used for calibration",
                               seed_help="seed for the split and sampling (default 0)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    _common.add_compact_option(p)
     _common.add_metadata_option(p)
     _common.add_source_options(p)
     _common.add_shape_options(p)
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace, ui: Any) -> int:
     cfg = _config(args)
     conv = ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
                          keep_dynamic=args.keep_dynamic, batch_size=args.batch_size, seq_len=args.seq_len,
-                         **_common.split_config(args))
+                         compact=args.compact, **_common.split_config(args))
     job = OptimizeJob(source=args.source, output=args.output, data=args.data, calibration=args.calibration,
                       labels=args.labels, optimize=cfg, convert=conv, force=args.force, cache_dir=args.cache_dir,
                       tags=_common.tags(args), timeout=args.timeout, load_options=_common.load_options(args),

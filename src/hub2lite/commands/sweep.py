@@ -33,6 +33,7 @@ def add_parser(sub: Any) -> None:
                               seed_help="seed for calibration and validation sampling and synthetic inputs (default 0)")
     p.add_argument("--io-type", choices=["int8", "uint8"], help="integer input/output type for int8-strict")
     _common.add_int8_options(p)
+    _common.add_compact_option(p)
     _common.add_source_options(p)
     _common.add_shape_options(p)
     p.add_argument("--no-flex", action="store_true", help="TFLite builtin ops only; never fall back to Select TF ops")
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace, ui: Any) -> int:
                               keep_dynamic=args.keep_dynamic, batch_size=args.batch_size,
                               ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, io_type=args.io_type,
                               int8_ranges=args.int8_ranges, bias_correction=args.bias_correction,
-                              int8_keep_float=_common.int8_keep_float(args),
+                              int8_keep_float=_common.int8_keep_float(args), compact=args.compact,
                               seq_len=args.seq_len, **_common.split_config(args)),
         bench=bench_config(args), tolerance_overrides=overrides,
         classification={"auto": None, "classification": True, "other": False}[args.task],
