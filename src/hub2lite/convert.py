@@ -188,7 +188,8 @@ def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig,
                      loops: bool = False) -> tuple[bytes, dict[str, Any]]:
     """int8 through the converter's calibrated flatbuffer: chosen activation ranges and/or bias correction
     between calibration and quantization (quantize/flatgraph.py, ranges.py, bias.py); recurrent ops float."""
-    from .quantize import bias, flatgraph, ranges
+    from .quantize import flatgraph, ranges
+    from .quantize.search import Prepared
 
     if config.quantize is QuantMode.INT8_STRICT and (config.io_type or "int8") != "int8":
         raise ConfigError(f"--io-type {config.io_type} cannot be combined with --int8-ranges/--bias-correction",
@@ -220,11 +221,10 @@ def _int8_techniques(converter: Any, dataset: Any, config: ConvertConfig,
         if resolved != list(float_nodes):
             log.info("float nodes matched by canonical name: %s", resolved)
         float_nodes = tuple(resolved)
-    if config.bias_correction:  # float ops keep their own biases: there is no int8 rounding to compensate
-        corrected = bias.correct_bias(prepared, acts, skip=set(float_nodes))
-        prepared = corrected.model
-        info["bias_corrected_layers"] = corrected.layers
-    model = flatgraph.finish(prepared, float_nodes=float_nodes, integer_only=config.quantize is QuantMode.INT8_STRICT)
+    # as optimize and the search build every int8 variant: float ops keep their own biases (no rounding to correct)
+    technique = Prepared(method.value, config.bias_correction, prepared, acts)
+    model, built = technique.build(float_nodes, integer_only=config.quantize is QuantMode.INT8_STRICT)
+    info.update(built)
     return model, info
 
 

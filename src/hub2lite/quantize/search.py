@@ -161,7 +161,7 @@ class SearchResult:
 class Prepared:
     """A calibrated flatbuffer after a technique (activation ranges x bias correction), ready to quantize with
     any set of ops left float. Bias correction is applied per set: every int8 layer corrected, every float one
-    with its original bias."""
+    with its original bias. `convert`, `optimize` and the search all quantize through `build`."""
 
     ranges: str
     bias_correction: bool
@@ -180,18 +180,27 @@ class Prepared:
     def name(self) -> str:
         return self.ranges + ("+bias" if self.bias_correction else "")
 
-    def calibrated(self, float_nodes: Sequence[str] = ()) -> bytes:
-        """The calibrated flatbuffer to quantize with `float_nodes` float (bias-corrected where int8)."""
+    def _calibrated(self, float_nodes: Sequence[str]) -> tuple[bytes, dict[str, Any]]:
         from .bias import correct_bias
 
         if not self.bias_correction:
-            return self.ranged
+            return self.ranged, {}
         if not float_nodes and self.corrected is not None:
-            return self.corrected
-        return correct_bias(self.ranged, self.acts, skip=set(float_nodes)).model
+            return self.corrected, {}
+        done = correct_bias(self.ranged, self.acts, skip=set(float_nodes))
+        return done.model, {"bias_corrected_layers": done.layers}
+
+    def calibrated(self, float_nodes: Sequence[str] = ()) -> bytes:
+        """The calibrated flatbuffer to quantize with `float_nodes` float (bias-corrected where int8)."""
+        return self._calibrated(float_nodes)[0]
+
+    def build(self, float_nodes: Sequence[str] = (), *, integer_only: bool = False) -> tuple[bytes, dict[str, Any]]:
+        """The quantized model with `float_nodes` float, and what the technique did to it (for the report)."""
+        calibrated, info = self._calibrated(float_nodes)
+        return finish(calibrated, float_nodes=float_nodes, integer_only=integer_only), info
 
     def quantize(self, float_nodes: Sequence[str] = (), *, integer_only: bool = False) -> bytes:
-        return finish(self.calibrated(float_nodes), float_nodes=float_nodes, integer_only=integer_only)
+        return self.build(float_nodes, integer_only=integer_only)[0]
 
 
 def sensitivity_search(calibrated: bytes | Prepared, evaluate: Callable[[bytes], Score], candidates: Sequence[str], *,
