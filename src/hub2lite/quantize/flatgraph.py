@@ -218,8 +218,9 @@ def calibrate_from_float(float_model: bytes, feeds: Iterable[Any]) -> bytes:
 
 
 def recurrent_ops(model: bytes) -> list[OpNode]:
-    """The recurrent ops and loops of a (float or calibrated) model's main subgraph (RECURRENT_OPS)."""
-    return [op for op in CalibratedGraph(model).ops if op.op in RECURRENT_OPS]
+    """The recurrent ops and loops of a (float or calibrated) model's main subgraph (RECURRENT_OPS) that have an
+    output (an op is named, and kept float, by its first output)."""
+    return [op for op in CalibratedGraph(model).ops if op.op in RECURRENT_OPS and op.outputs]
 
 
 def float_ops(model: bytes) -> list[str]:

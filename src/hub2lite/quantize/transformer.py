@@ -80,10 +80,10 @@ def fragile_ops(model: bytes, parts: Sequence[str] = FRAGILE_PARTS) -> dict[str,
         found["softmax"] = sorted(members)
     if "gelu" in found:
         found["gelu"] = [i for i, op in enumerate(ops) if op["op"] == "GELU"]
-    if "lstm" in found:
-        from .flatgraph import RECURRENT_OPS
+    if "lstm" in found:  # what int8 keeps float by default: one definition (flatgraph.recurrent_ops)
+        from .flatgraph import recurrent_ops
 
-        found["lstm"] = [i for i, op in enumerate(ops) if op["op"] in RECURRENT_OPS and op["outputs"]]
+        found["lstm"] = [op.index for op in recurrent_ops(model)]
     if "layernorm" in found:
         region: set[int] = set()
         for i, op in enumerate(ops):
