@@ -199,8 +199,10 @@ class _Evaluator:
                  model_feeds: Sequence[Mapping[str, np.ndarray]] = ()) -> None:
         self.reference, self.output, self.metric, self.labels = reference, output, metric, labels
         self.flex_runtime = flex_runtime
-        # a split model: each candidate body runs as prefix -> body -> suffix on the model's own inputs
+        # a split model: each candidate body runs as prefix -> body -> suffix on the model's own inputs; the
+        # prefix's outputs are the same for every candidate, computed once (`_before_body`)
         self.split, self.model_feeds = split, list(model_feeds)
+        self._before_body: list[dict[str, np.ndarray]] | None = None
         self.ref = _stack(reference, output)
         self.runtimes: set[str] = set()  # which interpreters ran the candidates (ai-edge-litert, the Flex runtime)
         self.reference_value = self.score(self.ref)
@@ -223,12 +225,15 @@ class _Evaluator:
 
         # Select-TF-ops candidates: the Flex runtime
         with open_lite_runner(model, input_names=input_names, flex_runtime=self.flex_runtime) as lite:
-            runner: Any = lite
             if self.split is not None:  # `feeds` are the body's; the model's final outputs need the whole chain
                 from .split_run import ChainRunner
 
-                runner, feeds = ChainRunner(self.split, lite), self.model_feeds
-            got = [runner.infer(f) for f in feeds]
+                chain = ChainRunner(self.split, lite)
+                if self._before_body is None:
+                    self._before_body = [chain.before_body(f) for f in self.model_feeds]
+                got = [chain.after_prefix(v) for v in self._before_body]
+            else:
+                got = [lite.infer(f) for f in feeds]
             self.runtimes.add(lite.runtime)
         passed = compare(self.reference, got, default_tolerance(mode)).passed
         return self.score(_stack(got, self.output)), passed

@@ -230,9 +230,19 @@ class ChainRunner:
         return self.prefix.input_specs() if self.prefix else self.body.input_specs()
 
     def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self.after_prefix(self.before_body(feed))
+
+    def before_body(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The model's inputs and the prefix's outputs for one sample: all the body and suffix read besides the
+        body's own outputs (the same for every body: `optimize` computes them once per sample)."""
         values: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in feed.items()}
         if self.prefix is not None:
             values.update(self.prefix.infer(feed))
+        return values
+
+    def after_prefix(self, before: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """body -> suffix on `before_body`'s values: the model's final outputs."""
+        values = dict(before)
         plan = self.split.plan
         values.update(self.body.infer({t.name: values[t.name] for t in plan.body_inputs}))
         if self.suffix is not None:
