@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub2lite.batch.manifest import ModelSpec, derive_name, manifest_keys, parse_manifest, spec_from_options
-from hub2lite.batch.model_options import (NOT_PER_MODEL, bench_keys, convert_args, defaults_from_args, model_options,
+from hub2lite.batch.model_options import (NOT_PER_MODEL, convert_args, defaults_from_args, model_options,
                                           normalize_value)
 from hub2lite.cli import build_parser
 from hub2lite.commands._common import PathArg
@@ -104,12 +104,24 @@ def _sample(action: argparse.Action) -> tuple[object, list[str]]:
     return value, [f"{flag}={value}"]
 
 
+def test_sweep_has_no_per_model_flag_that_convert_lacks():
+    """The manifest keys come from convert's parser alone (the worker runs convert): a per-model flag only sweep
+    had would be a setting a batch could not pass on. sweep's own flags are where it writes, its modes and the
+    benchmark settings, which batch takes once for the whole run (its --runs, --warmup, --threads, ...)."""
+    from hub2lite.commands.bench import add_bench_options
+
+    bench = argparse.ArgumentParser(add_help=False)
+    add_bench_options(bench)
+    sweep_only = set(_cli_flags("sweep")) - set(_cli_flags("convert")) - {"output_dir", "modes"}
+    assert sweep_only <= {a.dest for a in bench._actions}, sweep_only
+
+
 @pytest.mark.parametrize("command", ["convert", "sweep"])
 def test_every_convert_and_sweep_option_is_a_manifest_key_and_a_batch_default(folder, command):
     """Every per-model flag of the command, read from the real CLI: a manifest key that reaches the job the worker
     builds with the value the command line gives it, and a flag of `hub2lite batch` that defaults every entry."""
-    bench = bench_keys() - set(_cli_flags("convert"))
-    flags = {d: a for d, a in _cli_flags(command).items() if d not in NOT_PER_MODEL and d not in bench}
+    convert_flags = set(_cli_flags("convert"))  # sweep's others: test_sweep_has_no_per_model_flag_that_convert_lacks
+    flags = {d: a for d, a in _cli_flags(command).items() if d not in NOT_PER_MODEL and d in convert_flags}
     assert {"split_unsupported", "body_inputs", "body_outputs", "allow_custom_ops", "no_flex_runtime"} <= set(flags)
     assert set(flags) <= set(manifest_keys())
     source = str(folder / "m1")

@@ -2,7 +2,7 @@
 machine (a process pool) or on Ray; resumable; one catalog (JSON, Markdown, HTML) for all of it.
 
     manifest.py   text / JSON manifests -> checked ModelSpecs (every per-model option of convert / sweep)
-    model_options.py  those options, derived from convert's and sweep's own parsers; convert's argv per mode
+    model_options.py  those options, derived from convert's own parser; convert's argv per mode
     state.py      job keys (source + options + hub2lite version) and the resumable state file
     adapter.py    the one call into hub2lite per model: convert's own job, once per mode (runs in the worker)
     worker.py     the worker process's entry point

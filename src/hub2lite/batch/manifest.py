@@ -8,11 +8,11 @@ JSON list of objects, e.g.::
      "https://tfhub.dev/google/imagenet/mobilenet_v2_035_224/classification/5"]
 
 (a bare string in the list is `{"source": ...}`). Every key of `manifest_keys()` may appear in an entry: batch's own
-(`BATCH_KEYS`) and every per-model flag of convert and sweep, named as its argparse dest (`--bias-correction` ->
-"bias_correction"; derived from their parsers, model_options.py, so a new flag is a key at once). The command
-line gives the defaults (`parse_manifest(path, defaults)`), an entry's own keys override them. Relative paths are
-relative to the manifest's folder. Everything is checked before any model runs: a bad entry raises one
-`ConfigError` naming the entry and the problem.
+(`BATCH_KEYS`) and every per-model flag of convert (sweep's are the same), named as its argparse dest
+(`--bias-correction` -> "bias_correction"; derived from convert's parser, model_options.py, so a new flag is a key at
+once). The command line gives the defaults (`parse_manifest(path, defaults)`), an entry's own keys override them.
+Relative paths are relative to the manifest's folder. Everything is checked before any model runs: a bad entry
+raises one `ConfigError` naming the entry and the problem.
 """
 
 from __future__ import annotations

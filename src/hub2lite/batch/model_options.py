@@ -1,11 +1,12 @@
-"""A batch model's options: every flag `convert` and `sweep` take, derived from their parsers.
+"""A batch model's options: every flag `convert` takes, derived from its parser.
 
-Nothing here lists an option by hand. `model_options()` builds the real `convert` and `sweep` parsers (the
-shared option group, `commands/_common.py`, plus each command's own flags) and turns every flag into a manifest
-key named as its argparse dest (`--int8-ranges` -> "int8_ranges"), except the flags that describe one run rather
-than one model (`NOT_PER_MODEL`: where it writes, the single `--quantize` mode that batch's "modes" list replaces,
-one model's saved inputs) and the benchmark settings (batch times every variant alike, after the conversions).
-When both commands have a flag, convert's definition counts: batch runs convert's path once per mode.
+Nothing here lists an option by hand. `model_options()` builds the real `convert` parser (the shared option
+group, `commands/_common.py`, plus convert's own flags) and turns every flag into a manifest key named as its
+argparse dest (`--int8-ranges` -> "int8_ranges"), except the flags that describe one run rather than one model
+(`NOT_PER_MODEL`: where it writes, the single `--quantize` mode that batch's "modes" list replaces, one model's
+saved inputs). Only convert's parser counts because the worker runs convert's path once per mode: a flag convert
+lacked could not reach the job. `sweep` takes the same per-model flags (the shared group); its own are where it
+writes, `--modes` and the benchmark settings, which batch has once for the whole run (a test keeps it so).
 
 A manifest value is turned back into the command-line tokens the flag takes (`convert_argv`) and parsed by
 convert's own parser, so a manifest entry is checked by the same types, choices and checks as the command line,
@@ -18,19 +19,18 @@ import argparse
 import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..specs import QuantMode
 
 __all__ = ["ModelOption", "model_options", "NOT_PER_MODEL", "normalize_value", "convert_argv", "convert_args",
-           "check_model_options", "add_default_flags", "defaults_from_args", "bench_keys"]
+           "check_model_options", "add_default_flags", "defaults_from_args"]
 
-#: convert/sweep dests that are not a model's options: where and how one run writes, the single mode
-#: (batch's "modes" list gives them), one model's saved inputs. Benchmark settings are left out as well
-#: (`bench_keys()`), unless convert takes them too.
-NOT_PER_MODEL = frozenset({"help", "source", "output", "output_dir", "force", "json", "quantize", "modes",
-                           "save_inputs", "load_inputs", "outputs_dir"})
+#: convert's dests that are not a model's options: where and how one run writes, the single mode (batch's
+#: "modes" list gives them), one model's saved inputs.
+NOT_PER_MODEL = frozenset({"help", "source", "output", "force", "json", "quantize", "save_inputs", "load_inputs",
+                           "outputs_dir"})
 
 
 class _ParserError(Exception):
@@ -55,7 +55,6 @@ class ModelOption:
     choices: tuple[Any, ...] | None
     metavar: str | None
     help: str | None
-    commands: tuple[str, ...]  # which of convert / sweep take it
     is_path: bool  # names a file or folder (commands/_common.PathArg): relative to the manifest's folder
     keywords: tuple[str, ...] = ()  # path flags: words that are not paths ("synthetic")
     must_exist: bool = True
@@ -69,54 +68,33 @@ def _kind(action: argparse.Action) -> str:
     return "value"
 
 
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    from ..commands import convert, sweep
+def _convert_parser() -> argparse.ArgumentParser:
+    """`hub2lite convert`'s own parser under a root that raises `_ParserError` instead of exiting."""
+    from ..commands import convert
 
     root = _Parser(prog="hub2lite")
-    sub = root.add_subparsers(dest="command")
-    convert.add_parser(sub)
-    sweep.add_parser(sub)
-    return dict(sub.choices)
-
-
-def bench_keys() -> frozenset[str]:
-    """The dests of the benchmark flags (commands/bench.add_bench_options)."""
-    from ..commands.bench import add_bench_options
-
-    p = argparse.ArgumentParser(add_help=False)
-    add_bench_options(p)
-    return frozenset(a.dest for a in p._actions)
+    convert.add_parser(root.add_subparsers(dest="command"))
+    return root
 
 
 @functools.cache
 def model_options() -> dict[str, ModelOption]:
-    """Every per-model option of convert and sweep, by manifest key (see the module docstring)."""
+    """Every per-model option of convert, by manifest key (see the module docstring)."""
     from ..commands._common import PathArg
 
-    parsers = _parsers()
-    convert_keys = {a.dest for a in parsers["convert"]._actions}
-    skip = NOT_PER_MODEL | (bench_keys() - convert_keys)
+    sub = next(a for a in _convert_parser()._actions if isinstance(a, argparse._SubParsersAction))
     out: dict[str, ModelOption] = {}
-    for command in ("convert", "sweep"):
-        for action in parsers[command]._actions:
-            key = action.dest
-            if key in skip or not action.option_strings:
-                continue
-            if key in out:
-                if command not in out[key].commands:
-                    out[key] = _with_command(out[key], command)
-                continue
-            path = action.type if isinstance(action.type, PathArg) else None
-            out[key] = ModelOption(
-                key=key, flag=max(action.option_strings, key=len), kind=_kind(action), type=action.type,
-                choices=None if action.choices is None else tuple(action.choices), metavar=action.metavar,
-                help=action.help, commands=(command,), is_path=path is not None,
-                keywords=path.keywords if path else (), must_exist=path.must_exist if path else True)
+    for action in sub.choices["convert"]._actions:
+        key = action.dest
+        if key in NOT_PER_MODEL or not action.option_strings:
+            continue
+        path = action.type if isinstance(action.type, PathArg) else None
+        out[key] = ModelOption(
+            key=key, flag=max(action.option_strings, key=len), kind=_kind(action), type=action.type,
+            choices=None if action.choices is None else tuple(action.choices), metavar=action.metavar,
+            help=action.help, is_path=path is not None,
+            keywords=path.keywords if path else (), must_exist=path.must_exist if path else True)
     return out
-
-
-def _with_command(option: ModelOption, command: str) -> ModelOption:
-    return replace(option, commands=(*option.commands, command))
 
 
 # -- manifest values -----------------------------------------------------------------------------------------
@@ -169,7 +147,7 @@ def convert_argv(source: str, output: str, mode: QuantMode, options: Mapping[str
     table = model_options()
     argv = ["convert", source, "-o", output, "--quantize", mode.value, "--force"]
     for key, value in options.items():
-        if key in table and "convert" in table[key].commands:
+        if key in table:
             argv += _tokens(table[key], value)
     return argv
 
@@ -180,10 +158,8 @@ def convert_args(source: str, output: str, mode: QuantMode, options: Mapping[str
     (commands/convert.for_mode). Raises ValueError with argparse's message for a value convert refuses."""
     from ..commands import convert
 
-    root = _Parser(prog="hub2lite")
-    convert.add_parser(root.add_subparsers(dest="command"))
     try:
-        args = root.parse_args(convert_argv(source, output, mode, options))
+        args = _convert_parser().parse_args(convert_argv(source, output, mode, options))
     except _ParserError as exc:
         raise ValueError(str(exc)) from None
     return convert.for_mode(args, mode) if narrow else args
