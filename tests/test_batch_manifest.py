@@ -14,6 +14,7 @@ from hub2lite.batch.model_options import (NOT_PER_MODEL, convert_args, defaults_
                                           normalize_value)
 from hub2lite.cli import build_parser
 from hub2lite.commands._common import PathArg
+from hub2lite.commands.convert import job_from_args
 from hub2lite.batch.state import STATE_SCHEMA, BatchState, job_key
 from hub2lite.errors import ConfigError, OutputError
 from hub2lite.specs import QuantMode
@@ -64,18 +65,21 @@ def test_json_manifest_takes_every_option_and_cli_defaults(folder):
     assert second.option("split_unsupported") and second.option("body_outputs") == "dense/BiasAdd:0"
     assert custom.option("allow_custom_ops")
     assert ModelSpec.from_dict(json.loads(json.dumps(first.to_dict()))) == first
-    # what the worker runs: convert's own parse, each mode with the flags that concern it
+    # what the worker runs: convert's own parse and job, each mode with the flags that concern it
     int8 = convert_args(first.source, "out.tflite", QuantMode.INT8, first.options)
-    assert (int8.quantize, int8.int8_ranges, int8.bias_correction) == ("int8", "mse", True)
     assert int8.freeze_input == ["is_training=false"] and int8.input_shape == ["images=1,96,96,3"]
     assert int8.atol == 0.5 and int8.min_snr == float("-inf") and int8.seed == 3 and int8.batch_size == 2
+    job = job_from_args(int8)
+    assert (job.convert.quantize, job.convert.int8_ranges, job.convert.bias_correction) == (QuantMode.INT8, "mse", True)
+    assert job.calibration == first.option("calibration")
     f32 = convert_args(first.source, "out.tflite", QuantMode.FLOAT32, first.options)
-    assert (f32.calibration, f32.int8_ranges, f32.bias_correction) == (None, "minmax", False)
+    job = job_from_args(f32)
+    assert (job.calibration, job.convert.int8_ranges, job.convert.bias_correction) == (None, "minmax", False)
     keep = parse_manifest(write(folder, "k.json", [{"source": "m1", "modes": ["float32", "int8"],
                                                      "calibration": "synthetic", "int8_keep_float": ["softmax"]}]))[0]
-    assert convert_args(keep.source, "o.tflite", QuantMode.INT8, keep.options).int8_keep_float == "softmax"
-    assert convert_args(keep.source, "o.tflite", QuantMode.FLOAT32, keep.options).int8_keep_float is None
-    assert f32.no_float16_guard and f32.input_range == "-1,1"
+    for mode, kept in ((QuantMode.INT8, ("softmax",)), (QuantMode.FLOAT32, ())):
+        assert job_from_args(convert_args(keep.source, "o.tflite", mode, keep.options)).convert.int8_keep_float == kept
+    assert job.convert.float16_guard is False and job.input_range == "-1,1"
 
 
 def _cli_flags(command: str) -> dict[str, argparse.Action]:

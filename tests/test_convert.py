@@ -9,7 +9,7 @@ from hub2lite.feeds import synthetic_feeds
 from hub2lite.load import load
 from hub2lite.resolve import resolve
 from hub2lite.runners import LiteRunner, TFRunner, open_lite_runner
-from hub2lite.specs import OpsPolicy
+from hub2lite.specs import OpsPolicy, QuantMode
 from hub2lite.validate import validate
 
 
@@ -133,6 +133,21 @@ def test_parse_input_shape(text, parsed):
 def test_parse_input_shape_rejects(text):
     with pytest.raises(ConfigError):
         parse_input_shape(text)
+
+
+def test_for_mode_keeps_each_setting_for_the_modes_it_concerns():
+    """One rule for every run of several modes (sweep's variants, batch's modes, a lone convert): the int8-strict
+    I/O type, the int8 techniques (int8 and int8-strict) and the parts kept in float (int8 only)."""
+    given = ConvertConfig(io_type="uint8", int8_ranges="mse", bias_correction=True, int8_keep_float=("softmax",),
+                          batch_size=2, float16_guard=False)
+    settings = {m: given.for_mode(m) for m in QuantMode}
+    for mode, c in settings.items():
+        assert c.quantize is mode and c.batch_size == 2 and c.float16_guard is False  # the rest is kept
+        int8 = mode in (QuantMode.INT8, QuantMode.INT8_STRICT)
+        assert (c.int8_ranges, c.bias_correction) == (("mse", True) if int8 else ("minmax", False)), mode
+        assert c.io_type == ("uint8" if mode is QuantMode.INT8_STRICT else None), mode
+        assert c.int8_keep_float == (("softmax",) if mode is QuantMode.INT8 else ()), mode
+        assert c.for_mode(mode) == c
 
 
 def test_input_shape_errors_name_the_input(model_path):

@@ -93,7 +93,8 @@ def test_regression_model_json_and_progress_bar_on_a_terminal(monkeypatch, tmp_p
     out, err = io.StringIO(), _Terminal()
     target = tmp_path / "sweep"
     code = main(["sweep", os.fspath(bench_model("sin_mlp")), "--modes", "int8", "--calibration", "synthetic",
-                 "--runs", "5", "--warmup", "1", "--rounds", "1", "-o", os.fspath(target), "--json"], out=out, err=err)
+                 "--int8-ranges", "mse", "--runs", "5", "--warmup", "1", "--rounds", "1", "-o", os.fspath(target),
+                 "--json"], out=out, err=err)
     assert code == 0, err.getvalue()
     assert "benchmarking int8" in err.getvalue() and "━" in err.getvalue()  # rich's bar
     report = json.loads(out.getvalue())  # stdout holds the JSON and nothing else
@@ -105,6 +106,8 @@ def test_regression_model_json_and_progress_bar_on_a_terminal(monkeypatch, tmp_p
     assert report["quality_metric"] == "cosine" and report["variants"][0]["agreement"] > 0.9999
     assert report["validation_data"]["source"].startswith("synthetic")
     assert all(v["bench"]["p50_ms"] > 0 for v in report["variants"])
+    # --int8-ranges concerns the int8 variant only (ConvertConfig.for_mode): float32 is converted without it
+    assert [v["conversion"]["recipe"].get("int8_ranges") for v in report["variants"]] == [None, "mse"]
 
 
 def test_failed_conversions_are_reported_not_dropped(cli, model_path, tmp_path):

@@ -50,6 +50,15 @@ class ConvertConfig:
     def split_requested(self) -> bool:
         return self.split_unsupported or bool(self.body_inputs) or bool(self.body_outputs)
 
+    def for_mode(self, mode: QuantMode) -> ConvertConfig:
+        """This config converting `mode`, with the settings that concern other modes only left out: the
+        int8-strict I/O type, the int8 techniques (int8 and int8-strict), the parts kept in float (int8 only:
+        int8-strict keeps no op in float). One run of several modes (sweep, batch) converts each with these."""
+        int8 = mode in (QuantMode.INT8, QuantMode.INT8_STRICT)
+        return replace(self, quantize=mode, io_type=self.io_type if mode is QuantMode.INT8_STRICT else None,
+                       int8_ranges=self.int8_ranges if int8 else "minmax", bias_correction=self.bias_correction and int8,
+                       int8_keep_float=self.int8_keep_float if mode is QuantMode.INT8 else ())
+
     def for_body(self) -> ConvertConfig:
         """The config that converts a split model's body: its own inputs (dynamic where the cut is), no split."""
         if not self.split_requested:

@@ -415,12 +415,7 @@ def _variant(cfg: SweepConfig, mode: QuantMode, loaded: Any, entry: EntryPoint,
     v: dict[str, Any] = {"mode": mode.value, "recipe": recipe.to_dict(), "status": "ok", "error": None,
                          "file": None, "size_bytes": None, "conversion": None, "validation": None, "passed": False,
                          "accuracy": None, "agreement": None, "bench": None}
-    int8 = mode in (QuantMode.INT8, QuantMode.INT8_STRICT)  # the int8 techniques apply to the int8 variants only
-    config = replace(prepared.convert_config(cfg.convert), quantize=mode,
-                     io_type=cfg.convert.io_type if mode is QuantMode.INT8_STRICT else None,
-                     int8_ranges=cfg.convert.int8_ranges if int8 else "minmax",
-                     bias_correction=cfg.convert.bias_correction and int8,
-                     int8_keep_float=cfg.convert.int8_keep_float if mode is QuantMode.INT8 else ())
+    config = prepared.convert_config(cfg.convert.for_mode(mode))
     try:
         conversion = convert(loaded, config, calibration=calibration if recipe.needs_calibration else None)
     except _model_failures() as exc:  # a failed variant is reported, not dropped; a hub2lite bug propagates

@@ -154,15 +154,18 @@ def convert_argv(source: str, output: str, mode: QuantMode, options: Mapping[str
 
 def convert_args(source: str, output: str, mode: QuantMode, options: Mapping[str, Any], *,
                  narrow: bool = True) -> argparse.Namespace:
-    """convert's own parse of `convert_argv`; `narrow`: with the options that concern other modes only left out
-    (commands/convert.for_mode). Raises ValueError with argparse's message for a value convert refuses."""
-    from ..commands import convert
+    """convert's own parse of `convert_argv`; `narrow`: with the calibration data left out when `mode` takes none
+    (convert's `job_from_args` leaves out the other settings that concern other modes only: ConvertConfig.for_mode).
+    Raises ValueError with argparse's message for a value convert refuses."""
+    from ..quantize.recipes import recipe_for
 
     try:
         args = _convert_parser().parse_args(convert_argv(source, output, mode, options))
     except _ParserError as exc:
         raise ValueError(str(exc)) from None
-    return convert.for_mode(args, mode) if narrow else args
+    if narrow and not recipe_for(mode).needs_calibration:
+        args.calibration = None
+    return args
 
 
 def check_model_options(source: str, modes: Sequence[QuantMode], options: Mapping[str, Any]) -> None:

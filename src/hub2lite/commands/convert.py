@@ -69,39 +69,21 @@ def check_modes(args: argparse.Namespace, modes: Any, *, flag: str) -> None:
         raise ConfigError("--io-type applies only to int8-strict", hint="add --quantize int8-strict, or drop --io-type")
 
 
-def for_mode(args: argparse.Namespace, mode: Any) -> argparse.Namespace:
-    """The flags of one mode of a several-mode run: those that concern other modes only (calibration, the
-    int8-strict I/O type, the int8 techniques, --int8-keep-float) are left out, as a single `convert --quantize
-    MODE` would need."""
-    from ..quantize.recipes import recipe_for
-    from ..specs import QuantMode
-
-    values = dict(vars(args), quantize=mode.value)
-    if not recipe_for(mode).needs_calibration:
-        values["calibration"] = None
-    if mode is not QuantMode.INT8_STRICT:
-        values["io_type"] = None
-    if mode not in (QuantMode.INT8, QuantMode.INT8_STRICT):
-        values.update(int8_ranges="minmax", bias_correction=False)
-    if mode is not QuantMode.INT8:  # int8-strict keeps no op in float
-        values["int8_keep_float"] = None
-    return argparse.Namespace(**values)
-
-
 def job_from_args(args: argparse.Namespace) -> Any:
     from ..convert import ConvertConfig
     from ..pipeline import ConvertJob
     from ..specs import OpsPolicy, QuantMode
 
     mode = QuantMode(args.quantize)
+    # .for_mode: a batch's mode takes its share of the model's flags (a lone --quantize has only its own: check())
     cfg = ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
                         keep_dynamic=args.keep_dynamic, batch_size=args.batch_size,
-                        ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, quantize=mode,
+                        ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO,
                         io_type=args.io_type, resource_variables=args.resource_variables,
                         int8_ranges=args.int8_ranges, bias_correction=args.bias_correction,
                         int8_keep_float=_common.int8_keep_float(args),
                         float16_guard=not args.no_float16_guard, compact=args.compact,
-                        seq_len=args.seq_len, **_common.split_config(args))
+                        seq_len=args.seq_len, **_common.split_config(args)).for_mode(mode)
     return ConvertJob(source=args.source, output=args.output, convert=cfg,
                       validate=_common.validate_config(args, mode), calibration=args.calibration,
                       calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir, timeout=args.timeout,
