@@ -44,7 +44,7 @@ from . import errors as _errors
 from .errors import ConfigError, Hub2LiteError, LoadError
 
 __all__ = ["BenchConfig", "LatencyStats", "benchmark_tflite", "benchmark_source", "summarize_latencies",
-           "merge_rounds", "default_threads", "BENCH_SCHEMA"]
+           "merge_rounds", "default_threads", "time_calls", "BENCH_SCHEMA"]
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,9 @@ def _vm_hwm_bytes() -> int:
     return _proc_status_bytes("VmHWM") or 0
 
 
-def _time_calls(fn: Callable[[], Any], warmup: int, runs: int) -> tuple[float, list[float]]:
+def time_calls(fn: Callable[[], Any], warmup: int, runs: int) -> tuple[float, list[float]]:
+    """The timing of every measurement (module docstring): seconds of the first call, then of each of `runs`
+    timed calls after `warmup` untimed ones."""
     t0 = time.perf_counter()
     fn()
     first = time.perf_counter() - t0
@@ -372,7 +374,7 @@ def _bench_tflite_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict
     source = spec.get("feed_source", "given sample") if given is not None else f"synthetic (seed {cfg['seed']})"
     feed = given if given is not None else synthetic_feeds(tspecs, 1, seed=int(cfg["seed"]))[0]
     kwargs = lite_inputs(details, names, feed)  # prepared once, outside the timed calls
-    first, lat = _time_calls(lambda: runner(**kwargs), int(cfg["warmup"]), int(cfg["runs"]))
+    first, lat = time_calls(lambda: runner(**kwargs), int(cfg["warmup"]), int(cfg["runs"]))
     batch = int(next(iter(kwargs.values())).shape[0]) if kwargs and np.ndim(next(iter(kwargs.values()))) else 1
     return {"target": path, "kind": "tflite", "runtime": runtime, "threads": threads,
             "xnnpack": bool(cfg["xnnpack"]), "batch": batch, "init_s": init, "first_s": first,
@@ -471,7 +473,7 @@ def _bench_tf_child(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str
         for v in entry(tensors).values():
             v.numpy()
 
-    first, lat = _time_calls(call, int(cfg["warmup"]), int(cfg["runs"]))
+    first, lat = time_calls(call, int(cfg["warmup"]), int(cfg["runs"]))
     batch = int(next(iter(tensors.values())).shape[0]) if tensors and next(iter(tensors.values())).shape.rank else 1
     return {"target": spec["model"], "kind": "tensorflow", "runtime": f"tensorflow {tf.__version__} (eager)",
             "threads": threads, "xnnpack": None, "batch": batch, "init_s": init, "first_s": first,

@@ -2,35 +2,30 @@
 three pays per inference.
 
 The body is timed as every .tflite is (benchmark.benchmark_tflite: its own process, the same settings); the
-stages run in TensorFlow in this process (`time_stages`: warm-up runs, then as many timed runs as the body had, on
-the feed the body was timed on, mapped through the chain); `chain_stats` adds them sample by sample (run i of the
-body + run i of each stage) into the latency statistics of the whole chain.
+stages run in TensorFlow in this process (`time_stages`: the same loop, benchmark.time_calls: a first call and the
+warm-up runs untimed, then as many timed runs as the body had, on the feed the body was timed on, mapped through
+the chain); `chain_stats` adds them sample by sample (run i of the body + run i of each stage) into the latency
+statistics of the whole chain.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from .benchmark import LatencyStats, summarize_latencies
+from .benchmark import LatencyStats, summarize_latencies, time_calls
 from .split_run import StageRunner
 
 __all__ = ["time_stages", "chain_stats"]
 
 
 def _timed(runner: StageRunner, feed: Mapping[str, np.ndarray], runs: int, warmup: int) -> tuple[float, ...]:
-    for _ in range(max(1, warmup)):
-        runner.infer(feed)
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        runner.infer(feed)
-        out.append((time.perf_counter() - t0) * 1e3)
-    return tuple(out)
+    """Milliseconds of each timed run; the first call (TensorFlow's tracing) is untimed here."""
+    seconds = time_calls(lambda: runner.infer(feed), warmup, runs)[1]
+    return tuple(s * 1e3 for s in seconds)
 
 
 def time_stages(split: Any, feed: Mapping[str, np.ndarray], *, runs: int, warmup: int = 5
