@@ -27,7 +27,7 @@ from .split import (FrozenGraph, SplitPlan, Stage, build_stages, freeze, plan_au
 from .specs import TensorSpec
 
 __all__ = ["SplitModel", "SplitValidation", "prepare_split", "stage_paths", "write_stages", "body_feeds", "folder_size",
-           "check_stage_paths",
+           "check_stage_paths", "chain_parts", "chain_runtime",
            "ChainRunner", "StageRunner", "validate_split", "remove_stages", "SplitConversion", "convert_split",
            "suggest_split", "open_body"]
 
@@ -213,6 +213,17 @@ def body_feeds(split: SplitModel, feeds: Sequence[Mapping[str, np.ndarray]]) -> 
     return out
 
 
+def chain_parts(*, prefix: bool, suffix: bool) -> tuple[str, ...]:
+    """The parts a split model runs, in order: ("prefix", "body", "suffix"), those it has."""
+    return tuple(part for part, present in (("prefix", prefix), ("body", True), ("suffix", suffix)) if present)
+
+
+def chain_runtime(parts: Sequence[str], body_runtime: str) -> str:
+    """What runs each part: "prefix (TensorFlow) -> body (BODY_RUNTIME) -> suffix (TensorFlow)" (validation reports
+    and the chain's latency name it alike)."""
+    return " -> ".join(f"{part} ({body_runtime if part == 'body' else 'TensorFlow'})" for part in parts)
+
+
 class ChainRunner:
     """prefix (TF) -> body (any runner, normally a LiteRunner on the body .tflite) -> suffix (TF)."""
 
@@ -221,10 +232,9 @@ class ChainRunner:
         self.body = body
         self.prefix = StageRunner(split.stages["prefix"]) if "prefix" in split.stages else None
         self.suffix = StageRunner(split.stages["suffix"]) if "suffix" in split.stages else None
-        parts = [p for p in ("prefix (TensorFlow)" if self.prefix else "", f"body ({body.runtime})",
-                             "suffix (TensorFlow)" if self.suffix else "") if p]
-        self.runtime = " -> ".join(parts)
-        self.name = "split:" + "+".join(p.split(" ")[0] for p in parts)
+        parts = chain_parts(prefix=self.prefix is not None, suffix=self.suffix is not None)
+        self.runtime = chain_runtime(parts, body.runtime)
+        self.name = "split:" + "+".join(parts)
 
     def input_specs(self) -> tuple[TensorSpec, ...]:
         return self.prefix.input_specs() if self.prefix else self.body.input_specs()

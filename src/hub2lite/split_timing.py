@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .benchmark import LatencyStats, summarize_latencies, time_calls
-from .split_run import StageRunner
+from .split_run import StageRunner, chain_parts, chain_runtime
 
 __all__ = ["time_stages", "chain_stats"]
 
@@ -55,7 +55,6 @@ def chain_stats(body: LatencyStats, stages: Mapping[str, tuple[float, ...]]) -> 
             raise ValueError(f"{name}: {len(ms)} timed runs for the body's {samples.size}")
         samples = samples + np.asarray(ms, dtype=np.float64)
     stats = summarize_latencies((samples / 1e3).tolist(), batch=body.batch)
-    parts = [p for p in ("prefix" if "prefix" in stages else "", "body", "suffix" if "suffix" in stages else "") if p]
-    runtime = " -> ".join(f"{p} ({'TensorFlow' if p != 'body' else body.runtime})" for p in parts)
-    return replace(body, **stats, target=f"{body.target} ({' + '.join(parts)})", runtime=runtime,
-                   latencies_ms=tuple(float(x) for x in samples))
+    parts = chain_parts(prefix="prefix" in stages, suffix="suffix" in stages)
+    return replace(body, **stats, target=f"{body.target} ({' + '.join(parts)})",
+                   runtime=chain_runtime(parts, body.runtime), latencies_ms=tuple(float(x) for x in samples))
