@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from hub2lite.batch.manifest import ModelSpec, derive_name, manifest_keys, parse_manifest, spec_from_options
-from hub2lite.batch.model_options import (NOT_PER_MODEL, convert_args, defaults_from_args, model_options,
-                                          normalize_value)
+from hub2lite.batch.model_options import NOT_PER_MODEL, convert_args, model_options, normalize_value
 from hub2lite.cli import build_parser
 from hub2lite.commands._common import PathArg
+from hub2lite.commands.batch import defaults_from_args
 from hub2lite.commands.convert import job_from_args
 from hub2lite.batch.state import STATE_SCHEMA, BatchState, job_key
 from hub2lite.errors import ConfigError, OutputError
@@ -148,11 +148,29 @@ def test_every_convert_and_sweep_option_is_a_manifest_key_and_a_batch_default(fo
         assert dest in defaults_from_args(batch), dest
 
 
+def test_paths_are_the_manifest_folders_in_an_entry_and_the_current_folders_on_the_command_line(folder, tmp_path,
+                                                                                                  monkeypatch):
+    """One rule (model_options.absolute_paths), two bases: a default from batch's command line names a path of the
+    caller's folder, an entry's own a path of the manifest's; keywords ("synthetic") stay words."""
+    here = tmp_path / "caller"
+    here.mkdir()
+    (here / "data.npz").write_bytes(b"x")
+    monkeypatch.chdir(here)
+    m = write(folder, "m.json", [{"source": "m1"}, {"source": "m1", "name": "own", "data": "calib.npz"},
+                                 {"source": "m1", "name": "syn", "calibration": "synthetic", "modes": ["int8"]}])
+    args = build_parser().parse_args(["batch", str(m), "-o", "out", "--data", "data.npz", "--calibration", "calib.npz"])
+    defaults = defaults_from_args(args)
+    assert defaults["data"] == str(here / "data.npz") and defaults["calibration"] == str(here / "calib.npz")
+    with pytest.raises(ConfigError, match="calibration '.*calib.npz' does not exist"):  # not in the caller's folder
+        parse_manifest(m, defaults)
+    del defaults["calibration"]
+    first, own, syn = parse_manifest(m, defaults)
+    assert first.option("data") == str(here / "data.npz") and own.option("data") == str(folder / "calib.npz")
+    assert syn.option("calibration") == "synthetic"
+
+
 def test_text_encoder_keys_per_entry_and_from_the_command_line(folder):
     """--seq-len / --vocab (the shared option group) reach every model of a batch, as manifest keys too."""
-    from hub2lite.cli import build_parser
-    from hub2lite.commands.batch import defaults_from_args
-
     (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n")
     m = write(folder, "m.json", [{"source": "m1", "seq_len": 64, "vocab": "vocab.txt"}, "m2.tar.gz"])
     args = build_parser().parse_args(["batch", str(m), "-o", str(folder / "out"), "--seq-len", "32"])

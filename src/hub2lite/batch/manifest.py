@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import ConfigError, Hub2LiteError
 from ..specs import QuantMode
-from .model_options import ModelOption, check_model_options, model_options, normalize_value
+from .model_options import ModelOption, absolute_paths, check_model_options, model_options, normalize_value
 
 __all__ = ["ModelSpec", "parse_manifest", "manifest_keys", "BATCH_KEYS", "DEFAULT_MODES", "spec_from_options",
            "derive_name"]
@@ -158,15 +158,14 @@ def _unknown_key(key: str, where: str) -> ConfigError:
                             "\"int8_ranges\"); `hub2lite batch --help` lists them")
 
 
-def _resolve_path(option: ModelOption, value: str, base: Path, where: str) -> str:
-    if value in option.keywords:
-        return value
-    p = Path(value).expanduser()
-    p = (p if p.is_absolute() else base / p).resolve()
-    if option.must_exist and not p.exists():
-        raise ConfigError(f"{where}: {option.key} {value!r} does not exist",
-                          hint="paths are relative to the manifest's folder")
-    return str(p)
+def _check_paths_exist(option: ModelOption, given: Any, absolute: Any, where: str) -> None:
+    """`given`, made `absolute` by model_options.absolute_paths: each path must exist (unless the flag's own
+    `must_exist` is off, or it is a keyword)."""
+    pairs = [(given, absolute)] if option.kind == "value" else list(zip(given, absolute))
+    for text, path in pairs:
+        if option.must_exist and text not in option.keywords and not Path(path).exists():
+            raise ConfigError(f"{where}: {option.key} {text!r} does not exist",
+                              hint="paths are relative to the manifest's folder")
 
 
 def spec_from_options(options: Mapping[str, Any], *, base: Path, where: str) -> ModelSpec:
@@ -202,8 +201,8 @@ def spec_from_options(options: Mapping[str, Any], *, base: Path, where: str) -> 
     for key, value in list(values.items()):
         option = table[key]
         if option.is_path:
-            values[key] = (_resolve_path(option, value, base, where) if option.kind == "value"
-                           else [_resolve_path(option, v, base, where) for v in value])
+            values[key] = absolute_paths(option, value, base)
+            _check_paths_exist(option, value, values[key], where)
     own.setdefault("name", derive_name(source))
     spec = ModelSpec(options=values, **own)
     try:

@@ -20,12 +20,13 @@ import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..specs import QuantMode
 
 __all__ = ["ModelOption", "model_options", "NOT_PER_MODEL", "normalize_value", "convert_argv", "convert_args",
-           "check_model_options", "add_default_flags", "defaults_from_args"]
+           "check_model_options", "add_default_flags", "absolute_paths"]
 
 #: convert's dests that are not a model's options: where and how one run writes, the single mode (batch's
 #: "modes" list gives them), one model's saved inputs.
@@ -134,6 +135,19 @@ def normalize_value(option: ModelOption, v: Any) -> Any:
     return [_scalar_text(x) for x in items]
 
 
+def absolute_paths(option: ModelOption, value: Any, base: Path) -> Any:
+    """A path option's normalized value (a text, or a list of them for a repeatable flag) with each relative path
+    taken relative to `base` (a manifest's folder; the current folder for batch's command line), `~` expanded, and
+    its keywords ("synthetic") kept as they are."""
+    def absolute(text: str) -> str:
+        if text in option.keywords:
+            return text
+        path = Path(text).expanduser()
+        return str((path if path.is_absolute() else base / path).resolve())
+
+    return absolute(value) if option.kind == "value" else [absolute(v) for v in value]
+
+
 def _tokens(option: ModelOption, value: Any) -> list[str]:
     if option.kind == "switch":
         return [option.flag] if value else []
@@ -191,9 +205,3 @@ def add_default_flags(group: Any) -> None:
             if option.kind == "list":
                 kwargs["action"] = "append"
         group.add_argument(option.flag, **kwargs)
-
-
-def defaults_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The per-model flags given on batch's command line, as manifest keys."""
-    given = vars(args)
-    return {key: given[key] for key in model_options() if key in given}

@@ -59,23 +59,16 @@ def check(args: argparse.Namespace) -> None:
 def defaults_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The per-model options given on the command line, as manifest keys (a flag not given is left out, so a
     manifest entry's own value and convert's default agree); paths made absolute (they are the caller's)."""
-    from ..batch.model_options import defaults_from_args as given, model_options
+    from pathlib import Path
 
-    out = given(args)
-    for key, value in out.items():
-        option = model_options()[key]
-        if option.is_path:
-            out[key] = _absolute(value, option.keywords) if option.kind == "value" else \
-                [_absolute(v, option.keywords) for v in value]
+    from ..batch.model_options import absolute_paths, model_options
+
+    given, table = vars(args), model_options()
+    out = {key: absolute_paths(table[key], given[key], Path.cwd()) if table[key].is_path else given[key]
+           for key in table if key in given}
     if args.modes is not None:
         out["modes"] = args.modes
     return out
-
-
-def _absolute(path: str, keywords: tuple[str, ...]) -> str:
-    from pathlib import Path
-
-    return path if path in keywords else str(Path(path).expanduser().resolve())
 
 
 @contextmanager
