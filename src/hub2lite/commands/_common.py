@@ -183,6 +183,23 @@ def add_compact_option(p: argparse.ArgumentParser) -> None:
                         "once and intermediate tensor names dropped; outputs are unchanged (docs/quantization.md)")
 
 
+def convert_config(args: argparse.Namespace) -> Any:
+    """The ConvertConfig of the shared convert flags (convert, sweep, optimize, batch through convert): one place
+    turns flags into settings. A flag a command does not offer keeps its default (optimize chooses the
+    quantization itself, sweep converts every mode: `ConvertConfig.for_mode` narrows per mode)."""
+    from ..conversion import ConvertConfig
+    from ..specs import OpsPolicy, QuantMode
+
+    return ConvertConfig(
+        signature=args.signature, input_shapes=input_shapes(args), keep_dynamic=args.keep_dynamic,
+        batch_size=args.batch_size, seq_len=args.seq_len, quantize=QuantMode(getattr(args, "quantize", "float32")),
+        ops_policy=OpsPolicy.BUILTINS if getattr(args, "no_flex", False) else OpsPolicy.AUTO,
+        io_type=getattr(args, "io_type", None), resource_variables=getattr(args, "resource_variables", False),
+        int8_ranges=getattr(args, "int8_ranges", "minmax"), bias_correction=getattr(args, "bias_correction", False),
+        int8_keep_float=int8_keep_float(args), float16_guard=not getattr(args, "no_float16_guard", False),
+        compact=getattr(args, "compact", False), **split_config(args))
+
+
 def int8_keep_float(args: argparse.Namespace) -> tuple[str, ...]:
     """--int8-keep-float as a tuple of known part names (ConfigError naming an unknown one)."""
     from ..errors import ConfigError

@@ -70,20 +70,12 @@ def check_modes(args: argparse.Namespace, modes: Any, *, flag: str) -> None:
 
 
 def job_from_args(args: argparse.Namespace) -> Any:
-    from ..convert import ConvertConfig
     from ..pipeline import ConvertJob
-    from ..specs import OpsPolicy, QuantMode
+    from ..specs import QuantMode
 
     mode = QuantMode(args.quantize)
     # .for_mode: a batch's mode takes its share of the model's flags (a lone --quantize has only its own: check())
-    cfg = ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
-                        keep_dynamic=args.keep_dynamic, batch_size=args.batch_size,
-                        ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO,
-                        io_type=args.io_type, resource_variables=args.resource_variables,
-                        int8_ranges=args.int8_ranges, bias_correction=args.bias_correction,
-                        int8_keep_float=_common.int8_keep_float(args),
-                        float16_guard=not args.no_float16_guard, compact=args.compact,
-                        seq_len=args.seq_len, **_common.split_config(args)).for_mode(mode)
+    cfg = _common.convert_config(args).for_mode(mode)
     return ConvertJob(source=args.source, output=args.output, convert=cfg,
                       validate=_common.validate_config(args, mode), calibration=args.calibration,
                       calibration_samples=args.calibration_samples, force=args.force, cache_dir=args.cache_dir, timeout=args.timeout,

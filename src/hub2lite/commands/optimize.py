@@ -60,14 +60,11 @@ def check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:
-    from ..convert import ConvertConfig
     from ..errors import EXIT_VALIDATION_FAILED
     from ..optimize import OptimizeJob, run_optimize
 
     cfg = _config(args)
-    conv = ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
-                         keep_dynamic=args.keep_dynamic, batch_size=args.batch_size, seq_len=args.seq_len,
-                         compact=args.compact, **_common.split_config(args))
+    conv = _common.convert_config(args)
     job = OptimizeJob(source=args.source, output=args.output, data=args.data, calibration=args.calibration,
                       labels=args.labels, optimize=cfg, convert=conv, force=args.force, cache_dir=args.cache_dir,
                       tags=_common.tags(args), timeout=args.timeout, load_options=_common.load_options(args),

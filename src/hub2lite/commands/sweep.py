@@ -83,10 +83,8 @@ def check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, ui: Any) -> int:
-    from ..convert import ConvertConfig
     from ..errors import EXIT_FLEX_UNAVAILABLE, EXIT_VALIDATION_FAILED
     from ..report.sweep import markdown_table
-    from ..specs import OpsPolicy
     from ..sweep import SweepConfig, parse_modes, run_sweep
 
     overrides = {k: getattr(args, k) for k in ("atol", "rtol", "min_cosine", "min_top1_agreement")
@@ -95,12 +93,7 @@ def run(args: argparse.Namespace, ui: Any) -> int:
         source=args.source, output_dir=args.output_dir, modes=parse_modes(args.modes), calibration=args.calibration,
         calibration_samples=args.calibration_samples, data=args.data, labels=args.labels, samples=args.samples,
         seed=args.seed,
-        convert=ConvertConfig(signature=args.signature, input_shapes=_common.input_shapes(args),
-                              keep_dynamic=args.keep_dynamic, batch_size=args.batch_size,
-                              ops_policy=OpsPolicy.BUILTINS if args.no_flex else OpsPolicy.AUTO, io_type=args.io_type,
-                              int8_ranges=args.int8_ranges, bias_correction=args.bias_correction,
-                              int8_keep_float=_common.int8_keep_float(args), compact=args.compact,
-                              seq_len=args.seq_len, **_common.split_config(args)),
+        convert=_common.convert_config(args),
         bench=bench_config(args), tolerance_overrides=overrides,
         classification={"auto": None, "classification": True, "other": False}[args.task],
         force=args.force, cache_dir=args.cache_dir, tags=_common.tags(args), timeout=args.timeout,
