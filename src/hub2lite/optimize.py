@@ -267,7 +267,7 @@ class _Run:
 
     def measure(self, name: str, stage: str, mode: QuantMode, model: bytes, names: Mapping[str, str],
                 float_nodes: tuple[str, ...] = (), technique: str | None = None) -> Candidate:
-        if self.compact:  # the techniques' models come from Prepared.quantize, not convert()
+        if self.compact and technique is not None:  # from Prepared.quantize; convert() compacted the others
             from .compact import compact_model
 
             model = compact_model(model).model
