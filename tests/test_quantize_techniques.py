@@ -200,6 +200,28 @@ def test_search_beyond_the_target_keeps_only_steps_that_lower_the_loss_enough(co
         assert not beyond.steps[-1].kept
 
 
+def test_search_size_cap_measures_candidates_as_the_caller_ships_them(conv_case):
+    """optimize --compact caps the search at the compacted float16 size: a candidate must be measured compacted
+    too, or every step looks too big (the raw flatbuffer carries names and repeated vectors)."""
+    from hub2lite.compact import compact_model
+
+    make, calibrated, _, cal, _ = conv_case
+    rank = cal[:24]
+    ref = _run(bytes(make().convert()), rank)
+    evaluate = lambda m: score_outputs("classifier", ref, _run(m, rank))  # noqa: E731
+    names = [op.name for op in fg.CalibratedGraph(calibrated).compute_ops()]
+    compacted = lambda m: len(compact_model(m).model)  # noqa: E731
+    biggest = max(compacted(fg.finish(calibrated, float_nodes=[n])) for n in names)
+    smallest_raw = min(len(fg.finish(calibrated, float_nodes=[n])) for n in names)
+    assert biggest < smallest_raw  # a cap between them: every candidate fits compacted, none raw
+    cap = biggest
+    raw = sensitivity_search(calibrated, evaluate, names, target=1.01, max_float=1, rerank=len(names), max_size=cap)
+    assert raw.float_nodes == () and raw.steps == ()
+    shipped = sensitivity_search(calibrated, evaluate, names, target=1.01, max_float=1, rerank=len(names),
+                                 max_size=cap, size_of=compacted)
+    assert shipped.steps and compacted(shipped.model) <= cap  # measured, not skipped
+
+
 def test_accurate_int8_tries_techniques_before_floating_anything(conv_case):
     make, calibrated, acts, cal, _ = conv_case
     rank = cal[:24]

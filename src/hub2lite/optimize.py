@@ -265,6 +265,15 @@ class _Run:
     conversions: dict[str, Conversion] = field(default_factory=dict)  # {mode: its uniform conversion}
     compact: bool = False  # --compact: every candidate is measured (and shipped) compacted, as convert writes it
 
+    def size_of(self, model: bytes) -> int:
+        """A technique model's size as shipped: compacted with --compact, so the search's size cap (the float16
+        candidate, compacted by convert) compares like with like."""
+        if not self.compact:
+            return len(model)
+        from .compact import compact_model
+
+        return len(compact_model(model).model)
+
     def measure(self, name: str, stage: str, mode: QuantMode, model: bytes, names: Mapping[str, str],
                 float_nodes: tuple[str, ...] = (), technique: str | None = None) -> Candidate:
         if self.compact and technique is not None:  # from Prepared.quantize; convert() compacted the others
@@ -485,7 +494,7 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
     progress(f"sensitivity search on int8 {chosen}: reverting each of {min(len(candidates), cfg.max_rank)} ops")
     result = sensitivity_search(prepared_models[chosen], evaluate, candidates, target=target, max_float=cfg.max_float,
                                 max_rank=cfg.max_rank, max_size=max_size, beyond_target=cfg.beyond_target,
-                                base_float=cal.keep_float, progress=progress)
+                                base_float=cal.keep_float, size_of=run.size_of, progress=progress)
     search.update(ran=True, ranking=[[n, loss] for n, loss in result.ranking],
                   steps=[step.to_dict() for step in result.steps], float_nodes=list(result.float_nodes),
                   ranking_evaluations=result.evaluations, ranking_target=target)

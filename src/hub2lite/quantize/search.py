@@ -206,7 +206,7 @@ class Prepared:
 def sensitivity_search(calibrated: bytes | Prepared, evaluate: Callable[[bytes], Score], candidates: Sequence[str], *,
                        target: float, max_float: int = 8, max_rank: int = 64, rerank: int = 4,
                        max_size: int | None = None, integer_only: bool = False, beyond_target: float | None = None,
-                       base_float: Sequence[str] = (),
+                       base_float: Sequence[str] = (), size_of: Callable[[bytes], int] = len,
                        progress: Callable[[str], None] | None = None) -> SearchResult:
     """Greedy float fallback on `calibrated` (a `Prepared` technique, or a calibrated flatbuffer as it is) until `evaluate`'s quality
     reaches `target`. `candidates` are op names of `calibrated`, in a first ordering (e.g. the debugger's).
@@ -214,7 +214,8 @@ def sensitivity_search(calibrated: bytes | Prepared, evaluate: Callable[[bytes],
     With `beyond_target` (a fraction, e.g. 0.05), the search goes on after the target is met while a step lowers
     the loss by at least that fraction (and `max_float` / `max_size` allow): a small ranking subset says "target
     met" too early (measured on MobileNetV1: 100% agreement on the ranking crops with one float op, 98% on other
-    photos), and the caller measures every step on its own evaluation data."""
+    photos), and the caller measures every step on its own evaluation data. `size_of` gives a candidate's size
+    as `max_size` means it (the caller's `--compact` file size: the raw flatbuffer is larger)."""
     say = progress or (lambda _m: None)
     prep = calibrated if isinstance(calibrated, Prepared) else Prepared("minmax", False, calibrated)
     fixed = tuple(dict.fromkeys(base_float))
@@ -254,7 +255,7 @@ def sensitivity_search(calibrated: bytes | Prepared, evaluate: Callable[[bytes],
         trial: list[tuple[Score, str, bytes]] = []
         for node in remaining[:max(1, rerank)]:
             model = prep.quantize([*fixed, *chosen, node], integer_only=integer_only)
-            if max_size is not None and len(model) > max_size:
+            if max_size is not None and size_of(model) > max_size:
                 gains[node] = -1.0
                 continue
             s = evaluate(model)
