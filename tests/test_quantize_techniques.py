@@ -11,7 +11,7 @@ from hub2lite.quantize import flatgraph as fg
 from hub2lite.quantize.bias import correct_bias, weight_rounding_error
 from hub2lite.quantize.fp16 import guard_float16, unsafe_for_float16
 from hub2lite.quantize.ranges import choose_ranges, mse_range, quant_mse, rewrite_ranges
-from hub2lite.quantize.search import Prepared, accurate_int8, score_outputs, sensitivity_search
+from hub2lite.quantize.search import Prepared, accurate_int8, score_outputs, score_techniques, sensitivity_search
 
 
 def _conv_net(seed: int = 0):
@@ -220,6 +220,40 @@ def test_search_size_cap_measures_candidates_as_the_caller_ships_them(conv_case)
     shipped = sensitivity_search(calibrated, evaluate, names, target=1.01, max_float=1, rerank=len(names),
                                  max_size=cap, size_of=compacted)
     assert shipped.steps and compacted(shipped.model) <= cap  # measured, not skipped
+
+
+def test_score_techniques_scores_every_variant_and_keeps_the_lowest_loss(conv_case):
+    """The one technique loop of accurate_int8 and optimize: each (ranges x bias) variant quantized once with the
+    kept-float ops float, scored, handed to the caller's callback (the model it scored), the lowest loss chosen;
+    with no `evaluate` (optimize's split model) the variants are still built and handed over, none is scored."""
+    make, calibrated, acts, cal, _ = conv_case
+    rank = cal[:24]
+    ref = _run(bytes(make().convert()), rank)
+    scored_models: list[bytes] = []
+
+    def evaluate(model: bytes):
+        scored_models.append(model)
+        return score_outputs("classifier", ref, _run(model, rank))
+
+    kept = fg.CalibratedGraph(calibrated).compute_ops()[0].name
+    handed: list[tuple[str, bytes]] = []
+    said: list[str] = []
+    result = score_techniques(calibrated, acts, evaluate, keep_float=(kept,),
+                              on_model=lambda prep, model: handed.append((prep.name, model)), progress=said.append)
+    names = ["minmax", "minmax+bias", "mse", "mse+bias"]
+    assert list(result.prepared) == names and [t.name for t in result.techniques] == names
+    assert [n for n, _ in handed] == names and [m for _, m in handed] == scored_models  # once each, as scored
+    assert all(kept in fg.float_ops(m) for m in scored_models)
+    assert [t.size_bytes for t in result.techniques] == [len(m) for m in scored_models]
+    assert result.chosen is not None and result.chosen.score.loss == min(t.score.loss for t in result.techniques)
+    assert result.model == dict(handed)[result.chosen.name]
+    assert result.prepared[result.chosen.name].name == result.chosen.name
+    assert said == [f"int8 {t.name}: loss {t.score.loss:.4g}, quality {t.score.quality:.4f}" for t in result.techniques]
+    handed.clear()
+    unscored = score_techniques(calibrated, acts, None, ranges=("minmax",),
+                                on_model=lambda prep, model: handed.append((prep.name, model)))
+    assert unscored.techniques == () and unscored.chosen is None and unscored.model is None
+    assert [n for n, _ in handed] == ["minmax", "minmax+bias"] and all(kept not in fg.float_ops(m) for _, m in handed)
 
 
 def test_accurate_int8_tries_techniques_before_floating_anything(conv_case):

@@ -438,7 +438,7 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
     for a split model, whose search is skipped) gives the ranking subset's reference outputs."""
     from .convert import calibrate_int8
     from .quantize.flatgraph import CalibratedGraph
-    from .quantize.search import Prepared, prepare_variants, score_outputs, sensitivity_search
+    from .quantize.search import score_outputs, score_techniques, sensitivity_search
 
     cfg = run.cfg
     search: dict[str, Any] = {"ran": False, "method": "sensitivity", "max_evals": cfg.max_evals, "evaluations": 0}
@@ -466,33 +466,39 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
         return score_outputs(kind, rank_ref, _stack(got, output))
 
     progress("int8 techniques: activation ranges x bias correction")
-    techniques: dict[str, dict[str, Any]] = {}
-    prepared_models: dict[str, Prepared] = {}
-    for name, prepared in prepare_variants(cal.calibrated, cal.activations,
-                                                             ranges=TECHNIQUE_RANGES, bias=(False, True)).items():
-        model = prepared.quantize(cal.keep_float)  # a recurrent model's LSTMs stay float throughout
-        techniques[name] = {} if rank_ref is None else {"ranking": evaluate(model).to_dict()}
-        prepared_models[name] = prepared
-        if name != "minmax":  # minmax alone is uniform int8, already measured
-            cand = run.measure(_technique_candidate(name), "technique", QuantMode.INT8, model, cal.input_names,
-                               cal.keep_float, technique=name)
-            techniques[name]["evaluation"] = cand.value
+    measured: dict[str, float | None] = {}
+
+    def on_model(prepared: Any, model: bytes) -> None:  # each technique on the evaluation data
+        if prepared.name != "minmax":  # minmax alone is uniform int8, already measured
+            measured[prepared.name] = run.measure(_technique_candidate(prepared.name), "technique", QuantMode.INT8,
+                                                  model, cal.input_names, cal.keep_float, technique=prepared.name).value
+
+    # a recurrent model's LSTMs (cal.keep_float) stay float throughout
+    scored = score_techniques(cal.calibrated, cal.activations, None if rank_ref is None else evaluate,
+                              ranges=TECHNIQUE_RANGES, bias=(False, True), keep_float=cal.keep_float,
+                              on_model=on_model)
+    techniques: dict[str, dict[str, Any]] = {name: {} for name in scored.prepared}
+    for row in scored.techniques:
+        techniques[row.name]["ranking"] = row.score.to_dict()
+    for name, value in measured.items():
+        techniques[name]["evaluation"] = value
     search["techniques"] = techniques
-    if rank_ref is None:  # the techniques are measured end to end above; the search ranks on ranking samples
+    if scored.chosen is None:  # the techniques are measured end to end above; the search ranks on ranking samples
         search["skipped"] = "a split model: the int8 search ranks on the body's outputs, which the score does not read"
         return search
-    chosen = min(techniques, key=lambda n: techniques[n]["ranking"]["loss"])
+    chosen = scored.chosen.name
     search["technique"] = chosen
+    technique = scored.prepared[chosen]
     if not any(c.in_budget for c in run.candidates if c.stage == "technique"):  # transformers: parts in float
-        _keep_float_candidates(run, prepared_models[chosen], cal, progress)
+        _keep_float_candidates(run, technique, cal, progress)
     if any(c.in_budget for c in run.candidates if c.stage == "technique") or cfg.max_evals == 0:
         return search
     f16 = run.named(QuantMode.FLOAT16.value)
     f32 = run.named(QuantMode.FLOAT32.value)
     max_size = f16.size_bytes if f16 is not None else (f32.size_bytes // 2 if f32 is not None else None)
-    candidates = [op.name for op in CalibratedGraph(prepared_models[chosen].ranged).compute_ops()]
+    candidates = [op.name for op in CalibratedGraph(technique.ranged).compute_ops()]
     progress(f"sensitivity search on int8 {chosen}: reverting each of {min(len(candidates), cfg.max_rank)} ops")
-    result = sensitivity_search(prepared_models[chosen], evaluate, candidates, target=target, max_float=cfg.max_float,
+    result = sensitivity_search(technique, evaluate, candidates, target=target, max_float=cfg.max_float,
                                 max_rank=cfg.max_rank, max_size=max_size, beyond_target=cfg.beyond_target,
                                 base_float=cal.keep_float, size_of=run.size_of, progress=progress)
     search.update(ran=True, ranking=[[n, loss] for n, loss in result.ranking],
@@ -506,7 +512,7 @@ def _int8_search(run: _Run, loaded: Any, body_config: ConvertConfig, calibration
         search["evaluations"] += 1
         nodes = result.float_nodes[:base + k]
         progress(f"mixed candidate {k}: {k} float op(s) on int8 {chosen}")
-        cand = run.measure(f"mixed-{k}", "mixed", QuantMode.INT8, prepared_models[chosen].quantize(nodes),
+        cand = run.measure(f"mixed-{k}", "mixed", QuantMode.INT8, technique.quantize(nodes),
                            cal.input_names, nodes, technique=chosen)
         if cand.in_budget:
             passing = cand

@@ -35,7 +35,7 @@ from .flatgraph import finish
 from ..interrupts import reraise_pending
 
 __all__ = ["Score", "SearchStep", "SearchResult", "Prepared", "score_outputs", "sensitivity_search", "KINDS",
-           "CLASSIFIER_LOSSES"]
+           "CLASSIFIER_LOSSES", "ScoredTechniques", "score_techniques"]
 
 log = logging.getLogger(__name__)
 
@@ -339,6 +339,44 @@ def prepare_variants(calibrated: bytes, acts: Any, *, ranges: Sequence[str] = ("
     return out
 
 
+@dataclass(frozen=True)
+class ScoredTechniques:
+    """What `score_techniques` built: every technique by name (in `prepare_variants`' order), the rows it scored
+    (empty without `evaluate`), the one with the lowest ranking loss and its model (None without `evaluate`)."""
+
+    prepared: dict[str, Prepared]
+    techniques: tuple[Technique, ...]
+    chosen: Technique | None
+    model: bytes | None = field(default=None, repr=False)
+
+
+def score_techniques(calibrated: bytes, acts: Any, evaluate: Callable[[bytes], Score] | None, *,
+                     ranges: Sequence[str] = ("minmax", "mse"), bias: Sequence[bool] = (False, True),
+                     keep_float: Sequence[str] = (), integer_only: bool = False,
+                     on_model: Callable[[Prepared, bytes], None] | None = None,
+                     progress: Callable[[str], None] | None = None) -> ScoredTechniques:
+    """Each technique (range method x bias correction) of one calibration quantized with `keep_float` ops float,
+    scored by `evaluate` on the ranking subset, then handed with its model to `on_model` (optimize measures it on
+    its evaluation data there); the lowest ranking loss is chosen. `evaluate` None scores nothing (a split model,
+    whose body's outputs the final score does not read): every model is still built and handed to `on_model`."""
+    say = progress or (lambda _m: None)
+    prepared = prepare_variants(calibrated, acts, ranges=ranges, bias=bias)
+    techniques: list[Technique] = []
+    best: tuple[Technique, bytes] | None = None
+    for name, prep in prepared.items():
+        model = prep.quantize(keep_float, integer_only=integer_only)
+        if evaluate is not None:
+            s = evaluate(model)
+            row = Technique(name, prep.ranges, prep.bias_correction, s, len(model))
+            techniques.append(row)
+            if best is None or s.loss < best[0].score.loss:  # the first of equal losses, as min() keeps
+                best = (row, model)
+            say(f"int8 {name}: loss {s.loss:.4g}, quality {s.quality:.4f}")
+        if on_model is not None:
+            on_model(prep, model)
+    return ScoredTechniques(prepared, tuple(techniques), *(best if best is not None else (None, None)))
+
+
 def accurate_int8(calibrated: bytes, acts: Any, evaluate: Callable[[bytes], Score], *, target: float,
                   ranges: Sequence[str] = ("minmax", "mse"), bias: Sequence[bool] = (False, True),
                   max_float: int = 8, max_rank: int = 64, max_size: int | None = None,
@@ -350,24 +388,18 @@ def accurate_int8(calibrated: bytes, acts: Any, evaluate: Callable[[bytes], Scor
     recurrent model's LSTMs: `CalibratedInt8.keep_float`); the all-int8 base is then never built."""
     from .flatgraph import CalibratedGraph
 
-    say = progress or (lambda _m: None)
-    techniques: list[Technique] = []
-    models: dict[str, tuple[Prepared, bytes]] = {}
     fixed = tuple(dict.fromkeys(base_float))
     if fixed and integer_only:
         raise ValueError("an integer-only int8 cannot keep base_float ops float")
-    for name, prepared in prepare_variants(calibrated, acts, ranges=ranges, bias=bias).items():
-        model = prepared.quantize(fixed, integer_only=integer_only)
-        s = evaluate(model)
-        techniques.append(Technique(name, prepared.ranges, prepared.bias_correction, s, len(model)))
-        models[name] = (prepared, model)
-        say(f"int8 {name}: loss {s.loss:.4g}, quality {s.quality:.4f}")
-    chosen = min(techniques, key=lambda t: t.score.loss)
-    prepared, model = models[chosen.name]
+    scored = score_techniques(calibrated, acts, evaluate, ranges=ranges, bias=bias, keep_float=fixed,
+                              integer_only=integer_only, progress=progress)
+    chosen, model = scored.chosen, scored.model
+    assert chosen is not None and model is not None  # scored with `evaluate`
+    prepared = scored.prepared[chosen.name]
     if (chosen.score.quality >= target and beyond_target is None) or integer_only:
-        return Int8Choice(model, tuple(techniques), chosen, prepared, None, fixed)
+        return Int8Choice(model, scored.techniques, chosen, prepared, None, fixed)
     candidates = [op.name for op in CalibratedGraph(prepared.ranged).compute_ops()]
     result = sensitivity_search(prepared, evaluate, candidates, target=target, max_float=max_float,
                                 max_rank=max_rank, max_size=max_size, beyond_target=beyond_target,
                                 base_float=fixed, progress=progress)
-    return Int8Choice(result.model, tuple(techniques), chosen, prepared, result, fixed)
+    return Int8Choice(result.model, scored.techniques, chosen, prepared, result, fixed)
