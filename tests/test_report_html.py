@@ -96,3 +96,15 @@ def test_failed_variant_rendered_with_its_error(sweep_run):
     assert "CONVERSION FAILED: ops [&#x27;Sin&#x27;] have no int8 kernel" in page
     assert re.search(r"<details class=variant-details id='variant-int8' open>", page)
     assert "int8 (conversion failed)" in page  # named among the variants not recommended
+
+
+def test_changed_top1_predictions_named_in_the_variant_details(sweep_run):
+    """A classifier output whose top-1 changed on some samples says how many and how sure the original was."""
+    report = json.loads((sweep_run.directory / "report.json").read_text())
+    changed = copy.deepcopy(report)
+    v = next(v for v in changed["variants"] if v["mode"] == "int8")
+    out = next(o for o in v["validation"]["outputs"] if o.get("top1_agreement") is not None)
+    out.update(top1_changed=3, top1_changed_max_margin=0.0412)
+    page = render_html(analyze(changed))
+    assert (f"<li>{out['name']}: top-1 changed on 3 of {v['validation']['samples']} samples; the original&#x27;s "
+            "margin between its top two classes was at most 0.041 (probability) on them</li>") in page

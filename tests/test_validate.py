@@ -361,6 +361,26 @@ def test_snr_cosine_and_kl_values_match_their_definitions():
     assert same.snr_db == 999.0 and same.max_abs == 0 and same.passed
 
 
+def test_changed_top1_predictions_are_counted_with_the_originals_margin_on_them():
+    """A flip on a near-tie (0.51 vs 0.49) and one on a confident sample (0.90): the report gives the count and
+    the largest margin the original had on a changed sample, so a user sees whether only near-ties flipped."""
+    from hub2lite.report import validation_text
+
+    ref = np.array([[0.51, 0.49], [0.90, 0.10], [0.70, 0.30], [0.2, 0.8]], np.float32)
+    got = np.array([[0.49, 0.51], [0.40, 0.60], [0.69, 0.31], [0.2, 0.8]], np.float32)
+    tol = Tolerance(min_top1_agreement=0.0, atol=1, min_cosine=0, min_snr_db=None, max_kl=None)
+    o = compare(_samples({"probs": ref}), _samples({"probs": got}), tol).output("probs")
+    assert o.top1_changed == 2 and o.top1_changed_max_margin == pytest.approx(0.80, abs=1e-6)
+    near = compare(_samples({"probs": ref[[0, 2]]}), _samples({"probs": got[[0, 2]]}), tol).output("probs")
+    assert near.top1_changed == 1 and near.top1_changed_max_margin == pytest.approx(0.02, abs=1e-6)
+    v = compare(_samples({"probs": ref}), _samples({"probs": ref}), tol)
+    assert v.output("probs").top1_changed == 0 and v.output("probs").top1_changed_max_margin is None
+    assert not any("top-1 changed" in line for line in validation_text(v.to_dict()))
+    text = validation_text(compare(_samples({"probs": ref}), _samples({"probs": got}), tol).to_dict())
+    assert "  probs: top-1 changed on 2 of 4 samples; the original's margin between its top two classes was at most " \
+           "0.800 (probability) on them" in text
+
+
 def test_output_kind_and_task_override():
     rng = np.random.default_rng(3)
     e = rng.normal(size=(4, 64)).astype(np.float32)

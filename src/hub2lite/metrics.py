@@ -54,6 +54,10 @@ class OutputMetrics:
     top1_agreement: float | None = None
     top5_overlap: float | None = None
     kl_divergence: float | None = None
+    # classifiers: how many samples' top-1 changed, and the original's largest probability margin (top-1 minus
+    # top-2) among them: near 0, only near-ties flipped; large, the .tflite overturned a confident prediction
+    top1_changed: int | None = None
+    top1_changed_max_margin: float | None = None
     checks: tuple[Check, ...] = ()
     passed: bool = True
     failures: tuple[str, ...] = ()
@@ -220,12 +224,18 @@ def output_metrics(name: str, tflite_name: str, matched_by: str, ref: np.ndarray
         snr = None  # undefined: an all-zero original output
     else:
         snr = min(SNR_IDENTICAL, 10 * math.log10(signal / noise))
-    top1 = top5 = kl = None
+    top1 = top5 = kl = changed_margin = None
+    changed = None
     if kind == "classifier" and not nonfinite_mismatch:
-        top1 = float(np.mean(np.argmax(r0, -1) == np.argmax(g0, -1)))
+        flipped = np.argmax(r0, -1) != np.argmax(g0, -1)
+        top1 = float(np.mean(~flipped))
         top5 = _top5_overlap(r0, g0)
         p, q = _as_probs(r0, g0)
         kl = max(0.0, float(np.mean(np.sum(p * (np.log(p) - np.log(q)), axis=-1))))
+        changed = int(flipped.sum())
+        if changed:
+            top2 = np.sort(p[flipped], axis=-1)[:, -2:]
+            changed_margin = float((top2[:, 1] - top2[:, 0]).max())
     scale = float(np.abs(r0).max()) if r0.size else 0.0
     q = tol.sample_quantile
     judged_max = float(np.quantile(per_sample_max, 1 - q, method="higher")) if q > 0 and diff.size else max_abs
@@ -244,7 +254,7 @@ def output_metrics(name: str, tflite_name: str, matched_by: str, ref: np.ndarray
     return OutputMetrics(**base, max_abs=_finite(max_abs), mean_abs=_finite(mean_abs), rmse=_finite(rmse),
                          cosine=_finite(float(cos.min())), cosine_mean=_finite(float(cos.mean())), snr_db=snr,
                          worst_sample=worst, top1_agreement=top1, top5_overlap=top5, kl_divergence=kl,
-                         checks=checks, passed=not failures, failures=failures)
+                         top1_changed=changed, top1_changed_max_margin=changed_margin, checks=checks, passed=not failures, failures=failures)
 
 
 # --------------------------------------------------------------------------------------------- matching

@@ -26,6 +26,7 @@ from .format import fmt_ms, fmt_pct, fmt_quality, fmt_x, human_size
 from .html import page
 from .table import escape, html_table, kv_table
 from .table import markdown_table as _markdown_table
+from .text import changed_top1_text
 
 __all__ = ["render_markdown", "render_html", "render_chart_svg", "markdown_table"]
 
@@ -199,10 +200,13 @@ def _validation_html(val: Mapping[str, Any]) -> str:
                                 "kl_divergence")] + ["yes" if o["passed"] else "NO"]
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
     fails = "".join(f"<li class=err>{escape(f)}</li>" for f in val.get("failures") or [])
+    changed = "".join(f"<li>{escape(changed_top1_text(o, val['samples']))}</li>" for o in val["outputs"]
+                      if o.get("top1_changed"))
     tol = ", ".join(f"{k} {v}" for k, v in val["tolerance"].items())
     return (f"<p>{'passed' if val['passed'] else '<b class=err>failed</b>'} on {val['samples']} samples; "
             f"tolerance: {escape(tol)}</p><table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head)
-            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>" + (f"<ul>{fails}</ul>" if fails else ""))
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+            + (f"<ul>{changed}{fails}</ul>" if changed or fails else ""))
 
 
 def _variant_details(v: Mapping[str, Any], metric: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from .format import fmt_num, human_size, versions
 
 __all__ = ["versions", "convert_report", "convert_summary", "calibration_text", "inspect_text", "validation_text",
-           "human_size", "split_text", "CONVERT_SCHEMA"]
+           "changed_top1_text", "human_size", "split_text", "CONVERT_SCHEMA"]
 
 CONVERT_SCHEMA = "hub2lite.convert/1"
 
@@ -35,6 +35,12 @@ def convert_report(*, resolved: dict[str, Any], model_format: str, config: dict[
 
 def _pct(x: Any) -> str:
     return fmt_num(x, ".1%")
+
+
+def changed_top1_text(o: dict[str, Any], samples: int) -> str:
+    """One output's changed top-1 predictions, and how sure the original was of them (OutputMetrics.to_dict)."""
+    return (f"{o['name']}: top-1 changed on {o['top1_changed']} of {samples} samples; the original's margin between "
+            f"its top two classes was at most {o['top1_changed_max_margin']:.3f} (probability) on them")
 
 
 def validation_text(v: dict[str, Any]) -> list[str]:
@@ -64,6 +70,9 @@ def validation_text(v: dict[str, Any]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip())
+    for o in v["outputs"]:
+        if o.get("top1_changed"):
+            lines.append(f"  {changed_top1_text(o, v['samples'])}")
     for f in v.get("failures", []):
         lines.append(f"  - {f}")
     a = v.get("accuracy")
