@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus  # noqa: E402
+from int8_adaround_study import write  # noqa: E402 - constants written back into a flatbuffer
 import real_models as rm  # noqa: E402
 
 ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6 = 0, 1, 2, 3
@@ -289,24 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     row(0, None, None, fg.finish(start))
 
     def measured(k: int, loss: float, secs: float) -> None:
-        row(k, loss, secs, fg.finish(_write(start, net.values())))
+        row(k, loss, secs, fg.finish(write(start, net.values())))
 
     fit(net, train, teacher, steps=args.steps, lr=args.lr, batch=args.batch, activations=args.activations == "on",
         seed=args.seed, every=args.every, report=measured, train=args.train)
     print("\n" + header + "\n" + "\n".join(rows))
     return 0
-
-
-def _write(model: bytes, updates: dict[int, np.ndarray]) -> bytes:
-    """`model` with constant tensors replaced ({tensor index: float32 array})."""
-    from tensorflow.lite.tools import flatbuffer_utils as fu
-
-    obj = fu.read_model_from_bytearray(bytearray(model))
-    tensors = obj.subgraphs[0].tensors
-    for index, value in updates.items():
-        obj.buffers[tensors[index].buffer].data = np.frombuffer(
-            np.ascontiguousarray(value, np.float32).tobytes(), np.uint8).copy()
-    return bytes(fu.convert_object_to_bytearray(obj))
 
 
 def _pool(model: str, count: int) -> np.ndarray:
