@@ -225,7 +225,7 @@ def output_metrics(name: str, tflite_name: str, matched_by: str, ref: np.ndarray
     else:
         snr = min(SNR_IDENTICAL, 10 * math.log10(signal / noise))
     top1 = top5 = kl = changed_margin = None
-    changed = None
+    changed: int | None = None
     if kind == "classifier" and not nonfinite_mismatch:
         flipped = np.argmax(r0, -1) != np.argmax(g0, -1)
         top1 = float(np.mean(~flipped))
@@ -254,7 +254,8 @@ def output_metrics(name: str, tflite_name: str, matched_by: str, ref: np.ndarray
     return OutputMetrics(**base, max_abs=_finite(max_abs), mean_abs=_finite(mean_abs), rmse=_finite(rmse),
                          cosine=_finite(float(cos.min())), cosine_mean=_finite(float(cos.mean())), snr_db=snr,
                          worst_sample=worst, top1_agreement=top1, top5_overlap=top5, kl_divergence=kl,
-                         top1_changed=changed, top1_changed_max_margin=changed_margin, checks=checks, passed=not failures, failures=failures)
+                         top1_changed=changed, top1_changed_max_margin=changed_margin, checks=checks,
+                         passed=not failures, failures=failures)
 
 
 # --------------------------------------------------------------------------------------------- matching
