@@ -1,7 +1,7 @@
 """Quantization-aware fine-tuning against the float network's output: does it close nudity's last int8 points?
 
 `python bench/int8_qat_study.py nudity|fer [--train all|biases] [--steps 300] [--lr 1e-4] [--pool 800]
-[--activations on|off] [--bias-correction on|off]`
+[--activations on|off] [--bias-correction on|off] [--mixup on|off]`
 
 AdaRound (bench/int8_adaround_study.py) and GPTQ-style rounding fit every layer to its own float output and reach
 98.0-98.5% on nudity; the error left is spread over the whole body. This study fits **all layers at once to the
@@ -190,7 +190,11 @@ def _probs(logits: np.ndarray) -> np.ndarray:
 
 
 def fit(net: Rebuilt, pool: np.ndarray, teacher: np.ndarray, *, steps: int, lr: float, batch: int,
-        activations: bool, seed: int, every: int, report: Any, train: str = "all") -> float:
+        activations: bool, seed: int, every: int, report: Any, train: str = "all",
+        mixup: Rebuilt | None = None) -> float:
+    """Adam on the logits' squared error to `teacher` (the float model's logits of `pool`). With `mixup` (the
+    float model), every batch is a random convex blend of two pool inputs per row, its target computed by `mixup`
+    on the fly: inputs no photo has, against overfitting the few calibration photos."""
     import tensorflow as tf
 
     variables = list(net.biases.values()) if train == "biases" else net.variables
@@ -200,6 +204,11 @@ def fit(net: Rebuilt, pool: np.ndarray, teacher: np.ndarray, *, steps: int, lr: 
 
     @tf.function
     def step(x: Any, y: Any) -> Any:
+        if mixup is not None:
+            lam = tf.random.uniform([tf.shape(x)[0] // 2, 1, 1, 1])
+            a, b = x[0::2], x[1::2]
+            x = lam * a + (1.0 - lam) * b
+            y = mixup(x, weights=False, activations=False)
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(net(x, weights=True, activations=activations) - y)) / scale
         grads = tape.gradient(loss, variables)
@@ -233,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="start from analytically bias-corrected biases (quantize/bias.py)")
     ap.add_argument("--train", choices=["all", "biases"], default="all",
                     help="fit weights and biases, or the biases only (the int8 weights stay the converter's)")
+    ap.add_argument("--mixup", choices=["on", "off"], default="off",
+                    help="train on random blends of two calibration-side inputs (targets from the float model)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -283,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{args.model}: {len(train)} training inputs ({args.calibration} calibration + {args.pool} more crops of the "
           f"calibration side), {len(held)} held out, {len(ev)} evaluation; lr {args.lr}, batch {args.batch}, "
-          f"activations {args.activations}, train {args.train}, start bias correction {args.bias_correction}, seed {args.seed}")
+          f"activations {args.activations}, train {args.train}, mixup {args.mixup}, start bias correction {args.bias_correction}, seed {args.seed}")
     print(header)
     row("bare int8 (minmax)", None, None, fg.finish(calibrated))
     row("minmax + analytical bias correction (shipped)", None, None, fg.finish(correct_bias(calibrated, acts).model))
@@ -293,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         row(k, loss, secs, fg.finish(write(start, net.values())))
 
     fit(net, train, teacher, steps=args.steps, lr=args.lr, batch=args.batch, activations=args.activations == "on",
-        seed=args.seed, every=args.every, report=measured, train=args.train)
+        seed=args.seed, every=args.every, report=measured, train=args.train,
+        mixup=teacher_net if args.mixup == "on" else None)
     print("\n" + header + "\n" + "\n".join(rows))
     return 0
 
