@@ -265,21 +265,24 @@ class _Run:
     conversions: dict[str, Conversion] = field(default_factory=dict)  # {mode: its uniform conversion}
     compact: bool = False  # --compact: every candidate is measured (and shipped) compacted, as convert writes it
 
-    def size_of(self, model: bytes) -> int:
-        """A technique model's size as shipped: compacted with --compact, so the search's size cap (the float16
-        candidate, compacted by convert) compares like with like."""
+    def shipped(self, model: bytes) -> bytes:
+        """A technique model (from Prepared.quantize) as optimize ships it: compacted with --compact (convert()
+        compacts the uniform candidates itself)."""
         if not self.compact:
-            return len(model)
+            return model
         from .compact import compact_model
 
-        return len(compact_model(model).model)
+        return compact_model(model).model
+
+    def size_of(self, model: bytes) -> int:
+        """A technique model's size as shipped, so the search's size cap (the float16 candidate, compacted by
+        convert) compares like with like."""
+        return len(self.shipped(model))
 
     def measure(self, name: str, stage: str, mode: QuantMode, model: bytes, names: Mapping[str, str],
                 float_nodes: tuple[str, ...] = (), technique: str | None = None) -> Candidate:
-        if self.compact and technique is not None:  # from Prepared.quantize; convert() compacted the others
-            from .compact import compact_model
-
-            model = compact_model(model).model
+        if technique is not None:  # from Prepared.quantize
+            model = self.shipped(model)
         value, passed = self.evaluator.run(model, names, self.evaluation, mode)
         drop = self.evaluator.reference_value - value
         cand = Candidate(name, stage, mode.value, float_nodes, len(model), value, drop,
