@@ -211,8 +211,9 @@ def test_search_size_cap_measures_candidates_as_the_caller_ships_them(conv_case)
     evaluate = lambda m: score_outputs("classifier", ref, _run(m, rank))  # noqa: E731
     names = [op.name for op in fg.CalibratedGraph(calibrated).compute_ops()]
     compacted = lambda m: len(compact_model(m).model)  # noqa: E731
-    biggest = max(compacted(fg.finish(calibrated, float_nodes=[n])) for n in names)
-    smallest_raw = min(len(fg.finish(calibrated, float_nodes=[n])) for n in names)
+    one_float = [fg.finish(calibrated, float_nodes=[n]) for n in names]
+    biggest = max(compacted(m) for m in one_float)
+    smallest_raw = min(len(m) for m in one_float)
     assert biggest < smallest_raw  # a cap between them: every candidate fits compacted, none raw
     cap = biggest
     raw = sensitivity_search(calibrated, evaluate, names, target=1.01, max_float=1, rerank=len(names), max_size=cap)
