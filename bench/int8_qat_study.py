@@ -60,34 +60,22 @@ class Rebuilt:
         from hub2lite.quantize import flatgraph as fg
 
         self.graph = fg.CalibratedGraph(calibrated)
-        obj = fu.read_model_from_bytearray(bytearray(calibrated))
+        obj = fu.read_model_from_bytearray(bytearray(calibrated))  # the ops' options (strides, padding, ...)
         sg = obj.subgraphs[0]
-        codes = {v: k for k, v in vars(__import__("tensorflow.lite.python.schema_py_generated",
-                                                  fromlist=["BuiltinOperator"]).BuiltinOperator).items()
-                 if not k.startswith("_")}
-        self.ops: list[Op] = []
-        for o in sg.operators:
-            code = obj.operatorCodes[o.opcodeIndex]
-            kind = codes[max(code.builtinCode, code.deprecatedBuiltinCode)]
-            self.ops.append(Op(kind, tuple(int(i) for i in o.inputs), tuple(int(i) for i in o.outputs),
-                               o.builtinOptions))
-        self.input = int(sg.inputs[0])
-        self.output = int(sg.outputs[0])
+        self.ops = [Op(n.op, n.inputs, n.outputs, sg.operators[n.index].builtinOptions) for n in self.graph.ops]
+        self.input, self.output = self.graph.inputs[0], self.graph.outputs[0]
         soft = [op for op in self.ops if op.kind == "SOFTMAX" and op.outputs[0] == self.output]
         self.logits = soft[0].inputs[0] if soft else self.output
         self.weights: dict[int, Any] = {}  # tensor index -> tf.Variable
         self.axis: dict[int, int] = {}  # weight tensor -> its output-channel axis
         self.biases: dict[int, Any] = {}
-        self.original: dict[int, np.ndarray] = {}
         for op in self.ops:
             if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
                 w = self.graph.constant(op.inputs[1])
-                self.original[op.inputs[1]] = w
                 self.weights[op.inputs[1]] = tf.Variable(w.astype(np.float32))
                 self.axis[op.inputs[1]] = 3 if op.kind == "DEPTHWISE_CONV_2D" else 0
                 if len(op.inputs) > 2 and op.inputs[2] >= 0:
                     b = self.graph.constant(op.inputs[2])
-                    self.original[op.inputs[2]] = b
                     self.biases[op.inputs[2]] = tf.Variable(b.astype(np.float32))
         self.ranges = {i: self.graph.activation_range(i) for i in range(len(sg.tensors))}
         self.axes = {op.inputs[1]: np.frombuffer(bytes(obj.buffers[sg.tensors[op.inputs[1]].buffer].data), np.int32)
